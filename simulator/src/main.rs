@@ -1,1 +1,164 @@
-fn main() {}
+//! `pflex-sim`: parse arguments, start the server, print how to reach it, serve until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use powerflex_sim::dataplane::PlaneKind;
+use powerflex_sim::gateway::auth::AuthConfig;
+use powerflex_sim::model::topology::Topology;
+use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
+
+#[derive(Parser)]
+#[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Serve the PowerFlex REST API.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback only is the point: keep traffic on 127.0.0.0/8).
+    #[arg(long, default_value = "127.0.0.1:8443", env = "PFLEX_SIM_LISTEN")]
+    listen: SocketAddr,
+    /// Topology file (JSON, see fixtures/); the embedded default when absent.
+    #[arg(long)]
+    topology: Option<PathBuf>,
+    /// Keep state (and the TLS certificate) here; every acknowledged change survives a restart.
+    /// Without it, state lives in memory.
+    #[arg(long, env = "PFLEX_SIM_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    #[arg(long, default_value = "admin", env = "PFLEX_SIM_USER")]
+    user: String,
+    #[arg(long, default_value = "Password123!", env = "PFLEX_SIM_PASSWORD")]
+    password: String,
+    /// Seed for object ids; the same seed and calls give the same ids. Random when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Bring a certificate chain (PEM) instead of the generated one.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    no_tls: bool,
+    /// Where volume bytes live.
+    #[arg(long, value_enum, default_value_t = PlaneKind::Auto)]
+    data_plane: PlaneKind,
+    /// Lifetime of /rest/auth/login access tokens, in seconds.
+    #[arg(long, default_value_t = 300)]
+    access_token_ttl: u64,
+    /// Absolute lifetime of /api/login tokens, in seconds.
+    #[arg(long, default_value_t = 8 * 3600)]
+    session_ttl: u64,
+    /// /api/login tokens die after this many seconds unused.
+    #[arg(long, default_value_t = 600)]
+    session_idle: u64,
+    /// Answer rejected tokens with a JSON 401 (3.x style) instead of HTML (4.x ingress).
+    #[arg(long)]
+    json_401: bool,
+    /// Do not fsync the journal: changes survive a crash of the process, not of the machine.
+    #[arg(long)]
+    no_fsync: bool,
+}
+
+fn default_tls_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("pflex-sim").join("tls")
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let topology = match &args.topology {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Topology::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Topology::default_embedded(),
+    };
+    let tls = if args.no_tls {
+        TlsSetting::Off
+    } else if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        TlsSetting::Files { cert, key }
+    } else {
+        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(default_tls_dir, |d| d.join("tls")))
+    };
+    let auth = AuthConfig {
+        user: args.user.clone(),
+        password: args.password.clone(),
+        access_token_ttl: Duration::from_secs(args.access_token_ttl),
+        session_ttl: Duration::from_secs(args.session_ttl),
+        session_idle: Duration::from_secs(args.session_idle),
+        html_401: !args.json_401,
+    };
+    let config = ServeConfig {
+        listen: args.listen,
+        topology,
+        state_dir: args.state_dir.clone(),
+        auth,
+        seed: args.seed,
+        tls,
+        data_plane: args.data_plane,
+        fsync: !args.no_fsync,
+    };
+    let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    println!("pflex-sim: PowerFlex 4.5 gateway emulator");
+    println!("  url:        {}", server.url);
+    println!("  user:       {}", args.user);
+    println!("  password:   {}", args.password);
+    if let Some(ca) = &server.ca_cert {
+        println!("  trust:      {}", ca.display());
+    }
+    match &args.state_dir {
+        Some(dir) => println!(
+            "  state:      {} ({})",
+            dir.display(),
+            if server.restored { "restored" } else { "new" }
+        ),
+        None => println!("  state:      in memory (use --state-dir to keep it)"),
+    }
+    println!("  seed:       {}", server.seed);
+    println!("  data plane: {}", server.plane_note);
+    tracing::info!(url = %server.url, "serving");
+    server
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("pflex-sim: stopped cleanly");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Serve(args) => serve(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pflex-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The `none` plane: metadata only. Volumes have no bytes; every operation succeeds.
+//! For scale runs, where a backing file per volume would only cost time and disk.
+
+use super::{DataPlane, Namespace, PlaneError, PlaneKind, VolumeSpec};
+use crate::model::Id;
+
+#[derive(Debug, Default)]
+pub struct NonePlane;
+
+impl DataPlane for NonePlane {
+    fn kind(&self) -> PlaneKind {
+        PlaneKind::None
+    }
+    fn create(&self, _: VolumeSpec) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn snapshot(&self, _: Id, _: VolumeSpec) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn resize(&self, _: Id, _: u64) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn overwrite(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn remove(&self, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! The `/sim/` admin surface: reset, seed, dump and token expiry. Kept apart from the
+//! PowerFlex API; it needs the configured user and password (Basic) or a live token.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+
+use super::body::Body;
+use super::error::ApiResult;
+use super::router::ok;
+use super::Gateway;
+
+type Shared = State<Arc<Gateway>>;
+
+pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/info", get(info))
+        .route("/state", get(state))
+        .route("/reset", post(reset))
+        .route("/tokens/expire", post(expire_tokens))
+        .route_layer(middleware::from_fn_with_state(gateway, require_admin))
+}
+
+async fn require_admin(State(gw): Shared, request: Request, next: Next) -> Response {
+    match gw.auth().check_admin(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /sim/info`: what runs, and how much it holds.
+async fn info(State(gw): Shared) -> Response {
+    let model = gw.read();
+    ok(json!({
+        "dataPlane": gw.plane().kind().to_string(),
+        "seed": model.seed(),
+        "systemId": model.system().id.to_string(),
+        "volumes": model.volume_count(),
+        "hosts": model.hosts().count(),
+    }))
+}
+
+/// `GET /sim/state`: the whole model, as saved in the state directory.
+async fn state(State(gw): Shared) -> Response {
+    let model = gw.read();
+    ok(serde_json::to_value(&*model).expect("model serialises"))
+}
+
+/// `POST /sim/reset` `{"seed"?}`: back to the topology's initial state (a new seed gives new
+/// ids). Volume data and exports go too.
+async fn reset(State(gw): Shared, bytes: Bytes) -> ApiResult<Response> {
+    let body = Body::parse(&bytes)?;
+    let seed = gw.reset(body.uint("seed")?).await?;
+    Ok(ok(json!({ "seed": seed })))
+}
+
+/// `POST /sim/tokens/expire`: every token dies, so clients must log in again.
+async fn expire_tokens(State(gw): Shared) -> Response {
+    ok(json!({ "expired": gw.auth().expire_all() }))
+}

@@ -1,0 +1,199 @@
+//! Authentication as on 4.x: both login flows, and any live token accepted as a Bearer token
+//! or as the password of Basic authentication (the username is ignored, as on real systems).
+//!
+//! Tokens are opaque random strings kept in memory; a restart logs every client out, and
+//! clients log in again on the 401 they then get. Token values are never logged.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::RngCore;
+use tokio::time::Instant;
+
+use super::error::{ApiError, ApiResult};
+
+/// Credentials and token lifetimes.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub user: String,
+    pub password: String,
+    /// Lifetime of `/rest/auth/login` access tokens.
+    pub access_token_ttl: Duration,
+    /// Absolute lifetime of `/api/login` tokens.
+    pub session_ttl: Duration,
+    /// `/api/login` tokens also die after this long unused.
+    pub session_idle: Duration,
+    /// Answer a rejected token with HTML (4.x ingress) rather than JSON (3.x).
+    pub html_401: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            user: "admin".into(),
+            password: "Password123!".into(),
+            access_token_ttl: Duration::from_secs(300),
+            session_ttl: Duration::from_secs(8 * 3600),
+            session_idle: Duration::from_secs(600),
+            html_401: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    expires: Instant,
+    idle: Option<Duration>,
+    last_used: Instant,
+    /// Refresh tokens only serve `/rest/auth/logout`.
+    refresh: bool,
+}
+
+impl Token {
+    fn alive(&self, now: Instant) -> bool {
+        now < self.expires && self.idle.is_none_or(|idle| now < self.last_used + idle)
+    }
+}
+
+/// The live tokens.
+pub struct Auth {
+    config: AuthConfig,
+    tokens: Mutex<HashMap<String, Token>>,
+}
+
+/// What `/rest/auth/login` hands out.
+pub struct AccessGrant {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+impl Auth {
+    pub fn new(config: AuthConfig) -> Auth {
+        Auth { config, tokens: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    fn credentials_match(&self, user: &str, password: &str) -> bool {
+        user == self.config.user && password == self.config.password
+    }
+
+    fn issue(&self, ttl: Duration, idle: Option<Duration>, refresh: bool) -> String {
+        let now = Instant::now();
+        let mut tokens = self.tokens.lock().expect("token lock");
+        // PyPowerFlex leaks one /api/login token per call: sweep the dead ones now and then.
+        if tokens.len() > 4096 {
+            tokens.retain(|_, t| t.alive(now));
+        }
+        let token = random_token(32);
+        tokens.insert(token.clone(), Token { expires: now + ttl, idle, last_used: now, refresh });
+        token
+    }
+
+    /// `GET /api/login` with Basic user:password.
+    pub fn api_login(&self, headers: &HeaderMap) -> ApiResult<String> {
+        match basic(headers) {
+            Some((user, password)) if self.credentials_match(&user, &password) => {
+                Ok(self.issue(self.config.session_ttl, Some(self.config.session_idle), false))
+            }
+            _ => Err(ApiError::bad_credentials()),
+        }
+    }
+
+    /// `POST /rest/auth/login` with `{"username", "password"}`.
+    pub fn rest_login(&self, user: &str, password: &str) -> ApiResult<AccessGrant> {
+        if !self.credentials_match(user, password) {
+            return Err(ApiError::bad_credentials());
+        }
+        let ttl = self.config.access_token_ttl;
+        Ok(AccessGrant {
+            access_token: self.issue(ttl, None, false),
+            refresh_token: self.issue(ttl * 6, None, true),
+            expires_in: ttl.as_secs(),
+        })
+    }
+
+    /// The live token a request carries, if any. Touches its idle timer.
+    fn live_token(&self, headers: &HeaderMap) -> Option<String> {
+        let candidate = bearer(headers).or_else(|| basic(headers).map(|(_, password)| password))?;
+        let now = Instant::now();
+        let mut tokens = self.tokens.lock().expect("token lock");
+        let token = tokens.get_mut(&candidate)?;
+        if token.refresh || !token.alive(now) {
+            return None;
+        }
+        token.last_used = now;
+        Some(candidate)
+    }
+
+    /// Checks an API call's credentials.
+    pub fn check(&self, headers: &HeaderMap) -> ApiResult<()> {
+        self.live_token(headers).map(|_| ()).ok_or_else(|| ApiError::token_rejected(self.config.html_401))
+    }
+
+    /// Checks an admin call: a live token, or the user and password themselves.
+    pub fn check_admin(&self, headers: &HeaderMap) -> ApiResult<()> {
+        if let Some((user, password)) = basic(headers) {
+            if self.credentials_match(&user, &password) {
+                return Ok(());
+            }
+        }
+        self.live_token(headers).map(|_| ()).ok_or_else(ApiError::bad_credentials)
+    }
+
+    /// `GET /api/logout`: ends the session of the token used.
+    pub fn api_logout(&self, headers: &HeaderMap) -> ApiResult<()> {
+        let token = self.live_token(headers).ok_or_else(|| ApiError::token_rejected(self.config.html_401))?;
+        self.tokens.lock().expect("token lock").remove(&token);
+        Ok(())
+    }
+
+    /// `POST /rest/auth/logout`: ends the access token used and the refresh token given.
+    pub fn rest_logout(&self, headers: &HeaderMap, refresh_token: Option<&str>) -> ApiResult<()> {
+        let token = self.live_token(headers).ok_or_else(|| ApiError::token_rejected(self.config.html_401))?;
+        let mut tokens = self.tokens.lock().expect("token lock");
+        tokens.remove(&token);
+        if let Some(refresh) = refresh_token {
+            tokens.remove(refresh);
+        }
+        Ok(())
+    }
+
+    /// Admin: every token dies now, so the next call of every client gets a 401.
+    pub fn expire_all(&self) -> usize {
+        let mut tokens = self.tokens.lock().expect("token lock");
+        let n = tokens.len();
+        tokens.clear();
+        n
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}

@@ -1,0 +1,125 @@
+//! The HTTPS surface: the PowerFlex REST API real clients use, and the `/sim/` admin surface.
+//!
+//! This layer only translates. Requests become typed model `Command`s (`actions`) or queries
+//! (`objects`); model answers become the real gateway's JSON (`render`); failures become its
+//! error bodies (`error`). `router` lists every route in one table.
+//!
+//! Invariant: only this module knows HTTP status codes, headers and JSON bodies.
+
+mod actions;
+mod admin;
+pub mod auth;
+mod body;
+pub mod error;
+mod objects;
+mod render;
+mod router;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use router::router;
+
+use crate::dataplane::{self, DataPlane};
+use crate::model::{Command, Model, Reply};
+use crate::model::topology::Topology;
+use crate::persist::Store;
+use auth::Auth;
+use error::{ApiError, ApiResult};
+
+/// Everything a request handler can reach.
+pub struct Gateway {
+    model: Arc<RwLock<Model>>,
+    /// Serialises changes: plan, data plane, journal and commit happen one change at a time,
+    /// while reads go on against the committed model.
+    writer: tokio::sync::Mutex<Store>,
+    plane: Arc<dyn DataPlane>,
+    auth: Auth,
+    topology: Topology,
+    /// The largest request body accepted.
+    pub body_limit: usize,
+}
+
+impl Gateway {
+    pub fn new(model: Model, store: Store, plane: Arc<dyn DataPlane>, auth: Auth, topology: Topology) -> Gateway {
+        Gateway {
+            model: Arc::new(RwLock::new(model)),
+            writer: tokio::sync::Mutex::new(store),
+            plane,
+            auth,
+            topology,
+            body_limit: 1024 * 1024,
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Model> {
+        self.model.read().expect("model lock poisoned")
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    pub fn plane(&self) -> &Arc<dyn DataPlane> {
+        &self.plane
+    }
+
+    /// Carries out one change: plan it, let the data plane prepare it, journal it, commit
+    /// it, then let the data plane finish. Nothing is half-done if a step fails.
+    pub async fn execute(&self, command: Command) -> ApiResult<Reply> {
+        let mut store = self.writer.lock().await;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let plan = self.read().plan(&command, now)?;
+        let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
+        tokio::task::spawn_blocking(move || {
+            let model = model.read().expect("model lock poisoned");
+            dataplane::prepare(plane.as_ref(), &model, &effects)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))??;
+        if let Err(e) = store.append(&plan.effects) {
+            tracing::error!("journal write failed; the change is refused: {e}");
+            return Err(e.into());
+        }
+        self.model.write().expect("model lock poisoned").commit(&plan.effects);
+        let (plane, effects) = (self.plane.clone(), plan.effects);
+        tokio::task::spawn_blocking(move || dataplane::finish(plane.as_ref(), &effects))
+            .await
+            .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        Ok(plan.reply)
+    }
+
+    /// Admin: back to the topology's initial state, with a new seed if given.
+    pub async fn reset(&self, seed: Option<u64>) -> ApiResult<u64> {
+        let mut store = self.writer.lock().await;
+        let seed = seed.unwrap_or_else(|| self.read().seed());
+        let fresh = Model::new(&self.topology, seed);
+        let (old_volumes, old_hosts): (Vec<_>, Vec<_>) = {
+            let model = self.read();
+            (model.volumes().map(|v| v.id).collect(), model.hosts().map(|h| h.id).collect())
+        };
+        store.compact(&fresh)?;
+        *self.model.write().expect("model lock poisoned") = fresh;
+        let plane = self.plane.clone();
+        tokio::task::spawn_blocking(move || {
+            let effects: Vec<_> = old_volumes
+                .into_iter()
+                .map(|volume| crate::model::Effect::VolumeRemoved { volume })
+                .chain(old_hosts.into_iter().map(|host| crate::model::Effect::HostRemoved { host }))
+                .collect();
+            dataplane::finish(plane.as_ref(), &effects);
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        Ok(seed)
+    }
+
+    /// Writes a compact snapshot (clean shutdown).
+    pub async fn flush(&self) {
+        let mut store = self.writer.lock().await;
+        let model = self.read().clone();
+        if let Err(e) = store.compact(&model) {
+            tracing::error!("saving state at shutdown: {e}");
+        }
+    }
+}

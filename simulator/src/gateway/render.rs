@@ -1,0 +1,398 @@
+//! The objects as the real gateway renders them: the full field set and `links`.
+//!
+//! Field sets follow the reference (`shared/reference/powerflex-api.md` §2); link `rel`s use
+//! the singular `relationship` and `href`s the plural `relationships`, as real systems do.
+
+use serde_json::{json, Value};
+
+use crate::model::stats::{Stat, Stats};
+use crate::model::*;
+
+fn link(rel: &str, href: String) -> Value {
+    json!({ "rel": rel, "href": href })
+}
+
+fn self_link(ty: &str, id: Id) -> Value {
+    link("self", format!("/api/instances/{ty}::{id}"))
+}
+
+fn rel_link(ty: &str, id: Id, rel: &str) -> Value {
+    link(&format!("/api/{ty}/relationship/{rel}"), format!("/api/instances/{ty}::{id}/relationships/{rel}"))
+}
+
+fn parent_link(field: &str, ty: &str, id: Id) -> Value {
+    link(&format!("/api/parent/relationship/{field}"), format!("/api/instances/{ty}::{id}"))
+}
+
+pub fn system(s: &System) -> Value {
+    let id = s.id;
+    let mdm = |name: &str, role: &str, ip: &str| {
+        json!({
+            "name": name, "id": format!("{:016x}", id.0 ^ 0x1111), "port": 9011, "ips": [ip],
+            "managementIPs": [ip], "role": role, "status": "Normal", "versionInfo": "R4_5.2100.0",
+            "opensslVersion": "OpenSSL 1.0.2zg-fips  1 Aug 2023", "virtualInterfaces": [],
+        })
+    };
+    json!({
+        "id": id.to_string(),
+        "name": s.name,
+        "systemVersionName": "DellEMC PowerFlex Version: R4_5.2100.0",
+        "installId": s.install_id.to_string(),
+        "mdmCluster": {
+            "clusterState": "ClusteredNormal", "clusterMode": "ThreeNodes",
+            "master": mdm("mdm1", "Manager", "127.0.0.1"),
+            "slaves": [mdm("mdm2", "Manager", "127.0.0.1")],
+            "tieBreakers": [mdm("tb1", "TieBreaker", "127.0.0.1")],
+            "standbyMDMs": [], "goodNodesNum": 3, "goodReplicasNum": 2, "id": id.to_string(),
+        },
+        "mdmManagementPort": 8611,
+        "mdmExternalPort": 7611,
+        "capacityAlertHighThresholdPercent": 80,
+        "capacityAlertCriticalThresholdPercent": 90,
+        "remoteReadOnlyLimitState": false,
+        "restrictedSdcModeEnabled": false,
+        "restrictedSdcMode": "None",
+        "enterpriseFeaturesEnabled": true,
+        "isInitialLicense": true,
+        "defaultIsVolumeObfuscated": false,
+        "cliPasswordAllowed": true,
+        "managementClientSecureCommunicationEnabled": true,
+        "showGuid": true,
+        "defragmentationEnabled": true,
+        "swid": "",
+        "daysInstalled": 1,
+        "maxCapacityInGb": "Unlimited",
+        "capacityTimeLeftInDays": "Unlimited",
+        "perfProfile": "Default",
+        "tlsVersion": "TLSv1.2",
+        "authenticationMethod": "Native",
+        "mdmSecurityPolicy": "None",
+        "upgradeState": "NoUpgrade",
+        "systemNqn": s.system_nqn,
+        "primaryMdmActorIpList": ["127.0.0.1"],
+        "secondaryMdmActorIpList": ["127.0.0.1"],
+        "tiebreakerMdmIpList": ["127.0.0.1"],
+        "mdmManagementIPList": ["127.0.0.1"],
+        "lastUpgradeTime": 0,
+        "realignNetPathInterval": 0,
+        "lastRealignNetPathTime": 0,
+        "links": [
+            self_link("System", id),
+            rel_link("System", id, "Statistics"),
+            rel_link("System", id, "ProtectionDomain"),
+            rel_link("System", id, "Sdc"),
+            rel_link("System", id, "User"),
+        ],
+    })
+}
+
+fn counter_parameters() -> Value {
+    json!({
+        "shortWindow": { "threshold": 300, "windowSizeInSec": 60 },
+        "mediumWindow": { "threshold": 500, "windowSizeInSec": 3600 },
+        "longWindow": { "threshold": 700, "windowSizeInSec": 86400 },
+    })
+}
+
+pub fn protection_domain(pd: &ProtectionDomain, system: Id) -> Value {
+    let id = pd.id;
+    let mut links = vec![self_link("ProtectionDomain", id)];
+    for rel in ["Statistics", "Sdr", "AccelerationPool", "StoragePool", "Sds", "ReplicationConsistencyGroup", "FaultSet", "Sdt"] {
+        links.push(rel_link("ProtectionDomain", id, rel));
+    }
+    links.push(parent_link("systemId", "System", system));
+    json!({
+        "id": id.to_string(),
+        "name": pd.name,
+        "systemId": system.to_string(),
+        "protectionDomainState": "Active",
+        "rebuildNetworkThrottlingInKbps": null,
+        "rebalanceNetworkThrottlingInKbps": null,
+        "overallIoNetworkThrottlingInKbps": null,
+        "vtreeMigrationNetworkThrottlingInKbps": null,
+        "protectedMaintenanceModeNetworkThrottlingInKbps": null,
+        "rebuildNetworkThrottlingEnabled": false,
+        "rebalanceNetworkThrottlingEnabled": false,
+        "overallIoNetworkThrottlingEnabled": false,
+        "vtreeMigrationNetworkThrottlingEnabled": false,
+        "protectedMaintenanceModeNetworkThrottlingEnabled": false,
+        "fglDefaultNumConcurrentWrites": 1000,
+        "fglMetadataCacheEnabled": false,
+        "fglDefaultMetadataCacheSize": 0,
+        "rfcacheEnabled": true,
+        "rfcacheAccpId": null,
+        "rfcacheOpertionalMode": "WriteMiss",
+        "rfcachePageSizeKb": 64,
+        "rfcacheMaxIoSizeKb": 128,
+        "sdrSdsConnectivityInfo": {
+            "clientServerConnStatus": "CLIENT_SERVER_CONN_STATUS_ALL_CONNECTED",
+            "disconnectedClientId": null, "disconnectedClientName": null,
+            "disconnectedServerId": null, "disconnectedServerName": null, "disconnectedServerIp": null,
+        },
+        "sdsConfigurationFailureCounterParameters": counter_parameters(),
+        "sdsDecoupledCounterParameters": counter_parameters(),
+        "mdmSdsNetworkDisconnectionsCounterParameters": counter_parameters(),
+        "sdsSdsNetworkDisconnectionsCounterParameters": counter_parameters(),
+        "sdsReceiveBufferAllocationFailuresCounterParameters": counter_parameters(),
+        "replicationCapacityMaxRatio": 0,
+        "rplCapAlertLevel": "normal",
+        "links": links,
+    })
+}
+
+pub fn storage_pool(p: &StoragePool) -> Value {
+    let id = p.id;
+    let mut links = vec![self_link("StoragePool", id)];
+    for rel in ["Statistics", "SpSds", "Volume", "Device", "VTree"] {
+        links.push(rel_link("StoragePool", id, rel));
+    }
+    links.push(parent_link("protectionDomainId", "ProtectionDomain", p.protection_domain));
+    let mut v = json!({
+        "id": id.to_string(),
+        "name": p.name,
+        "protectionDomainId": p.protection_domain.to_string(),
+        "mediaType": p.media_type,
+        "dataLayout": "MediumGranularity",
+        "zeroPaddingEnabled": p.zero_padding,
+        "useRmcache": false,
+        "useRfcache": false,
+        "sparePercentage": p.spare_percentage,
+        "rmcacheWriteHandlingMode": "Cached",
+        "checksumEnabled": false,
+        "rebuildEnabled": true,
+        "rebalanceEnabled": true,
+        "compressionMethod": "Invalid",
+        "fragmentationEnabled": true,
+        "numOfParallelRebuildRebalanceJobsPerDevice": 2,
+        "capacityAlertHighThreshold": 80,
+        "capacityAlertCriticalThreshold": 90,
+        "capacityUsageState": "Normal",
+        "capacityUsageType": "NetCapacity",
+        "addressSpaceUsage": "Normal",
+        "addressSpaceUsageType": "DeviceCapacityLimit",
+        "externalAccelerationType": "None",
+        "persistentChecksumState": "Protected",
+        "persistentChecksumEnabled": true,
+        "persistentChecksumBuilderLimitKb": 3072,
+        "persistentChecksumValidateOnRead": false,
+        "bgScannerCompareErrorAction": "ReportAndFix",
+        "bgScannerReadErrorAction": "ReportAndFix",
+        "backgroundScannerMode": "Disabled",
+        "backgroundScannerBWLimitKBps": 3072,
+        "replicationCapacityMaxRatio": 0,
+        "fglAccpId": null,
+        "fglExtraCapacity": null,
+        "fglOverProvisioningFactor": null,
+        "fglWriteAtomicitySize": null,
+        "fglMaxCompressionRatio": null,
+        "fglPerfProfile": null,
+        "fglMetadataSizeXx100": null,
+        "fglNvdimmWriteCacheSizeInMb": null,
+        "fglNvdimmMetadataAmortizationX100": null,
+        "rebuildIoPriorityPolicy": "limitNumOfConcurrentIos",
+        "rebalanceIoPriorityPolicy": "favorAppIos",
+        "vtreeMigrationIoPriorityPolicy": "favorAppIos",
+        "protectedMaintenanceModeIoPriorityPolicy": "limitNumOfConcurrentIos",
+        "links": links,
+    });
+    for kind in ["rebuild", "rebalance", "vtreeMigration", "protectedMaintenanceMode"] {
+        v[format!("{kind}IoPriorityNumOfConcurrentIosPerDevice")] = json!(1);
+        v[format!("{kind}IoPriorityBwLimitPerDeviceInKbps")] = json!(10240);
+        v[format!("{kind}IoPriorityAppIopsPerDeviceThreshold")] = Value::Null;
+        v[format!("{kind}IoPriorityAppBwPerDeviceThresholdInKbps")] = Value::Null;
+        v[format!("{kind}IoPriorityQuietPeriodInMsec")] = Value::Null;
+    }
+    v
+}
+
+pub fn sdt(s: &Sdt, system: Id) -> Value {
+    let id = s.id;
+    json!({
+        "id": id.to_string(),
+        "name": s.name,
+        "sdtState": "Normal",
+        "ipList": s.ips.iter().map(|ip| json!({ "role": "StorageAndHost", "ip": ip })).collect::<Vec<_>>(),
+        "systemId": system.to_string(),
+        "protectionDomainId": s.protection_domain.to_string(),
+        "storagePort": s.storage_port,
+        "nvmePort": s.nvme_port,
+        "discoveryPort": s.discovery_port,
+        "certificateInfo": null,
+        "mdmConnectionState": "Connected",
+        "membershipState": "Joined",
+        "faultSetId": null,
+        "softwareVersionInfo": "R4_5.2100.0",
+        "maintenanceState": "NoMaintenance",
+        "authenticationError": "None",
+        "persistentDiscoveryControllersNum": 0,
+        "links": [
+            self_link("Sdt", id),
+            rel_link("Sdt", id, "Statistics"),
+            parent_link("protectionDomainId", "ProtectionDomain", s.protection_domain),
+        ],
+    })
+}
+
+fn mapped_info(model: &Model, m: &Mapping) -> Value {
+    let host = model.host(m.host);
+    let (ip, nqn, host_type) = match host.map(|h| &h.kind) {
+        Some(HostKind::Sdc { ip, .. }) => (json!(ip), Value::Null, "SdcHost"),
+        Some(HostKind::Nvme { nqn, .. }) => (Value::Null, json!(nqn), "NVMeHost"),
+        None => (Value::Null, Value::Null, "SdcHost"),
+    };
+    json!({
+        "sdcId": m.host.to_string(),
+        "sdcIp": ip,
+        "sdcName": host.and_then(|h| h.name.clone()),
+        "limitIops": m.limit_iops,
+        "limitBwInMbps": m.limit_bw_mbps,
+        "accessMode": m.access_mode.as_str(),
+        "isDirectBufferMapping": false,
+        "nqn": nqn,
+        "hostType": host_type,
+    })
+}
+
+pub fn volume(model: &Model, v: &Volume) -> Value {
+    let id = v.id;
+    let mut links = vec![
+        self_link("Volume", id),
+        rel_link("Volume", id, "Statistics"),
+        parent_link("vtreeId", "VTree", v.vtree),
+        parent_link("storagePoolId", "StoragePool", v.pool),
+    ];
+    if let Some(a) = v.ancestor {
+        links.push(parent_link("ancestorVolumeId", "Volume", a));
+    }
+    let volume_type = match (v.is_snapshot, v.provisioning) {
+        (true, _) => "Snapshot",
+        (false, Provisioning::Thin) => "ThinProvisioned",
+        (false, Provisioning::Thick) => "ThickProvisioned",
+    };
+    let mapped = if v.mappings.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(v.mappings.iter().map(|m| mapped_info(model, m)).collect())
+    };
+    json!({
+        "id": id.to_string(),
+        "name": v.name,
+        "sizeInKb": v.size_kb,
+        "storagePoolId": v.pool.to_string(),
+        "vtreeId": v.vtree.to_string(),
+        "ancestorVolumeId": v.ancestor.map(|a| a.to_string()),
+        "consistencyGroupId": v.consistency_group.map(|g| g.to_string()),
+        "volumeType": volume_type,
+        "dataLayout": "MediumGranularity",
+        "compressionMethod": "Invalid",
+        "creationTime": v.creation_time,
+        "mappedSdcInfo": mapped,
+        "mappingToAllSdcsEnabled": false,
+        "accessModeLimit": v.access_mode_limit.as_str(),
+        "useRmcache": v.use_rmcache,
+        "isObfuscated": false,
+        "isVvol": false,
+        "managedBy": "ScaleIO",
+        "notGenuineSnapshot": false,
+        "secureSnapshotExpTime": 0,
+        "originalExpiryTime": 0,
+        "retentionLevels": [],
+        "snplIdOfSourceVolume": null,
+        "snplIdOfAutoSnapshot": null,
+        "autoSnapshotGroupId": null,
+        "lockedAutoSnapshot": false,
+        "lockedAutoSnapshotMarkedForRemoval": false,
+        "timeStampIsAccurate": false,
+        "pairIds": null,
+        "volumeReplicationState": "UnmarkedForReplication",
+        "replicationJournalVolume": false,
+        "replicationTimeStamp": 0,
+        "volumeClass": "defaultclass",
+        "nsid": v.nsid,
+        "nguid": model.nguid(id),
+        "links": links,
+    })
+}
+
+pub fn vtree(model: &Model, t: &VTree) -> Value {
+    let id = t.id;
+    json!({
+        "id": id.to_string(),
+        "name": null,
+        "storagePoolId": t.pool.to_string(),
+        "dataLayout": "MediumGranularity",
+        "compressionMethod": "Invalid",
+        "inDeletion": false,
+        "rootVolumes": model.vtree_roots(id).iter().map(Id::to_string).collect::<Vec<_>>(),
+        "baseVolumeId": model.vtree_roots(id).first().map(Id::to_string),
+        "vtreeMigrationInfo": {
+            "sourceStoragePoolId": null, "destinationStoragePoolId": null,
+            "migrationStatus": "NotInMigration", "migrationPauseReason": null,
+            "migrationQueuePosition": 0, "thicknessConversionType": null,
+        },
+        "links": [
+            self_link("VTree", id),
+            rel_link("VTree", id, "Statistics"),
+            rel_link("VTree", id, "Volume"),
+            parent_link("storagePoolId", "StoragePool", t.pool),
+        ],
+    })
+}
+
+/// SDCs and NVMe hosts share one id space and one shape; unused fields are null.
+pub fn host(h: &Host, system: Id) -> Value {
+    let id = h.id;
+    let common = json!({ "id": id.to_string(), "name": h.name, "systemId": system.to_string() });
+    let mut v = match &h.kind {
+        HostKind::Sdc { guid, ip } => json!({
+            "sdcGuid": guid, "sdcIp": ip, "sdcIps": [ip], "sdcApproved": true, "sdcApprovedIps": null,
+            "mdmConnectionState": "Connected", "osType": "Linux", "perfProfile": "HighPerformance",
+            "sdcType": "AppSdc", "hostType": "SdcHost", "hostOsFullType": null,
+            "softwareVersionInfo": "R4_5.2100.0", "versionInfo": "R4_5.2100.0",
+            "installedSoftwareVersionInfo": "R4_5.2100.0", "kernelVersion": "6.1.0", "kernelBuildNumber": null,
+            "sdcAgentActive": false, "mdmIpAddressesCurrent": false, "peerMdmId": null, "sdtId": null,
+            "sdrId": null, "socketAllocationFailure": null, "memoryAllocationFailure": null,
+            "nqn": null, "maxNumPaths": null, "maxNumSysPorts": null,
+            "links": [
+                self_link("Sdc", id), rel_link("Sdc", id, "Statistics"), rel_link("Sdc", id, "Volume"),
+                parent_link("systemId", "System", system),
+            ],
+        }),
+        HostKind::Nvme { nqn, max_num_paths, max_num_sys_ports } => json!({
+            "hostType": "NVMeHost", "hostOsFullType": "Generic", "nqn": nqn,
+            "maxNumPaths": max_num_paths, "maxNumSysPorts": max_num_sys_ports,
+            "sdcIps": null, "osType": null, "sdcApproved": null, "sdcAgentActive": null,
+            "mdmIpAddressesCurrent": null, "sdcIp": null, "perfProfile": null, "peerMdmId": null,
+            "sdtId": null, "mdmConnectionState": null, "softwareVersionInfo": null,
+            "socketAllocationFailure": null, "memoryAllocationFailure": null, "versionInfo": null,
+            "sdcType": null, "sdcGuid": null, "installedSoftwareVersionInfo": null,
+            "kernelVersion": null, "kernelBuildNumber": null, "sdcApprovedIps": null, "sdrId": null,
+            "links": [
+                self_link("Host", id), rel_link("Host", id, "Volume"), rel_link("Host", id, "NvmeController"),
+                parent_link("systemId", "System", system),
+            ],
+        }),
+    };
+    for (k, val) in common.as_object().expect("object") {
+        v[k] = val.clone();
+    }
+    v
+}
+
+pub fn stat(value: &Stat) -> Value {
+    match value {
+        Stat::Int(n) => json!(n),
+        Stat::Float(f) => json!(f),
+        Stat::Text(t) => json!(t),
+        Stat::Ids(ids) => json!(ids.iter().map(Id::to_string).collect::<Vec<_>>()),
+    }
+}
+
+pub fn stats(stats: &Stats) -> Value {
+    Value::Object(stats.iter().map(|(k, v)| (k.to_string(), stat(v))).collect())
+}
+
+/// Bandwidth counters (`{totalWeightInKb, numOccured, numSeconds}`) that clients decode.
+pub fn idle_bwc() -> Value {
+    json!({ "totalWeightInKb": 0, "numOccured": 0, "numSeconds": 0 })
+}

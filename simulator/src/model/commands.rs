@@ -1,0 +1,196 @@
+//! What clients ask the MDM to change, and what it answers.
+
+use super::effects::Effect;
+use super::fault::Fault;
+use super::ids::Id;
+use super::objects::{AccessMode, Provisioning};
+use super::{hosts, volumes, Model};
+
+/// How `removeVolume` treats the volume's relatives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveMode {
+    OnlyMe,
+    IncludingDescendants,
+    DescendantsOnly,
+    WholeVtree,
+}
+
+impl RemoveMode {
+    pub fn parse(s: &str) -> Option<RemoveMode> {
+        match s.to_ascii_uppercase().as_str() {
+            "ONLY_ME" => Some(RemoveMode::OnlyMe),
+            "INCLUDING_DESCENDANTS" => Some(RemoveMode::IncludingDescendants),
+            "DESCENDANTS_ONLY" => Some(RemoveMode::DescendantsOnly),
+            "WHOLE_VTREE" => Some(RemoveMode::WholeVtree),
+            _ => None,
+        }
+    }
+}
+
+/// How a mapping call names its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostRef {
+    Id(Id),
+    Guid(String),
+    Nqn(String),
+}
+
+/// Which mappings a removal call targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapTarget {
+    One(HostRef),
+    All,
+}
+
+/// A change a client asks for, with its arguments already typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    CreateVolume {
+        pool: Id,
+        domain: Option<Id>,
+        name: Option<String>,
+        size_kb: u64,
+        provisioning: Provisioning,
+        use_rmcache: bool,
+    },
+    SnapshotVolumes {
+        defs: Vec<(Id, Option<String>)>,
+        access_mode: AccessMode,
+    },
+    RemoveConsistencyGroupSnapshots {
+        group: Id,
+    },
+    RemoveVolume {
+        volume: Id,
+        mode: RemoveMode,
+    },
+    SetVolumeSize {
+        volume: Id,
+        size_gb: u64,
+    },
+    SetVolumeName {
+        volume: Id,
+        name: String,
+    },
+    /// `addMappedSdc` and `addMappedHost`. `host_api` says which: their errors differ.
+    AddMapping {
+        volume: Id,
+        host: HostRef,
+        allow_multiple: bool,
+        /// Absent means the volume's own access mode limit.
+        access_mode: Option<AccessMode>,
+        host_api: bool,
+    },
+    RemoveMapping {
+        volume: Id,
+        target: MapTarget,
+        host_api: bool,
+    },
+    SetMappedSdcLimits {
+        volume: Id,
+        host: HostRef,
+        iops_limit: Option<u64>,
+        bandwidth_limit_kbps: Option<u64>,
+    },
+    OverwriteVolumeContent {
+        volume: Id,
+        source: Id,
+    },
+    MigrateVTree {
+        volume: Id,
+        destination_pool: Id,
+        conversion: Option<Provisioning>,
+    },
+    SetAccessModeLimit {
+        volume: Id,
+        mode: AccessMode,
+    },
+    SetUseRmcache {
+        volume: Id,
+        enabled: bool,
+    },
+    CreateNvmeHost {
+        nqn: String,
+        name: Option<String>,
+        max_num_paths: Option<u32>,
+        max_num_sys_ports: Option<u32>,
+    },
+    RenameHost {
+        host: Id,
+        name: String,
+    },
+    RemoveHost {
+        host: Id,
+    },
+    SetHostMaxNumPaths {
+        host: Id,
+        value: u32,
+    },
+    SetHostMaxNumSysPorts {
+        host: Id,
+        value: u32,
+    },
+}
+
+/// What a successful command returns to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `{}`
+    Empty,
+    /// `{"id": ...}` from a create.
+    Created(Id),
+    /// `{"volumeIdList": [...], "snapshotGroupId": ...}`
+    Snapshots { volumes: Vec<Id>, group: Id },
+    /// `{"numberOfVolumes": n}`
+    Removed(u64),
+}
+
+/// A checked command: the effects that carry it out and the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub effects: Vec<Effect>,
+    pub reply: Reply,
+}
+
+impl Plan {
+    pub(super) fn new(effects: Vec<Effect>, reply: Reply) -> Plan {
+        Plan { effects, reply }
+    }
+}
+
+pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, Fault> {
+    use Command::*;
+    match command {
+        CreateVolume { pool, domain, name, size_kb, provisioning, use_rmcache } => {
+            volumes::create(model, *pool, *domain, name.as_deref(), *size_kb, *provisioning, *use_rmcache, now)
+        }
+        SnapshotVolumes { defs, access_mode } => volumes::snapshot(model, defs, *access_mode, now),
+        RemoveConsistencyGroupSnapshots { group } => volumes::remove_group(model, *group),
+        RemoveVolume { volume, mode } => volumes::remove(model, *volume, *mode),
+        SetVolumeSize { volume, size_gb } => volumes::resize(model, *volume, *size_gb),
+        SetVolumeName { volume, name } => volumes::rename(model, *volume, name),
+        AddMapping { volume, host, allow_multiple, access_mode, host_api } => {
+            hosts::map(model, *volume, host, *allow_multiple, *access_mode, *host_api)
+        }
+        RemoveMapping { volume, target, host_api } => hosts::unmap(model, *volume, target, *host_api),
+        SetMappedSdcLimits { volume, host, iops_limit, bandwidth_limit_kbps } => {
+            hosts::set_limits(model, *volume, host, *iops_limit, *bandwidth_limit_kbps)
+        }
+        OverwriteVolumeContent { volume, source } => volumes::overwrite(model, *volume, *source),
+        MigrateVTree { volume, destination_pool, conversion } => {
+            volumes::migrate(model, *volume, *destination_pool, *conversion)
+        }
+        SetAccessModeLimit { volume, mode } => volumes::set_access_mode_limit(model, *volume, *mode),
+        SetUseRmcache { volume, enabled } => {
+            volumes::existing(model, *volume)?;
+            Ok(Plan::new(vec![Effect::UseRmcacheSet { volume: *volume, enabled: *enabled }], Reply::Empty))
+        }
+        CreateNvmeHost { nqn, name, max_num_paths, max_num_sys_ports } => {
+            hosts::create_nvme(model, nqn, name.as_deref(), *max_num_paths, *max_num_sys_ports)
+        }
+        RenameHost { host, name } => hosts::rename(model, *host, name),
+        RemoveHost { host } => hosts::remove(model, *host),
+        SetHostMaxNumPaths { host, value } => hosts::set_paths(model, *host, Some(*value), None),
+        SetHostMaxNumSysPorts { host, value } => hosts::set_paths(model, *host, None, Some(*value)),
+    }
+}

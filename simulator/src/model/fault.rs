@@ -1,0 +1,114 @@
+//! The MDM's refusals: return code, name and message, exactly as the real gateway words them.
+//!
+//! The numbers and messages come from the gateway's own code table as real clients carry it
+//! (see `shared/reference/powerflex-api.md` §3.5). Codes marked "inferred" there are not
+//! confirmed by any client; `FIDELITY.md` lists them. The model knows nothing of HTTP: the
+//! gateway turns every `Fault` into a 500 with this code, which is what real systems do for
+//! MDM return codes.
+
+use std::fmt;
+
+/// One MDM refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The MDM return code, sent as `errorCode` (or as `details[0].rc`).
+    pub rc: u32,
+    /// The return code's symbolic name, sent in `details[0].error`.
+    pub name: &'static str,
+    pub message: String,
+    /// Sent in the "Error with details" envelope (`errorCode` 0, the code in `details`).
+    pub detailed: bool,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.name, self.rc, self.message)
+    }
+}
+
+impl std::error::Error for Fault {}
+
+macro_rules! faults {
+    ($($(#[$doc:meta])* $fn:ident => $rc:expr, $name:literal, $msg:literal;)*) => {
+        impl Fault {
+            $(
+                $(#[$doc])*
+                pub fn $fn() -> Fault {
+                    Fault { rc: $rc, name: $name, message: $msg.to_string(), detailed: false }
+                }
+            )*
+        }
+    };
+}
+
+faults! {
+    vol_not_found => 79, "VOL_NOT_FOUND", "Could not find the volume";
+    ini_not_found => 80, "INI_NOT_FOUND", "Could not find the SDC";
+    vol_already_mapped_to_this_ini => 81, "VOL_ALREADY_MAPPED_TO_THIS_INI", "The volume is already mapped to this SDC";
+    vol_not_mapped_to_ini => 84, "VOL_NOT_MAPPED_TO_INI", "The volume is not mapped to SDC";
+    too_many_mappings => 87, "TOO_MANY_MAPPINGS", "There are too many mappings";
+    not_found => 3, "NOT_FOUND", "Not found";
+    invalid_vol_id => 88, "INVALID_VOL_ID", "Invalid volume ID. Please try again with a valid ID.";
+    host_not_found => 91, "HOST_NOT_FOUND", "Could not find the host";
+    dup_host_name => 92, "DUP_HOST_NAME", "Duplicate host name";
+    too_many_vols => 97, "TOO_MANY_VOLS", "There are too many volumes";
+    vol_name_in_use => 99, "VOL_NAME_IN_USE", "Volume name already in use. Please use a different name.";
+    vol_mapped => 104, "VOL_MAPPED", "Volume is mapped";
+    vol_decrease_not_supported => 133, "VOL_DECREASE_NOT_SUPPORTED", "Volume capacity can only be increased";
+    fd_not_found => 142, "FD_NOT_FOUND", "Could not find Protection Domain";
+    storage_pool_not_found => 171, "STORAGE_POOL_NOT_FOUND", "Could not find Storage Pool";
+    ini_has_mappings => 180, "INI_HAS_MAPPINGS", "SDC has mapped volume(s)";
+    nothing_to_do => 183, "NOTHING_TO_DO", "There are no volumes to delete";
+    vol_not_found_for_snap_group => 185, "VOL_NOT_FOUND_FOR_SNAP_GROUP", "No volumes were found under the given consistency group or the consistency group ID is not valid";
+    vol_size_too_large => 190, "VOL_SIZE_TOO_LARGE", "The volume size too large";
+    fd_and_sp_mismatch => 197, "FD_AND_SP_MISMATCH", "The specified Storage Pool is not in the specified Protection Domain";
+    vtree_id_mismatch => 198, "VTREE_ID_MISMATCH", "To overwrite the content of a volume, the source and target volumes must be from the same V-Tree.";
+    /// The message is goscaleio's; the code is the table's INVALID_VTREE_ID.
+    vtree_not_found => 230, "INVALID_VTREE_ID", "The VTree was not found";
+    vol_size_illegal => 225, "VOL_SIZE_ILLEGAL", "The specified volume size is illegal. Volume size must be in 8 GB blocks";
+    long_name => 226, "LONG_NAME", "The given name exceeds the allowed length of 31 characters.";
+    invalid_name => 227, "INVALID_NAME", "The given name contains invalid characters. Use alphanumeric and punctuation characters only. Spaces are not allowed.";
+    /// Inferred code: the table's order drifts past ~300 (reference §3.5).
+    not_allowed_more_than_one_mapping => 297, "NOT_ALLOWED_MORE_THAN_ONE_MAPPING", "This volume is already mapped and may not be mapped to additional SDCs.";
+    /// Inferred code.
+    too_much_thin_capacity => 300, "TOO_MUCH_THIN_CAPACITY", "Requested volume size exceeds the volume allocation limit";
+    /// Inferred code.
+    volume_and_snapshot_match => 330, "VOLUME_AND_SNAPSHOT_MATCH", "You cannot overwrite a volume with itself. Select a different volume in the V-Tree and try again.";
+    /// Inferred code.
+    capacity_too_low => 337, "CAPACITY_TOO_LOW_FOR_THICK_VOL", "Storage Pool does not have enough capacity for the requested volume";
+    /// Inferred code.
+    too_many_vols_in_fd => 338, "TOO_MANY_VOLS_IN_FD", "Too many volumes in Protection Domain";
+    /// Inferred code.
+    ini_mapped_to_too_many_vols => 339, "INI_MAPPED_TO_TOO_MANY_VOLS", "The SDC is mapped to too many volumes. Please remove some mapping.";
+    /// Inferred code.
+    too_many_hosts => 340, "TOO_MANY_NVME_HOSTS", "There are too many NVMe hosts";
+    /// Inferred code.
+    dup_nqn => 341, "DUP_HOST_NQN", "A host with this NQN already exists";
+    /// Inferred code; also what a wrong parameter value gets.
+    invalid_parameter => 64, "PARAMETER_OUT_OF_RANGE", "Parameter out of range";
+    /// Inferred code: the VTree is already in the destination Storage Pool (cinder ignores 718).
+    vtree_migrate_same_sp => 718, "VTREE_MIGRATE_SAME_SP", "The destination Storage Pool and the source Storage Pool are the same.";
+    /// `removeMappedHost` when the mapping is absent (LXD matches 4039; the message is inferred).
+    invalid_host_mapping => 4039, "INVALID_HOST_MAPPING", "The volume is not mapped to the host";
+}
+
+impl Fault {
+    /// The 127th volume of a VTree: rc 182 in the "Error with details" envelope (cinder checks
+    /// `details[0].rc == 182`).
+    pub fn too_many_snaps_in_vtree() -> Fault {
+        Fault {
+            rc: 182,
+            name: "TOO_MANY_SNAPS_IN_VTREE",
+            message: "There are too many snapshots in the VTree".to_string(),
+            detailed: true,
+        }
+    }
+
+    /// A parameter the MDM cannot accept, with the reason appended.
+    pub fn invalid(reason: impl fmt::Display) -> Fault {
+        Fault {
+            message: format!("Parameter out of range: {reason}"),
+            ..Fault::invalid_parameter()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! An in-process simulator for tests of this and other crates: HTTPS with a fresh local CA,
+//! the embedded default topology, state in a temporary directory.
+
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+
+use crate::dataplane::PlaneKind;
+use crate::gateway::auth::AuthConfig;
+use crate::model::topology::Topology;
+use crate::server::{ServeConfig, Server, TlsSetting};
+
+/// A running simulator; dropping it stops the server and removes its state.
+pub struct TestGateway {
+    /// `https://127.0.0.1:PORT`
+    pub url: String,
+    pub ca_cert_pem: String,
+    pub ca_cert_path: PathBuf,
+    pub user: String,
+    pub password: String,
+    pub state_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// What a test may change about the server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub topology: Topology,
+    pub data_plane: PlaneKind,
+    pub auth: AuthConfig,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { topology: Topology::default_embedded(), data_plane: PlaneKind::Auto, auth: AuthConfig::default(), seed: 1 }
+    }
+}
+
+impl TestGateway {
+    /// The embedded default topology with the best data plane available without root.
+    pub async fn start() -> TestGateway {
+        TestGateway::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> TestGateway {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let state_dir = dir.path().join("state");
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            topology: options.topology,
+            state_dir: Some(state_dir.clone()),
+            auth: options.auth.clone(),
+            seed: Some(options.seed),
+            tls: TlsSetting::SelfSigned(dir.path().join("tls")),
+            data_plane: options.data_plane,
+            fsync: false,
+        };
+        let server = Server::bind(config).await.expect("simulator starts");
+        let ca_cert_path = server.ca_cert.clone().expect("TLS is on");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let url = server.url.clone();
+        let task = tokio::spawn(async move {
+            server.run(async { stopped.await.ok(); }).await.expect("simulator serves");
+        });
+        TestGateway {
+            url,
+            ca_cert_pem: std::fs::read_to_string(&ca_cert_path).expect("CA certificate"),
+            ca_cert_path,
+            user: options.auth.user,
+            password: options.auth.password,
+            state_dir,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server and waits until it has saved its state.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.ok();
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+    }
+}
