@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use powerflex_sim::dataplane::PlaneKind;
 use powerflex_sim::gateway::auth::AuthConfig;
+use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
 use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
 
@@ -69,6 +70,11 @@ struct ServeArgs {
     /// Do not fsync the journal: changes survive a crash of the process, not of the machine.
     #[arg(long)]
     no_fsync: bool,
+    /// Break one behaviour on purpose (repeatable), to check that a conformance harness
+    /// notices: ignore-vtree-limit, skip-size-rounding, restore-noop, keep-on-remove,
+    /// map-wrong-host, allow-shrink.
+    #[arg(long = "break", value_name = "BEHAVIOUR")]
+    breaks: Vec<Breakage>,
 }
 
 fn default_tls_dir() -> PathBuf {
@@ -111,6 +117,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tls,
         data_plane: args.data_plane,
         fsync: !args.no_fsync,
+        broken: args.breaks.iter().copied().collect(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     println!("pflex-sim: PowerFlex 4.5 gateway emulator");
@@ -121,15 +128,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         println!("  trust:      {}", ca.display());
     }
     match &args.state_dir {
-        Some(dir) => println!(
-            "  state:      {} ({})",
-            dir.display(),
-            if server.restored { "restored" } else { "new" }
-        ),
+        Some(dir) => println!("  state:      {} ({})", dir.display(), if server.restored { "restored" } else { "new" }),
         None => println!("  state:      in memory (use --state-dir to keep it)"),
     }
     println!("  seed:       {}", server.seed);
     println!("  data plane: {}", server.plane_note);
+    for b in &args.breaks {
+        println!("  BROKEN ON PURPOSE: {b} (for conformance mutation tests only)");
+    }
     tracing::info!(url = %server.url, "serving");
     server
         .run(async {

@@ -116,7 +116,8 @@ impl Store {
         let restored = restored || replayed_entries > 0;
         write_snapshot(dir, &model)?;
         // Append mode: every write lands at the end, also after `compact` empties the file.
-        let journal = OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err(&journal_path))?;
+        let journal =
+            OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err(&journal_path))?;
         journal.set_len(0).map_err(io_err(&journal_path))?;
         sync_dir(dir)?;
         let store = Store::Dir(DirStore { dir: dir.to_path_buf(), journal, fsync });

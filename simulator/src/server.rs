@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub tls: TlsSetting,
     pub data_plane: PlaneKind,
     pub fsync: bool,
+    /// Deliberate faults (`--break`), for the conformance harness's mutation test only.
+    pub broken: std::collections::BTreeSet<crate::model::breakage::Breakage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +71,9 @@ pub struct Server {
 fn choose_plane(kind: PlaneKind) -> Result<(Arc<dyn DataPlane>, String), StartError> {
     match kind {
         PlaneKind::None => Ok((Arc::new(NonePlane), "none (as asked): metadata only, volumes hold no bytes".into())),
-        PlaneKind::Auto => Ok((Arc::new(NonePlane), "none (auto): no data plane with bytes is built into this binary yet".into())),
+        PlaneKind::Auto => {
+            Ok((Arc::new(NonePlane), "none (auto): no data plane with bytes is built into this binary yet".into()))
+        }
         other => Err(StartError::Plane(other, "not available in this build".into())),
     }
 }
@@ -86,6 +90,8 @@ impl Server {
             }
             None => (Store::Memory, fresh(), false),
         };
+        let mut model = model;
+        model.set_broken(config.broken.clone());
         let seed = model.seed();
         let (plane, plane_note) = choose_plane(config.data_plane)?;
         let tls_files = match &config.tls {

@@ -35,7 +35,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { topology: Topology::default_embedded(), data_plane: PlaneKind::Auto, auth: AuthConfig::default(), seed: 1 }
+        Options {
+            topology: Topology::default_embedded(),
+            data_plane: PlaneKind::Auto,
+            auth: AuthConfig::default(),
+            seed: 1,
+        }
     }
 }
 
@@ -57,13 +62,19 @@ impl TestGateway {
             tls: TlsSetting::SelfSigned(dir.path().join("tls")),
             data_plane: options.data_plane,
             fsync: false,
+            broken: Default::default(),
         };
         let server = Server::bind(config).await.expect("simulator starts");
         let ca_cert_path = server.ca_cert.clone().expect("TLS is on");
         let (stop, stopped) = oneshot::channel::<()>();
         let url = server.url.clone();
         let task = tokio::spawn(async move {
-            server.run(async { stopped.await.ok(); }).await.expect("simulator serves");
+            server
+                .run(async {
+                    stopped.await.ok();
+                })
+                .await
+                .expect("simulator serves");
         });
         TestGateway {
             url,

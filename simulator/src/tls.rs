@@ -41,15 +41,10 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TlsError + '_ {
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(path))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path).map_err(io_err(path))?;
     file.write_all(contents.as_bytes()).map_err(io_err(path))
 }
 
@@ -104,7 +99,8 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
     if certs.is_empty() {
         return Err(TlsError::Pem { path: files.cert.clone(), what: "certificate" });
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|_| TlsError::Pem { path: files.key.clone(), what: "private key" })?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|_| TlsError::Pem { path: files.key.clone(), what: "private key" })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

@@ -127,7 +127,9 @@ async fn volume_action(gw: &Gateway, volume: Id, action: &str, body: &Body) -> A
         "setVolumeSize" => {
             let size_gb = match body.uint("sizeInGB")? {
                 Some(n) => n,
-                None => body.uint("sizeInGb")?.ok_or_else(|| ApiError::bad_request("Missing required parameter: sizeInGB"))?,
+                None => body
+                    .uint("sizeInGb")?
+                    .ok_or_else(|| ApiError::bad_request("Missing required parameter: sizeInGB"))?,
             };
             Command::SetVolumeSize { volume, size_gb }
         }
@@ -192,7 +194,9 @@ async fn volume_action(gw: &Gateway, volume: Id, action: &str, body: &Body) -> A
                 .ok_or_else(|| ApiError::bad_request("Missing required parameter: accessModeLimit"))?,
         },
         // {"useRmcache"}
-        "setVolumeUseRmcache" => Command::SetUseRmcache { volume, enabled: body.boolean("useRmcache")?.unwrap_or(false) },
+        "setVolumeUseRmcache" => {
+            Command::SetUseRmcache { volume, enabled: body.boolean("useRmcache")?.unwrap_or(false) }
+        }
         _ => return Err(unknown_action("Volume", action)),
     };
     run(gw, command).await

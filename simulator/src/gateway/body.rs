@@ -57,9 +57,9 @@ impl Body {
         if text.is_empty() {
             return Ok(None);
         }
-        text.parse::<u64>()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("Invalid value for {key}: {text:?} is not a non-negative integer in range")))
+        text.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("Invalid value for {key}: {text:?} is not a non-negative integer in range"))
+        })
     }
 
     /// A boolean: `true`, `"TRUE"`, `"True"`, `"true"` (and the false spellings).

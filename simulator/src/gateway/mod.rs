@@ -21,8 +21,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use router::router;
 
 use crate::dataplane::{self, DataPlane};
-use crate::model::{Command, Model, Reply};
 use crate::model::topology::Topology;
+use crate::model::{Command, Model, Reply};
 use crate::persist::Store;
 use auth::Auth;
 use error::{ApiError, ApiResult};

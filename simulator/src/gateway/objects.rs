@@ -12,8 +12,20 @@ use crate::model::*;
 
 /// Types real clients list that the simulator has no objects of: their lists are empty.
 const EMPTY_TYPES: &[&str] = &[
-    "Sds", "Device", "FaultSet", "SnapshotPolicy", "ReplicationConsistencyGroup", "ReplicationPair",
-    "AccelerationPool", "Sdr", "User", "SpSds", "NvmeController", "PeerMdm", "Dgwt", "StorageNode",
+    "Sds",
+    "Device",
+    "FaultSet",
+    "SnapshotPolicy",
+    "ReplicationConsistencyGroup",
+    "ReplicationPair",
+    "AccelerationPool",
+    "Sdr",
+    "User",
+    "SpSds",
+    "NvmeController",
+    "PeerMdm",
+    "Dgwt",
+    "StorageNode",
 ];
 
 fn empty() -> Value {
@@ -53,10 +65,7 @@ fn render_one(model: &Model, ty: &str, id: Id) -> ApiResult<Value> {
         "Volume" => render::volume(model, model.volume(id).ok_or_else(Fault::vol_not_found)?),
         "VTree" => render::vtree(model, model.vtree(id).ok_or_else(Fault::vtree_not_found)?),
         "Sdc" => render::host(model.host(id).ok_or_else(Fault::ini_not_found)?, system),
-        "Host" => render::host(
-            model.host(id).filter(|h| h.nqn().is_some()).ok_or_else(Fault::host_not_found)?,
-            system,
-        ),
+        "Host" => render::host(model.host(id).filter(|h| h.nqn().is_some()).ok_or_else(Fault::host_not_found)?, system),
         "Sdt" => render::sdt(model.sdt(id).ok_or_else(Fault::not_found)?, system),
         _ => return Err(ApiError::not_found_path()),
     })
@@ -122,7 +131,14 @@ fn host_stats(host: &Host) -> Value {
 
 fn volume_stats_value(model: &Model, id: Id) -> Value {
     let mut v = render::stats(&stats::volume(model, id));
-    for key in ["userDataReadBwc", "userDataWriteBwc", "userDataTrimBwc", "userDataSdcReadLatency", "userDataSdcWriteLatency", "userDataSdcTrimLatency"] {
+    for key in [
+        "userDataReadBwc",
+        "userDataWriteBwc",
+        "userDataTrimBwc",
+        "userDataSdcReadLatency",
+        "userDataSdcWriteLatency",
+        "userDataSdcTrimLatency",
+    ] {
         v[key] = render::idle_bwc();
     }
     let extra = json!({
@@ -166,9 +182,7 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
                 "numOfVolumes": pd.volume_count,
             })
         }
-        ("StoragePool", "Statistics") => {
-            render::stats(&pool_stats(gw, &model, model.pool(id).expect("checked"), true))
-        }
+        ("StoragePool", "Statistics") => render::stats(&pool_stats(gw, &model, model.pool(id).expect("checked"), true)),
         ("StoragePool", "Volume") => volumes(&mut model.pool_volumes(id)),
         ("StoragePool", "VTree") => {
             Value::Array(model.vtrees().filter(|t| t.pool == id).map(|t| render::vtree(&model, t)).collect())
@@ -224,11 +238,14 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
         }
         "StoragePool" => {
             let name = body.required_string("name")?;
-            let domain = match (body.id("protectionDomainId", "ProtectionDomain")?, body.string("protectionDomainName")?) {
-                (Some(id), _) => Some(id),
-                (None, Some(pd_name)) => Some(model.domain_by_name(&pd_name).map(|d| d.id).ok_or_else(Fault::fd_not_found)?),
-                (None, None) => None,
-            };
+            let domain =
+                match (body.id("protectionDomainId", "ProtectionDomain")?, body.string("protectionDomainName")?) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(pd_name)) => {
+                        Some(model.domain_by_name(&pd_name).map(|d| d.id).ok_or_else(Fault::fd_not_found)?)
+                    }
+                    (None, None) => None,
+                };
             model
                 .pools()
                 .find(|p| p.name == name && domain.is_none_or(|d| p.protection_domain == d))
@@ -239,7 +256,9 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
             let found = if let Some(ip) = body.string("ip")? {
                 model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { ip: i, .. } if *i == ip))
             } else if let Some(guid) = body.string("guid")? {
-                model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(&guid)))
+                model
+                    .hosts()
+                    .find(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(&guid)))
             } else if let Some(nqn) = body.string("nqn")? {
                 model.host_by_nqn(&nqn)
             } else {

@@ -97,7 +97,16 @@ fn counter_parameters() -> Value {
 pub fn protection_domain(pd: &ProtectionDomain, system: Id) -> Value {
     let id = pd.id;
     let mut links = vec![self_link("ProtectionDomain", id)];
-    for rel in ["Statistics", "Sdr", "AccelerationPool", "StoragePool", "Sds", "ReplicationConsistencyGroup", "FaultSet", "Sdt"] {
+    for rel in [
+        "Statistics",
+        "Sdr",
+        "AccelerationPool",
+        "StoragePool",
+        "Sds",
+        "ReplicationConsistencyGroup",
+        "FaultSet",
+        "Sdt",
+    ] {
         links.push(rel_link("ProtectionDomain", id, rel));
     }
     links.push(parent_link("systemId", "System", system));

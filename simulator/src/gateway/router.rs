@@ -153,7 +153,11 @@ async fn create(State(gw): Shared, Path(ty): Path<String>, bytes: Bytes) -> ApiR
     actions::create(&gw, &ty, &body).await.map(ok)
 }
 
-async fn type_action(State(gw): Shared, Path((ty, action)): Path<(String, String)>, bytes: Bytes) -> ApiResult<Response> {
+async fn type_action(
+    State(gw): Shared,
+    Path((ty, action)): Path<(String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
     let body = Body::parse(&bytes)?;
     objects::type_action(&gw, &ty, &action, &body).map(ok)
 }

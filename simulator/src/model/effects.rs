@@ -11,25 +11,75 @@ use super::Model;
 pub enum Effect {
     /// A new volume or snapshot; its VTree is created with it when new.
     VolumeCreated(Box<VolumeRecord>),
-    VolumeRemoved { volume: Id },
+    VolumeRemoved {
+        volume: Id,
+    },
     /// A snapshot whose ancestor was removed with `ONLY_ME` moves up to its grandparent.
-    VolumeReparented { volume: Id, ancestor: Option<Id> },
-    VolumeResized { volume: Id, size_kb: u64 },
-    VolumeRenamed { volume: Id, name: Option<String> },
+    VolumeReparented {
+        volume: Id,
+        ancestor: Option<Id>,
+    },
+    VolumeResized {
+        volume: Id,
+        size_kb: u64,
+    },
+    VolumeRenamed {
+        volume: Id,
+        name: Option<String>,
+    },
     /// The target's content becomes the source's. The model keeps no content; the data plane
     /// copies.
-    ContentOverwritten { volume: Id, source: Id },
-    MappingAdded { volume: Id, mapping: Mapping },
-    MappingRemoved { volume: Id, host: Id },
-    MappingLimitsSet { volume: Id, host: Id, iops: u64, bandwidth_mbps: u64 },
-    AccessModeLimitSet { volume: Id, mode: AccessMode },
-    UseRmcacheSet { volume: Id, enabled: bool },
-    VTreeMigrated { vtree: Id, pool: Id, provisioning: Provisioning },
-    SnapshotGroupCreated { group: Id, volumes: Vec<Id> },
-    HostCreated { host: Box<HostRecord>, seq: u64 },
-    HostRemoved { host: Id },
-    HostRenamed { host: Id, name: Option<String> },
-    HostPathsSet { host: Id, max_num_paths: Option<u32>, max_num_sys_ports: Option<u32> },
+    ContentOverwritten {
+        volume: Id,
+        source: Id,
+    },
+    MappingAdded {
+        volume: Id,
+        mapping: Mapping,
+    },
+    MappingRemoved {
+        volume: Id,
+        host: Id,
+    },
+    MappingLimitsSet {
+        volume: Id,
+        host: Id,
+        iops: u64,
+        bandwidth_mbps: u64,
+    },
+    AccessModeLimitSet {
+        volume: Id,
+        mode: AccessMode,
+    },
+    UseRmcacheSet {
+        volume: Id,
+        enabled: bool,
+    },
+    VTreeMigrated {
+        vtree: Id,
+        pool: Id,
+        provisioning: Provisioning,
+    },
+    SnapshotGroupCreated {
+        group: Id,
+        volumes: Vec<Id>,
+    },
+    HostCreated {
+        host: Box<HostRecord>,
+        seq: u64,
+    },
+    HostRemoved {
+        host: Id,
+    },
+    HostRenamed {
+        host: Id,
+        name: Option<String>,
+    },
+    HostPathsSet {
+        host: Id,
+        max_num_paths: Option<u32>,
+        max_num_sys_ports: Option<u32>,
+    },
 }
 
 /// A volume as created, serialisable for the journal.
@@ -99,10 +149,7 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
             }
         }
         Effect::MappingLimitsSet { volume, host, iops, bandwidth_mbps } => {
-            if let Some(m) = model
-                .volumes
-                .get_mut(volume)
-                .and_then(|v| v.mappings.iter_mut().find(|m| m.host == *host))
+            if let Some(m) = model.volumes.get_mut(volume).and_then(|v| v.mappings.iter_mut().find(|m| m.host == *host))
             {
                 m.limit_iops = *iops;
                 m.limit_bw_mbps = *bandwidth_mbps;

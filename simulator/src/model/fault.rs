@@ -106,9 +106,6 @@ impl Fault {
 
     /// A parameter the MDM cannot accept, with the reason appended.
     pub fn invalid(reason: impl fmt::Display) -> Fault {
-        Fault {
-            message: format!("Parameter out of range: {reason}"),
-            ..Fault::invalid_parameter()
-        }
+        Fault { message: format!("Parameter out of range: {reason}"), ..Fault::invalid_parameter() }
     }
 }

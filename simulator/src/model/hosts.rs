@@ -16,9 +16,9 @@ fn resolve<'m>(model: &'m Model, host: &HostRef, host_api: bool) -> Result<&'m H
         HostRef::Id(id) => model.host(*id),
         HostRef::Nqn(nqn) => model.host_by_nqn(nqn),
         // SDC GUIDs compare case-insensitively (cinder looks them up that way). At most 2048.
-        HostRef::Guid(guid) => model.hosts().find(|h| {
-            matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(guid))
-        }),
+        HostRef::Guid(guid) => {
+            model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(guid)))
+        }
     };
     found.ok_or_else(|| if host_api { Fault::host_not_found() } else { Fault::ini_not_found() })
 }
@@ -49,7 +49,12 @@ pub(super) fn map(
     if v.access_mode_limit == AccessMode::ReadOnly && mode == AccessMode::ReadWrite {
         return Err(Fault::invalid("the volume's access mode limit is ReadOnly"));
     }
-    let mapping = Mapping { host: h.id, access_mode: mode, limit_iops: 0, limit_bw_mbps: 0 };
+    let mut target = h.id;
+    if model.is_broken(super::breakage::Breakage::MapWrongHost) {
+        // Any other host; a made-up id when there is none.
+        target = model.hosts().map(|o| o.id).find(|o| *o != h.id).unwrap_or(Id(h.id.0 ^ 1));
+    }
+    let mapping = Mapping { host: target, access_mode: mode, limit_iops: 0, limit_bw_mbps: 0 };
     Ok(Plan::new(vec![Effect::MappingAdded { volume, mapping }], Reply::Empty))
 }
 
@@ -172,8 +177,5 @@ pub(super) fn set_paths(model: &Model, host: Id, paths: Option<u32>, ports: Opti
     {
         return Err(Fault::invalid("maxNumPaths must be 1 to 8 and maxNumSysPorts 1 to 64"));
     }
-    Ok(Plan::new(
-        vec![Effect::HostPathsSet { host, max_num_paths: paths, max_num_sys_ports: ports }],
-        Reply::Empty,
-    ))
+    Ok(Plan::new(vec![Effect::HostPathsSet { host, max_num_paths: paths, max_num_sys_ports: ports }], Reply::Empty))
 }

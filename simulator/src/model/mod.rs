@@ -9,6 +9,7 @@
 //!
 //! Invariant: this module knows nothing about HTTP, JSON bodies or files.
 
+pub mod breakage;
 mod commands;
 mod effects;
 pub mod fault;
@@ -59,6 +60,9 @@ pub struct Model {
     /// Lookup indexes, rebuilt after loading rather than stored.
     #[serde(skip)]
     index: Index,
+    /// Deliberate faults for the conformance harness's mutation test; configuration, not state.
+    #[serde(skip)]
+    broken: std::collections::BTreeSet<breakage::Breakage>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -93,6 +97,7 @@ impl Model {
             snapshot_groups: BTreeMap::new(),
             seq: Sequences::default(),
             index: Index::default(),
+            broken: Default::default(),
         };
         let (mut pool_seq, mut sdt_seq) = (0, 0);
         for (pd_seq, pd_spec) in topology.protection_domains.iter().enumerate() {
@@ -182,6 +187,19 @@ impl Model {
 
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// Turns deliberate faults on (see `breakage`).
+    pub fn set_broken(&mut self, broken: std::collections::BTreeSet<breakage::Breakage>) {
+        self.broken = broken;
+    }
+
+    pub fn broken(&self) -> &std::collections::BTreeSet<breakage::Breakage> {
+        &self.broken
+    }
+
+    pub(crate) fn is_broken(&self, b: breakage::Breakage) -> bool {
+        self.broken.contains(&b)
     }
 
     /// Checks `command` and returns what carrying it out would do. Never changes the model.

@@ -144,11 +144,7 @@ pub enum HostKind {
     /// A ScaleIO Data Client, known by GUID and IP.
     Sdc { guid: String, ip: String },
     /// An NVMe/TCP host, known by its NQN.
-    Nvme {
-        nqn: String,
-        max_num_paths: u32,
-        max_num_sys_ports: u32,
-    },
+    Nvme { nqn: String, max_num_paths: u32, max_num_sys_ports: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

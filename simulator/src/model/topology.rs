@@ -124,9 +124,9 @@ impl Topology {
             }
             for sdt in &pd.sdts {
                 for ip in &sdt.ips {
-                    let parsed: std::net::Ipv4Addr = ip
-                        .parse()
-                        .map_err(|_| TopologyError::Invalid(format!("SDT {}: {ip} is not an IPv4 address", sdt.name)))?;
+                    let parsed: std::net::Ipv4Addr = ip.parse().map_err(|_| {
+                        TopologyError::Invalid(format!("SDT {}: {ip} is not an IPv4 address", sdt.name))
+                    })?;
                     if !parsed.is_loopback() {
                         return invalid(format!(
                             "SDT {}: {ip} is not a loopback address; the simulator only serves 127.0.0.0/8",

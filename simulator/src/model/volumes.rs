@@ -1,5 +1,6 @@
 //! Planning of volume and snapshot commands: every rule of §3 of the reference lives here.
 
+use super::breakage::Breakage;
 use super::commands::{Plan, RemoveMode, Reply};
 use super::effects::Effect;
 use super::fault::Fault;
@@ -71,11 +72,11 @@ fn check_counts(model: &Model, pool: &StoragePool, adding: u64) -> Result<(), Fa
 }
 
 /// A requested size in KiB, rounded up to 8 GiB and checked against the limits.
-fn rounded_size(size_kb: u64) -> Result<u64, Fault> {
+fn rounded_size(model: &Model, size_kb: u64) -> Result<u64, Fault> {
     if size_kb == 0 {
         return Err(Fault::vol_size_illegal());
     }
-    let rounded = limits::round_up_kb(size_kb);
+    let rounded = if model.is_broken(Breakage::SkipSizeRounding) { size_kb } else { limits::round_up_kb(size_kb) };
     if rounded / GIB_KB > limits::MAX_VOLUME_GB {
         return Err(Fault::vol_size_too_large());
     }
@@ -103,7 +104,7 @@ pub(super) fn create(
     if let Some(name) = name {
         check_name(model, name, None)?;
     }
-    let size_kb = rounded_size(size_kb)?;
+    let size_kb = rounded_size(model, size_kb)?;
     check_counts(model, pool, 1)?;
     check_room(pool, provisioning, size_kb)?;
     let id = volume_id(model, 0);
@@ -151,7 +152,7 @@ pub(super) fn snapshot(
         let in_tree = per_tree.entry(source.vtree).or_insert(0);
         *in_tree += 1;
         let members = model.vtree(source.vtree).map_or(0, |t| t.members.len());
-        if members + *in_tree > limits::VOLUMES_PER_VTREE {
+        if members + *in_tree > limits::VOLUMES_PER_VTREE && !model.is_broken(Breakage::IgnoreVtreeLimit) {
             return Err(Fault::too_many_snaps_in_vtree());
         }
         let pool = model.pool(source.pool).expect("volume's pool");
@@ -222,6 +223,9 @@ pub(super) fn remove(model: &Model, id: Id, mode: RemoveMode) -> Result<Plan, Fa
         RemoveMode::WholeVtree => model.vtree_volumes(v.vtree).map(|m| m.id).collect(),
     };
     let effects = removal(model, &targets, mode == RemoveMode::OnlyMe)?;
+    if model.is_broken(Breakage::KeepOnRemove) {
+        return Ok(Plan::new(vec![], Reply::Empty));
+    }
     Ok(Plan::new(effects, Reply::Empty))
 }
 
@@ -233,8 +237,8 @@ pub(super) fn remove_group(model: &Model, group: Id) -> Result<Plan, Fault> {
 
 pub(super) fn resize(model: &Model, id: Id, size_gb: u64) -> Result<Plan, Fault> {
     let v = existing(model, id)?;
-    let size_kb = rounded_size(size_gb.saturating_mul(GIB_KB))?;
-    if size_kb < v.size_kb {
+    let size_kb = rounded_size(model, size_gb.saturating_mul(GIB_KB))?;
+    if size_kb < v.size_kb && !model.is_broken(Breakage::AllowShrink) {
         return Err(Fault::vol_decrease_not_supported());
     }
     if size_kb == v.size_kb {
@@ -268,15 +272,13 @@ pub(super) fn overwrite(model: &Model, id: Id, source: Id) -> Result<Plan, Fault
         effects.push(Effect::VolumeResized { volume: id, size_kb: src.size_kb });
     }
     effects.push(Effect::ContentOverwritten { volume: id, source });
+    if model.is_broken(Breakage::RestoreNoop) {
+        return Ok(Plan::new(vec![], Reply::Empty));
+    }
     Ok(Plan::new(effects, Reply::Empty))
 }
 
-pub(super) fn migrate(
-    model: &Model,
-    id: Id,
-    destination: Id,
-    conversion: Option<Provisioning>,
-) -> Result<Plan, Fault> {
+pub(super) fn migrate(model: &Model, id: Id, destination: Id, conversion: Option<Provisioning>) -> Result<Plan, Fault> {
     let v = existing(model, id)?;
     let tree = model.vtree(v.vtree).expect("volume's vtree");
     let dest = model.pool(destination).ok_or_else(Fault::storage_pool_not_found)?;
@@ -293,10 +295,7 @@ pub(super) fn migrate(
     }
     let base_kb: u64 = model.vtree_volumes(tree.id).filter(|m| !m.is_snapshot).map(|m| m.size_kb).sum();
     check_room(dest, provisioning, base_kb)?;
-    Ok(Plan::new(
-        vec![Effect::VTreeMigrated { vtree: tree.id, pool: destination, provisioning }],
-        Reply::Empty,
-    ))
+    Ok(Plan::new(vec![Effect::VTreeMigrated { vtree: tree.id, pool: destination, provisioning }], Reply::Empty))
 }
 
 pub(super) fn set_access_mode_limit(model: &Model, id: Id, mode: AccessMode) -> Result<Plan, Fault> {

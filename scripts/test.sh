@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`.ci/run` calls this) and as the README documents it.
+#
+# It installs what it needs itself (Debian packages, the PyPowerFlex SDK in a virtualenv, a
+# Debian kernel for the VM), so it works on a fresh machine. Every stage that cannot run here
+# fails loudly: nothing is skipped quietly.
+#
+# Stages: lint, unit and integration tests, the PyPowerFlex compatibility test, the NVMe/TCP
+# end-to-end test (natively where `modprobe nvmet-tcp` works, else in a throwaway VM), and the
+# conformance harness with its mutation test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+results=()
+record() { results+=("$1"); }
+
+install_deps() {
+    # libclang-dev: the loopdev crate generates its bindings with bindgen at build time.
+    local need=()
+    dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+    dpkg -s nvme-cli >/dev/null 2>&1 || need+=(nvme-cli)
+    if ((${#need[@]})); then
+        stage "installing ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq "${need[@]}"
+    fi
+}
+
+install_deps
+
+stage "format"
+cargo fmt --all -- --check
+record "format: ok"
+
+stage "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+record "clippy: ok"
+
+stage "unit and integration tests"
+cargo test --workspace
+record "cargo test: ok"
+
+stage "release build (for the compatibility, end-to-end and conformance stages)"
+cargo build --release --workspace
+record "release build: ok"
+
+for extra in scripts/stages/*.sh; do
+    [ -e "$extra" ] || continue
+    stage "$(basename "$extra" .sh)"
+    bash "$extra"
+    record "$(basename "$extra" .sh): ok"
+done
+
+stage "summary"
+printf '%s\n' "${results[@]}"
