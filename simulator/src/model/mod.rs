@@ -18,6 +18,8 @@ pub mod ids;
 pub mod limits;
 pub mod objects;
 pub mod stats;
+#[cfg(test)]
+mod tests;
 pub mod topology;
 mod volumes;
 
