@@ -46,12 +46,9 @@ stage "release build (for the compatibility, end-to-end and conformance stages)"
 cargo build --release --workspace
 record "release build: ok"
 
-for extra in scripts/stages/*.sh; do
-    [ -e "$extra" ] || continue
-    stage "$(basename "$extra" .sh)"
-    bash "$extra"
-    record "$(basename "$extra" .sh): ok"
-done
+stage "PyPowerFlex compatibility (Dell's SDK from PyPI, unmodified)"
+PFLEX_SIM=target/release/pflex-sim bash scripts/compat/pypowerflex.sh
+record "PyPowerFlex compatibility: ok"
 
 stage "summary"
 printf '%s\n' "${results[@]}"

@@ -44,7 +44,24 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(oversize_as_gateway_error))
+        .layer(middleware::from_fn(log_request))
         .with_state(gateway)
+}
+
+/// One line per request: method, path, status, time. Never headers or bodies, so tokens and
+/// passwords cannot reach the log.
+async fn log_request(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status.is_client_error() || status.is_server_error() {
+        tracing::info!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+    } else {
+        tracing::debug!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+    }
+    response
 }
 
 async fn require_token(State(gw): Shared, request: Request, next: Next) -> Response {
