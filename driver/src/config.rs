@@ -1,0 +1,501 @@
+//! Pool configuration: the keys, their validation, and redaction.
+//!
+//! A pool is configured with string keys, as an LXD storage pool is. Parsing
+//! turns the key map into a typed [`PoolConfig`]; every refusal names the key
+//! it is about. The password is kept but never shown: [`PoolConfig::shown`]
+//! and the `Debug` implementation both redact it.
+//!
+//! This module does no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+use crate::naming::{self, parse_size};
+
+/// The gateway URL, e.g. `https://gateway.example:443`.
+pub const KEY_GATEWAY: &str = "powerflex.gateway";
+/// Whether the gateway's TLS certificate is verified (default `true`).
+pub const KEY_GATEWAY_VERIFY: &str = "powerflex.gateway.verify";
+/// The gateway user (default `admin`).
+pub const KEY_USER_NAME: &str = "powerflex.user.name";
+/// The gateway password (mandatory, never shown).
+pub const KEY_USER_PASSWORD: &str = "powerflex.user.password";
+/// The storage pool: an ID, or a name together with [`KEY_DOMAIN`].
+pub const KEY_POOL: &str = "powerflex.pool";
+/// The protection domain name, needed to look the pool up by name.
+pub const KEY_DOMAIN: &str = "powerflex.domain";
+/// `nvme` or `sdc`; discovered from the host when unset.
+pub const KEY_MODE: &str = "powerflex.mode";
+/// Comma-separated NVMe/TCP target addresses; discovered from the SDTs when unset.
+pub const KEY_SDT: &str = "powerflex.sdt";
+/// Whether copies are full copies (default `true`); `false` allows snapshot-based copies.
+pub const KEY_CLONE_COPY: &str = "powerflex.clone_copy";
+/// The default size of new volumes (default `8GiB`).
+pub const KEY_VOLUME_SIZE: &str = "volume.size";
+
+/// Every key a pool accepts, in display order.
+pub const KEYS: [&str; 10] = [
+    KEY_GATEWAY,
+    KEY_GATEWAY_VERIFY,
+    KEY_USER_NAME,
+    KEY_USER_PASSWORD,
+    KEY_POOL,
+    KEY_DOMAIN,
+    KEY_MODE,
+    KEY_SDT,
+    KEY_CLONE_COPY,
+    KEY_VOLUME_SIZE,
+];
+
+/// What replaces the password whenever configuration is shown.
+pub const REDACTED: &str = "<redacted>";
+
+/// The default volume size.
+pub const DEFAULT_VOLUME_SIZE: u64 = 8 * naming::GIB;
+
+/// A configuration error; its message always names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The key is not a pool key.
+    #[error("unknown configuration key {key:?}")]
+    UnknownKey {
+        /// The key given.
+        key: String,
+    },
+    /// A mandatory key is absent or empty.
+    #[error("missing mandatory configuration key {key:?}")]
+    Missing {
+        /// The key that is needed.
+        key: &'static str,
+    },
+    /// A value does not parse or is not allowed.
+    #[error("invalid value for {key:?}: {reason}")]
+    Invalid {
+        /// The key concerned.
+        key: &'static str,
+        /// Why the value is refused.
+        reason: String,
+    },
+    /// The value is understood but not supported yet.
+    #[error("{key:?}: {reason}")]
+    Unsupported {
+        /// The key concerned.
+        key: &'static str,
+        /// What is not supported.
+        reason: String,
+    },
+    /// A key given as `key=value` on a command line lacks the `=`.
+    #[error("expected key=value, got {0:?}")]
+    NotKeyValue(String),
+}
+
+/// How the host reaches the volumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// NVMe over TCP through the SDTs (supported).
+    Nvme,
+    /// The ScaleIO data client (recognised, not yet supported).
+    Sdc,
+}
+
+impl Mode {
+    /// The key value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Nvme => "nvme",
+            Mode::Sdc => "sdc",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the pool is named on the array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolRef {
+    /// A storage pool ID (16 hex characters), fetched directly.
+    Id(String),
+    /// A pool name or ID looked up inside a protection domain.
+    InDomain {
+        /// The pool name or ID.
+        pool: String,
+        /// The protection domain name.
+        domain: String,
+    },
+}
+
+/// A validated pool configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// The gateway base URL, without a trailing `/`.
+    pub gateway: String,
+    /// Whether TLS certificates are verified.
+    pub verify_tls: bool,
+    /// The gateway user.
+    pub user: String,
+    /// The gateway password.
+    pub password: String,
+    /// Which pool.
+    pub pool: PoolRef,
+    /// The mode when the key is set; `None` means discover it from the host.
+    pub mode: Option<Mode>,
+    /// Target addresses when the key is set; `None` means discover them from the SDTs.
+    pub sdt: Option<Vec<IpAddr>>,
+    /// Whether copies are always full copies.
+    pub clone_copy: bool,
+    /// The default size of new volumes, in bytes, as given (rounded at creation).
+    pub volume_size: u64,
+    /// The keys as given, kept so that `show` and `get` return what the user set.
+    raw: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolConfig")
+            .field("gateway", &self.gateway)
+            .field("verify_tls", &self.verify_tls)
+            .field("user", &self.user)
+            .field("password", &REDACTED)
+            .field("pool", &self.pool)
+            .field("mode", &self.mode)
+            .field("sdt", &self.sdt)
+            .field("clone_copy", &self.clone_copy)
+            .field("volume_size", &self.volume_size)
+            .finish()
+    }
+}
+
+/// Whether `key` is a pool key.
+pub fn is_known_key(key: &str) -> bool {
+    KEYS.contains(&key)
+}
+
+/// Parses `key=value` arguments into a map, refusing duplicates and unknown keys.
+pub fn parse_key_values<I, S>(args: I) -> Result<BTreeMap<String, String>, ConfigError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut map = BTreeMap::new();
+    for arg in args {
+        let arg = arg.as_ref();
+        let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::NotKeyValue(arg.to_string()))?;
+        map.insert(key.trim().to_string(), value.to_string());
+    }
+    Ok(map)
+}
+
+/// Parses a boolean the way LXD does.
+pub fn parse_bool(key: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid { key, reason: format!("{value:?} is not a boolean (use true or false)") }),
+    }
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl PoolConfig {
+    /// Validates a key map.
+    pub fn from_map(map: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
+        for key in map.keys() {
+            if !is_known_key(key) {
+                return Err(ConfigError::UnknownKey { key: key.clone() });
+            }
+        }
+        let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let gateway = get(KEY_GATEWAY).ok_or(ConfigError::Missing { key: KEY_GATEWAY })?;
+        let url = Url::parse(gateway)
+            .map_err(|e| ConfigError::Invalid { key: KEY_GATEWAY, reason: format!("{gateway:?} is not a URL: {e}") })?;
+        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+            return Err(ConfigError::Invalid {
+                key: KEY_GATEWAY,
+                reason: format!("{gateway:?} must be an https:// (or http://) URL with a host"),
+            });
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::Invalid {
+                key: KEY_GATEWAY,
+                reason: "the URL must not have a query or a fragment".into(),
+            });
+        }
+        let gateway = gateway.trim_end_matches('/').to_string();
+
+        let verify_tls = match get(KEY_GATEWAY_VERIFY) {
+            Some(v) => parse_bool(KEY_GATEWAY_VERIFY, v)?,
+            None => true,
+        };
+        let user = get(KEY_USER_NAME).unwrap_or("admin").to_string();
+        let password = map
+            .get(KEY_USER_PASSWORD)
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing { key: KEY_USER_PASSWORD })?
+            .clone();
+
+        let pool_value = get(KEY_POOL).ok_or(ConfigError::Missing { key: KEY_POOL })?;
+        let pool = match get(KEY_DOMAIN) {
+            Some(domain) => PoolRef::InDomain { pool: pool_value.to_string(), domain: domain.to_string() },
+            None if is_hex_id(pool_value) => PoolRef::Id(pool_value.to_ascii_lowercase()),
+            None => {
+                return Err(ConfigError::Invalid {
+                    key: KEY_POOL,
+                    reason: format!(
+                        "{pool_value:?} is not a pool ID (16 hex characters); \
+                         to use a pool name, also set {KEY_DOMAIN}"
+                    ),
+                })
+            }
+        };
+
+        let mode = match get(KEY_MODE) {
+            None => None,
+            Some("nvme") | Some("nvme/tcp") => Some(Mode::Nvme),
+            Some("sdc") => {
+                return Err(ConfigError::Unsupported {
+                    key: KEY_MODE,
+                    reason: "mode \"sdc\" (the ScaleIO data client) is not yet supported; use \"nvme\"".into(),
+                })
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: KEY_MODE,
+                    reason: format!("{other:?} is not a mode (expected nvme or sdc)"),
+                })
+            }
+        };
+
+        let sdt = match get(KEY_SDT) {
+            None => None,
+            Some(list) => {
+                let mut addrs = Vec::new();
+                for item in list.split(',') {
+                    let item = item.trim();
+                    let addr: IpAddr = item.parse().map_err(|_| ConfigError::Invalid {
+                        key: KEY_SDT,
+                        reason: format!(
+                            "{item:?} is not an IP address (a comma-separated list of bare addresses, no ports)"
+                        ),
+                    })?;
+                    addrs.push(addr);
+                }
+                Some(addrs)
+            }
+        };
+
+        let clone_copy = match get(KEY_CLONE_COPY) {
+            Some(v) => parse_bool(KEY_CLONE_COPY, v)?,
+            None => true,
+        };
+
+        let volume_size = match get(KEY_VOLUME_SIZE) {
+            Some(v) => {
+                parse_size(v).map_err(|e| ConfigError::Invalid { key: KEY_VOLUME_SIZE, reason: e.to_string() })?
+            }
+            None => DEFAULT_VOLUME_SIZE,
+        };
+
+        Ok(PoolConfig {
+            gateway,
+            verify_tls,
+            user,
+            password,
+            pool,
+            mode,
+            sdt,
+            clone_copy,
+            volume_size,
+            raw: map.clone(),
+        })
+    }
+
+    /// The keys as given, password included: only for saving to local state.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.raw.clone()
+    }
+
+    /// The keys as given, with the password redacted; for display.
+    pub fn shown(&self) -> BTreeMap<String, String> {
+        let mut shown = self.raw.clone();
+        if let Some(v) = shown.get_mut(KEY_USER_PASSWORD) {
+            *v = REDACTED.to_string();
+        }
+        shown
+    }
+
+    /// One key's value for display (the password is redacted); `None` when unset.
+    pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        if !is_known_key(key) {
+            return Err(ConfigError::UnknownKey { key: key.to_string() });
+        }
+        Ok(self.shown().get(key).cloned())
+    }
+
+    /// A new configuration with `changes` applied (an empty value unsets a key).
+    ///
+    /// `powerflex.mode` cannot change once set, as in LXD.
+    pub fn with_changes(&self, changes: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
+        let mut map = self.raw.clone();
+        for (key, value) in changes {
+            if !is_known_key(key) {
+                return Err(ConfigError::UnknownKey { key: key.clone() });
+            }
+            if key == KEY_MODE && self.raw.get(KEY_MODE).is_some_and(|old| old != value) {
+                return Err(ConfigError::Invalid {
+                    key: KEY_MODE,
+                    reason: "the mode cannot be changed once set".into(),
+                });
+            }
+            if value.is_empty() {
+                map.remove(key);
+            } else {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        PoolConfig::from_map(&map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> BTreeMap<String, String> {
+        parse_key_values([
+            "powerflex.gateway=https://gw.example:443/",
+            "powerflex.user.password=s3cret-pw",
+            "powerflex.pool=sp1",
+            "powerflex.domain=pd1",
+        ])
+        .unwrap()
+    }
+
+    fn with(extra: &[(&str, &str)]) -> Result<PoolConfig, ConfigError> {
+        let mut m = base();
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        PoolConfig::from_map(&m)
+    }
+
+    fn without(key: &str) -> Result<PoolConfig, ConfigError> {
+        let mut m = base();
+        m.remove(key);
+        PoolConfig::from_map(&m)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = PoolConfig::from_map(&base()).unwrap();
+        assert_eq!(c.gateway, "https://gw.example:443");
+        assert!(c.verify_tls);
+        assert_eq!(c.user, "admin");
+        assert_eq!(c.password, "s3cret-pw");
+        assert_eq!(c.pool, PoolRef::InDomain { pool: "sp1".into(), domain: "pd1".into() });
+        assert_eq!(c.mode, None);
+        assert_eq!(c.sdt, None);
+        assert!(c.clone_copy);
+        assert_eq!(c.volume_size, 8 << 30);
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let c = with(&[
+            ("powerflex.gateway.verify", "false"),
+            ("powerflex.user.name", "operator"),
+            ("powerflex.mode", "nvme"),
+            ("powerflex.sdt", "10.0.0.1, 10.0.0.2"),
+            ("powerflex.clone_copy", "off"),
+            ("volume.size", "16GiB"),
+        ])
+        .unwrap();
+        assert!(!c.verify_tls);
+        assert_eq!(c.user, "operator");
+        assert_eq!(c.mode, Some(Mode::Nvme));
+        assert_eq!(c.sdt.unwrap().len(), 2);
+        assert!(!c.clone_copy);
+        assert_eq!(c.volume_size, 16 << 30);
+    }
+
+    #[test]
+    fn pool_by_id_without_domain() {
+        let mut m = base();
+        m.remove(KEY_DOMAIN);
+        m.insert(KEY_POOL.into(), "FA85EDFD00000000".into());
+        let c = PoolConfig::from_map(&m).unwrap();
+        assert_eq!(c.pool, PoolRef::Id("fa85edfd00000000".into()));
+    }
+
+    #[test]
+    fn errors_name_their_key() {
+        let cases: Vec<(Result<PoolConfig, ConfigError>, &str)> = vec![
+            (without(KEY_GATEWAY), KEY_GATEWAY),
+            (without(KEY_USER_PASSWORD), KEY_USER_PASSWORD),
+            (without(KEY_POOL), KEY_POOL),
+            (without(KEY_DOMAIN), KEY_POOL),
+            (with(&[(KEY_GATEWAY, "not a url")]), KEY_GATEWAY),
+            (with(&[(KEY_GATEWAY, "ftp://gw")]), KEY_GATEWAY),
+            (with(&[(KEY_GATEWAY, "https://gw/?x=1")]), KEY_GATEWAY),
+            (with(&[(KEY_GATEWAY_VERIFY, "maybe")]), KEY_GATEWAY_VERIFY),
+            (with(&[(KEY_MODE, "iscsi")]), KEY_MODE),
+            (with(&[(KEY_MODE, "sdc")]), KEY_MODE),
+            (with(&[(KEY_SDT, "10.0.0.1:4420")]), KEY_SDT),
+            (with(&[(KEY_SDT, "host.example")]), KEY_SDT),
+            (with(&[(KEY_CLONE_COPY, "2")]), KEY_CLONE_COPY),
+            (with(&[(KEY_VOLUME_SIZE, "eight")]), KEY_VOLUME_SIZE),
+            (with(&[(KEY_VOLUME_SIZE, "0")]), KEY_VOLUME_SIZE),
+            (with(&[("powerflex.snapshot_copy", "true")]), "powerflex.snapshot_copy"),
+            (with(&[("", "x")]), "\"\""),
+        ];
+        for (result, key) in cases {
+            let err = result.expect_err(key);
+            assert!(err.to_string().contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn sdc_is_recognised_but_refused() {
+        let err = with(&[(KEY_MODE, "sdc")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Unsupported { key: KEY_MODE, .. }), "{err:?}");
+        assert!(err.to_string().contains("not yet supported"));
+    }
+
+    #[test]
+    fn empty_password_is_missing() {
+        let err = with(&[(KEY_USER_PASSWORD, "")]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { key: KEY_USER_PASSWORD });
+    }
+
+    #[test]
+    fn password_is_never_shown() {
+        let c = PoolConfig::from_map(&base()).unwrap();
+        let shown = format!("{:?} {:?} {:?}", c, c.shown(), c.get(KEY_USER_PASSWORD).unwrap());
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains(REDACTED));
+        assert_eq!(c.to_map()[KEY_USER_PASSWORD], "s3cret-pw");
+    }
+
+    #[test]
+    fn changes_are_validated_and_mode_is_immutable() {
+        let c = with(&[(KEY_MODE, "nvme")]).unwrap();
+        let c2 = c.with_changes(&parse_key_values(["volume.size=24GiB", "powerflex.sdt=127.0.0.2"]).unwrap()).unwrap();
+        assert_eq!(c2.volume_size, 24 << 30);
+        let unset = c2.with_changes(&parse_key_values(["powerflex.sdt="]).unwrap()).unwrap();
+        assert_eq!(unset.sdt, None);
+        assert!(c.with_changes(&parse_key_values(["bogus=1"]).unwrap()).is_err());
+        let err = c.with_changes(&parse_key_values(["powerflex.mode=sdc"]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains(KEY_MODE));
+        assert!(parse_key_values(["novalue"]).is_err());
+    }
+}

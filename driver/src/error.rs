@@ -1,0 +1,99 @@
+//! The driver's error type.
+//!
+//! Each layer has its own error enum (configuration, gateway client,
+//! connector, block copy, local state); [`Error`] wraps them and adds the
+//! driver's own refusals. Messages are written for the person at the command
+//! line: they name the key, volume or address concerned.
+
+use crate::blockcopy::CopyError;
+use crate::client::{ClientError, ErrorCode};
+use crate::config::ConfigError;
+use crate::connector::ConnectorError;
+use crate::state::StateError;
+
+/// The crate-wide result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Anything a driver operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pool configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A gateway call failed.
+    #[error(transparent)]
+    Gateway(#[from] ClientError),
+    /// A connector (host data path) failed.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The host-side block copy failed.
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    /// Local state could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The protection domain named by `powerflex.domain` does not exist.
+    #[error("protection domain {domain:?} (powerflex.domain) not found on the gateway")]
+    DomainNotFound {
+        /// The domain name.
+        domain: String,
+    },
+    /// The pool named by `powerflex.pool` does not exist.
+    #[error("storage pool {pool:?} (powerflex.pool) not found{}", .domain.as_ref().map(|d| format!(" in protection domain {d:?}")).unwrap_or_default())]
+    PoolNotFound {
+        /// The pool name or ID.
+        pool: String,
+        /// The domain searched, if any.
+        domain: Option<String>,
+    },
+    /// The pool lacks zero padding, so fresh volumes might not read as zeros.
+    #[error("storage pool {pool:?} does not have zero-padding enabled")]
+    ZeroPaddingDisabled {
+        /// The pool name or ID.
+        pool: String,
+    },
+    /// Neither `powerflex.sdt` nor the protection domain's SDTs give an address.
+    #[error("no NVMe/TCP target address: set powerflex.sdt or add SDTs to the protection domain")]
+    NoTargetAddresses,
+    /// The host has neither the NVMe/TCP modules nor the ScaleIO client.
+    #[error("cannot choose powerflex.mode: the host has neither the nvme_fabrics and nvme_tcp kernel modules nor the ScaleIO client (/dev/scini); load the modules or set powerflex.mode")]
+    NoModeDetected,
+    /// The host only offers a mode this driver does not support yet.
+    #[error("powerflex.mode {0:?} (detected on this host) is not yet supported")]
+    ModeNotSupported(String),
+    /// A volume is missing on the array.
+    #[error("volume {name} not found on the gateway")]
+    VolumeNotFound {
+        /// The array name.
+        name: String,
+    },
+    /// The requested size is smaller than the volume.
+    #[error("volume {name}: cannot shrink from {current} to {requested} bytes; volume capacity can only be increased")]
+    ShrinkRefused {
+        /// The array name.
+        name: String,
+        /// Current size in bytes.
+        current: u64,
+        /// Requested size in bytes (rounded).
+        requested: u64,
+    },
+    /// The volume is attached to this host and the operation needs it detached.
+    #[error("volume {name} is attached to this host; detach it first")]
+    Attached {
+        /// The array name.
+        name: String,
+    },
+    /// A request that does not make sense (wrong content type, missing snapshot pairing, ...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The PowerFlex error code, when the failure came from the gateway.
+    pub fn gateway_code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Gateway(e) => e.code(),
+            _ => None,
+        }
+    }
+}

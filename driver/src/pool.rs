@@ -1,0 +1,593 @@
+//! The state-backed facade: named pools and volumes, as `pflex` sees them.
+//!
+//! [`Pools`] keeps each pool's configuration and its volumes' UUIDs in
+//! [`StateDir`], and runs [`Driver`] operations by name. Records are written
+//! before the array is touched and removed if the operation fails, so a crash
+//! never leaves an array volume that local state does not know about; a
+//! record whose volume is missing on the array is shown as such and can be
+//! deleted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::blockcopy::Progress;
+use crate::client::{Client, ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
+use crate::config::{self, ConfigError, PoolConfig};
+use crate::connector::Connector;
+use crate::discovery::{self, Discovery, HostProbe};
+use crate::error::{Error, Result};
+use crate::host::HostIdentity;
+use crate::naming::{parse_size, ContentType, VolumeType};
+use crate::ops::{CopyReport, CopyRequest, CreateOptions, Driver, PoolUsage, Volume, VolumeInfo};
+use crate::state::{self, now, volume_key, PoolState, SnapshotRecord, StateDir, StateError, VolumeRecord};
+
+/// Client settings that are not pool keys.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Extra trusted CA certificates, PEM.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+    /// Time allowed to connect.
+    pub connect_timeout: Duration,
+    /// Concurrent requests allowed.
+    pub max_connections: usize,
+    /// Where the host's mode is detected.
+    pub probe: HostProbe,
+    /// Device appearance timeout.
+    pub device_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            ca_pem: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            probe: HostProbe::default(),
+            device_timeout: crate::ops::DEVICE_TIMEOUT,
+        }
+    }
+}
+
+/// Volume keys accepted at creation.
+pub const VOLUME_KEYS: [&str; 2] = ["size", "block.type"];
+
+/// A pool for display: the password is redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolView {
+    /// Local name.
+    pub name: String,
+    /// Keys as set, password redacted.
+    pub config: BTreeMap<String, String>,
+    /// What discovery found.
+    pub discovery: Option<Discovery>,
+    /// Number of volumes.
+    pub volumes: usize,
+    /// Capacity, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<PoolUsage>,
+}
+
+/// A snapshot for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotView {
+    /// User name.
+    pub name: String,
+    /// UUID.
+    pub uuid: Uuid,
+    /// Array name.
+    pub array_name: String,
+    /// Creation time.
+    pub created: u64,
+}
+
+/// A volume for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeView {
+    /// User name.
+    pub name: String,
+    /// Volume type.
+    #[serde(rename = "type")]
+    pub vtype: VolumeType,
+    /// Content type.
+    pub content: ContentType,
+    /// UUID.
+    pub uuid: Uuid,
+    /// Array name.
+    pub array_name: String,
+    /// Requested size.
+    pub requested_size: u64,
+    /// Thick provisioning.
+    pub thick: bool,
+    /// Snapshots, oldest first.
+    pub snapshots: Vec<SnapshotView>,
+    /// The array's view; `None` when the volume is missing there.
+    pub array: Option<VolumeInfo>,
+    /// The kernel device, when attached here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<PathBuf>,
+}
+
+/// The named pools of one state directory.
+pub struct Pools {
+    state: StateDir,
+    settings: Settings,
+    connector: Arc<dyn Connector>,
+}
+
+/// `name` or `name/snapshot`.
+pub fn split_snapshot(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('/') {
+        Some((v, s)) => (v, Some(s)),
+        None => (name, None),
+    }
+}
+
+fn record_volume(r: &VolumeRecord) -> Volume {
+    Volume::new(r.vtype, r.content, r.uuid)
+}
+
+impl Pools {
+    /// Pools kept in `state`, reaching volumes through `connector`.
+    pub fn new(state: StateDir, settings: Settings, connector: Arc<dyn Connector>) -> Pools {
+        Pools { state, settings, connector }
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    fn client_options(&self, cfg: &PoolConfig) -> ClientOptions {
+        let mut o = ClientOptions::from_config(cfg);
+        o.ca_pem = self.settings.ca_pem.clone();
+        o.timeout = self.settings.timeout;
+        o.connect_timeout = self.settings.connect_timeout;
+        o.max_connections = self.settings.max_connections;
+        o
+    }
+
+    async fn discover(&self, cfg: &PoolConfig) -> Result<(Client, Discovery)> {
+        let client = Client::new(self.client_options(cfg))?;
+        let d = discovery::discover(&client, cfg, &self.settings.probe).await?;
+        Ok((client, d))
+    }
+
+    fn view(&self, p: &PoolState, usage: Option<PoolUsage>) -> Result<PoolView> {
+        let cfg = PoolConfig::from_map(&p.config)?;
+        Ok(PoolView {
+            name: p.name.clone(),
+            config: cfg.shown(),
+            discovery: p.discovery.clone(),
+            volumes: p.volumes.len(),
+            usage,
+        })
+    }
+
+    /// Creates a pool: validates the keys, contacts the gateway, discovers, saves.
+    pub async fn create(&self, name: &str, keys: &BTreeMap<String, String>) -> Result<PoolView> {
+        state::check_name(name)?;
+        if self.state.has_pool(name) {
+            return Err(StateError::PoolExists(name.into()).into());
+        }
+        let cfg = PoolConfig::from_map(keys)?;
+        let (_, d) = self.discover(&cfg).await?;
+        let p = PoolState {
+            version: state::FORMAT_VERSION,
+            name: name.to_string(),
+            config: cfg.to_map(),
+            discovery: Some(d),
+            volumes: BTreeMap::new(),
+        };
+        {
+            let _lock = self.state.lock()?;
+            if self.state.has_pool(name) {
+                return Err(StateError::PoolExists(name.into()).into());
+            }
+            self.state.save_pool(&p)?;
+        }
+        self.view(&p, None)
+    }
+
+    /// All pools.
+    pub fn list(&self) -> Result<Vec<PoolView>> {
+        let mut out = Vec::new();
+        for n in self.state.pool_names()? {
+            out.push(self.view(&self.state.pool(&n)?, None)?);
+        }
+        Ok(out)
+    }
+
+    /// One pool; with `live`, discovery is refreshed and capacity read from the gateway.
+    pub async fn show(&self, name: &str, live: bool) -> Result<PoolView> {
+        let p = self.state.pool(name)?;
+        if !live {
+            return self.view(&p, None);
+        }
+        let driver = self.driver_for(&p).await?;
+        let usage = driver.pool_usage().await?;
+        let mut v = self.view(&p, Some(usage))?;
+        v.discovery = Some(driver.discovery().clone());
+        Ok(v)
+    }
+
+    /// One key (password redacted); `None` when unset.
+    pub fn get(&self, name: &str, key: &str) -> Result<Option<String>> {
+        let p = self.state.pool(name)?;
+        Ok(PoolConfig::from_map(&p.config)?.get(key)?)
+    }
+
+    /// Changes keys (an empty value unsets), rediscovers, saves.
+    pub async fn set(&self, name: &str, changes: &BTreeMap<String, String>) -> Result<PoolView> {
+        let p = self.state.pool(name)?;
+        let cfg = PoolConfig::from_map(&p.config)?.with_changes(changes)?;
+        let (_, d) = self.discover(&cfg).await?;
+        let p = self.state.update_pool(name, |p| {
+            p.config = cfg.to_map();
+            p.discovery = Some(d);
+            Ok(p.clone())
+        })?;
+        self.view(&p, None)
+    }
+
+    /// Forgets a pool; refused while it has volumes.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let _lock = self.state.lock()?;
+        let p = self.state.pool(name)?;
+        if !p.volumes.is_empty() {
+            return Err(StateError::PoolInUse { pool: name.into(), count: p.volumes.len() }.into());
+        }
+        Ok(self.state.remove_pool(name)?)
+    }
+
+    async fn driver_for(&self, p: &PoolState) -> Result<Driver> {
+        let cfg = PoolConfig::from_map(&p.config)?;
+        let (client, d) = self.discover(&cfg).await?;
+        let identity = HostIdentity::new(self.state.server_uuid()?);
+        Ok(Driver::from_parts(client, cfg, d, identity, self.connector.clone())
+            .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT))
+    }
+
+    /// A driver for a named pool.
+    pub async fn driver(&self, name: &str) -> Result<Driver> {
+        let p = self.state.pool(name)?;
+        self.driver_for(&p).await
+    }
+
+    fn record(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<VolumeRecord> {
+        let p = self.state.pool(pool)?;
+        let key = volume_key(vtype, name);
+        p.volumes.get(&key).cloned().ok_or_else(|| StateError::VolumeNotFound { pool: pool.into(), volume: key }.into())
+    }
+
+    fn resolve(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<(VolumeRecord, Volume)> {
+        let (vol_name, snap) = split_snapshot(name);
+        let rec = self.record(pool, vtype, vol_name)?;
+        let vol = record_volume(&rec);
+        match snap {
+            None => Ok((rec, vol)),
+            Some(s) => {
+                let snap = rec
+                    .snapshot(s)
+                    .ok_or_else(|| StateError::SnapshotNotFound { volume: rec.key(), snapshot: s.into() })?;
+                let sv = vol.snapshot(snap.uuid);
+                Ok((rec, sv))
+            }
+        }
+    }
+
+    /// Creates a volume. `keys` may hold `size` and `block.type` (`thin` or `thick`).
+    pub async fn volume_create(
+        &self,
+        pool: &str,
+        vtype: VolumeType,
+        name: &str,
+        content: ContentType,
+        keys: &BTreeMap<String, String>,
+    ) -> Result<VolumeView> {
+        state::check_name(name)?;
+        if vtype == VolumeType::VirtualMachine && content != ContentType::Block {
+            return Err(Error::Invalid(
+                "virtual-machine volumes are block volumes (their filesystem volume comes along)".into(),
+            ));
+        }
+        let p = self.state.pool(pool)?;
+        let cfg = PoolConfig::from_map(&p.config)?;
+        let mut size = cfg.volume_size;
+        let mut thick = false;
+        for (k, v) in keys {
+            match k.as_str() {
+                "size" => {
+                    size = parse_size(v).map_err(|e| ConfigError::Invalid { key: "size", reason: e.to_string() })?
+                }
+                "block.type" => {
+                    thick = match v.as_str() {
+                        "thin" => false,
+                        "thick" => true,
+                        other => {
+                            return Err(ConfigError::Invalid {
+                                key: "block.type",
+                                reason: format!("{other:?} is not thin or thick"),
+                            }
+                            .into())
+                        }
+                    }
+                }
+                other => return Err(ConfigError::UnknownKey { key: other.into() }.into()),
+            }
+        }
+        let rec = VolumeRecord {
+            name: name.into(),
+            vtype,
+            content,
+            uuid: Uuid::new_v4(),
+            size,
+            thick,
+            created: now(),
+            snapshots: Vec::new(),
+        };
+        self.insert_record(pool, &rec)?;
+        let result = async {
+            let driver = self.driver_for(&p).await?;
+            driver.create_volume(&record_volume(&rec), &CreateOptions { size, thick }).await
+        }
+        .await;
+        match result {
+            Ok(info) => Ok(self.volume_view(&rec, Some(info), None)),
+            Err(e) => {
+                self.remove_record(pool, &rec.key())?;
+                Err(e)
+            }
+        }
+    }
+
+    fn insert_record(&self, pool: &str, rec: &VolumeRecord) -> Result<()> {
+        Ok(self.state.update_pool(pool, |p| {
+            let key = rec.key();
+            if p.volumes.contains_key(&key) {
+                return Err(StateError::VolumeExists { pool: p.name.clone(), volume: key });
+            }
+            p.volumes.insert(key, rec.clone());
+            Ok(())
+        })?)
+    }
+
+    fn remove_record(&self, pool: &str, key: &str) -> Result<()> {
+        Ok(self.state.update_pool(pool, |p| {
+            p.volumes.remove(key);
+            Ok(())
+        })?)
+    }
+
+    fn volume_view(&self, rec: &VolumeRecord, array: Option<VolumeInfo>, device: Option<PathBuf>) -> VolumeView {
+        let vol = record_volume(rec);
+        VolumeView {
+            name: rec.name.clone(),
+            vtype: rec.vtype,
+            content: rec.content,
+            uuid: rec.uuid,
+            array_name: vol.name(),
+            requested_size: rec.size,
+            thick: rec.thick,
+            snapshots: rec
+                .snapshots
+                .iter()
+                .map(|s| SnapshotView {
+                    name: s.name.clone(),
+                    uuid: s.uuid,
+                    array_name: vol.snapshot(s.uuid).name(),
+                    created: s.created,
+                })
+                .collect(),
+            array,
+            device,
+        }
+    }
+
+    /// Deletes a volume with its snapshots, or (`name/snap`) one snapshot.
+    pub async fn volume_delete(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<()> {
+        let (vol_name, snap) = split_snapshot(name);
+        let (rec, target) = self.resolve(pool, vtype, name)?;
+        let driver = self.driver(pool).await?;
+        match snap {
+            Some(s) => {
+                driver.delete_volume(&target).await?;
+                self.state.update_pool(pool, |p| {
+                    if let Some(r) = p.volumes.get_mut(&volume_key(vtype, vol_name)) {
+                        r.snapshots.retain(|x| x.name != s);
+                    }
+                    Ok(())
+                })?;
+            }
+            None => {
+                let vol = record_volume(&rec);
+                for s in rec.snapshots.iter().rev() {
+                    driver.delete_volume(&vol.snapshot(s.uuid)).await?;
+                }
+                driver.delete_volume(&vol).await?;
+                self.remove_record(pool, &rec.key())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Grows a volume; returns the new size.
+    pub async fn volume_resize(&self, pool: &str, vtype: VolumeType, name: &str, size: u64) -> Result<u64> {
+        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        if vol.snapshot {
+            return Err(Error::Invalid("snapshots cannot be resized".into()));
+        }
+        let driver = self.driver(pool).await?;
+        let new = driver.resize_volume(&vol, size).await?;
+        self.state.update_pool(pool, |p| {
+            if let Some(r) = p.volumes.get_mut(&rec.key()) {
+                r.size = size;
+            }
+            Ok(())
+        })?;
+        Ok(new)
+    }
+
+    /// Takes a snapshot named `snapshot`.
+    pub async fn volume_snapshot(
+        &self,
+        pool: &str,
+        vtype: VolumeType,
+        name: &str,
+        snapshot: &str,
+    ) -> Result<SnapshotView> {
+        state::check_name(snapshot)?;
+        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        if vol.snapshot {
+            return Err(Error::Invalid("cannot snapshot a snapshot".into()));
+        }
+        let srec = SnapshotRecord { name: snapshot.into(), uuid: Uuid::new_v4(), created: now() };
+        self.state.update_pool(pool, |p| {
+            let r = p
+                .volumes
+                .get_mut(&rec.key())
+                .ok_or_else(|| StateError::VolumeNotFound { pool: pool.into(), volume: rec.key() })?;
+            if r.snapshot(snapshot).is_some() {
+                return Err(StateError::SnapshotExists { volume: rec.key(), snapshot: snapshot.into() });
+            }
+            r.snapshots.push(srec.clone());
+            Ok(())
+        })?;
+        let result = async { self.driver(pool).await?.create_snapshot(&vol, srec.uuid).await }.await;
+        if let Err(e) = result {
+            self.state.update_pool(pool, |p| {
+                if let Some(r) = p.volumes.get_mut(&rec.key()) {
+                    r.snapshots.retain(|s| s.uuid != srec.uuid);
+                }
+                Ok(())
+            })?;
+            return Err(e);
+        }
+        Ok(SnapshotView {
+            name: srec.name,
+            uuid: srec.uuid,
+            array_name: vol.snapshot(srec.uuid).name(),
+            created: srec.created,
+        })
+    }
+
+    /// Restores a volume from its snapshot.
+    pub async fn volume_restore(&self, pool: &str, vtype: VolumeType, name: &str, snapshot: &str) -> Result<()> {
+        let (_, vol) = self.resolve(pool, vtype, name)?;
+        let (_, snap) = self.resolve(pool, vtype, &format!("{name}/{snapshot}"))?;
+        self.driver(pool).await?.restore_volume(&vol, &snap).await
+    }
+
+    /// Copies `source` (or `source/snap`) to a new volume `target`, with the
+    /// source's snapshots unless `volume_only`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn volume_copy(
+        &self,
+        pool: &str,
+        source_type: VolumeType,
+        source: &str,
+        target_type: VolumeType,
+        target: &str,
+        volume_only: bool,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<CopyReport> {
+        state::check_name(target)?;
+        let (src_rec, src_vol) = self.resolve(pool, source_type, source)?;
+        if (source_type == VolumeType::VirtualMachine) != (target_type == VolumeType::VirtualMachine) {
+            return Err(Error::Invalid("a virtual-machine volume copies only to a virtual-machine volume".into()));
+        }
+        let with_snaps = !volume_only && !src_vol.snapshot;
+        let target_snaps: Vec<SnapshotRecord> = if with_snaps {
+            src_rec
+                .snapshots
+                .iter()
+                .map(|s| SnapshotRecord { name: s.name.clone(), uuid: Uuid::new_v4(), created: now() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rec = VolumeRecord {
+            name: target.into(),
+            vtype: target_type,
+            content: src_rec.content,
+            uuid: Uuid::new_v4(),
+            size: src_rec.size,
+            thick: src_rec.thick,
+            created: now(),
+            snapshots: target_snaps.clone(),
+        };
+        let tvol = record_volume(&rec);
+        let req = CopyRequest {
+            source: src_vol,
+            source_snapshots: if with_snaps {
+                src_rec.snapshots.iter().map(|s| src_vol.snapshot(s.uuid)).collect()
+            } else {
+                Vec::new()
+            },
+            target: tvol,
+            target_snapshots: target_snaps.iter().map(|s| tvol.snapshot(s.uuid)).collect(),
+            size: None,
+            thick: src_rec.thick,
+        };
+        self.insert_record(pool, &rec)?;
+        let result = async { self.driver(pool).await?.copy_volume(&req, progress).await }.await;
+        if result.is_err() {
+            self.remove_record(pool, &rec.key())?;
+        }
+        result
+    }
+
+    /// Attaches a volume or snapshot to this host; returns the device path.
+    pub async fn volume_attach(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<Option<PathBuf>> {
+        let (_, vol) = self.resolve(pool, vtype, name)?;
+        let att = self.driver(pool).await?.attach_volume(&vol).await?;
+        Ok(att.path())
+    }
+
+    /// Detaches a volume or snapshot from this host.
+    pub async fn volume_detach(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<()> {
+        let (_, vol) = self.resolve(pool, vtype, name)?;
+        self.driver(pool).await?.detach_volume(&vol).await
+    }
+
+    /// The pool's volumes with their array state.
+    pub async fn volume_list(&self, pool: &str) -> Result<Vec<VolumeView>> {
+        let p = self.state.pool(pool)?;
+        let driver = self.driver_for(&p).await?;
+        let on_array: BTreeMap<String, VolumeInfo> =
+            driver.list_volumes().await?.into_iter().map(|v| (v.name.clone(), v)).collect();
+        Ok(p.volumes
+            .values()
+            .map(|r| {
+                let info = on_array.get(&record_volume(r).name()).cloned();
+                self.volume_view(r, info, None)
+            })
+            .collect())
+    }
+
+    /// One volume with its array state and device.
+    pub async fn volume_show(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<VolumeView> {
+        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        let driver = self.driver(pool).await?;
+        let info = driver.volume_info(&vol).await?;
+        let device = match &info {
+            Some(i) if !i.mapped_hosts.is_empty() => driver.device_path(&vol).await.ok().flatten(),
+            _ => None,
+        };
+        let mut view = self.volume_view(&rec, info, device);
+        if vol.snapshot {
+            view.array_name = vol.name();
+        }
+        Ok(view)
+    }
+}
+
+/// Re-exported for the command line: parse `key=value` arguments.
+pub use config::parse_key_values;
