@@ -3,12 +3,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum_server::tls_rustls::RustlsConfig;
 
-use crate::dataplane::{DataPlane, NonePlane, PlaneKind};
+use crate::dataplane::{nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind};
 use crate::gateway::auth::{Auth, AuthConfig};
 use crate::gateway::{router, Gateway};
 use crate::model::topology::Topology;
@@ -68,13 +68,76 @@ pub struct Server {
     pub seed: u64,
 }
 
-fn choose_plane(kind: PlaneKind) -> Result<(Arc<dyn DataPlane>, String), StartError> {
+/// Opens the data plane `kind` names; `auto` takes the best this machine allows. Returns the
+/// plane and a note for the start-up log saying which one runs and why.
+///
+/// - `nvmet` needs root and the kernel target (`nvmet`, `nvmet-tcp`, configfs; `modprobe` and
+///   mounting configfs are tried).
+/// - `file` works everywhere; without `--state-dir` its files live in a temporary directory
+///   that a clean stop removes.
+/// - `auto` is `nvmet` when it can start, else `file`, else `none`.
+fn choose_plane(
+    kind: PlaneKind,
+    state_dir: Option<&Path>,
+    model: &Model,
+) -> Result<(Arc<dyn DataPlane>, String), StartError> {
+    let where_files = |store: &FileStore| match state_dir {
+        Some(_) => format!("sparse files in {}", store.dir().display()),
+        None => format!(
+            "sparse files in the temporary {} (removed at stop; use --state-dir to keep them)",
+            store.dir().display()
+        ),
+    };
+    let open_nvmet = || -> Result<(NvmetPlane, String), String> {
+        let root = nvmet::probe()?;
+        let store = FileStore::open(state_dir, model, "nvmet").map_err(|e| e.to_string())?;
+        let files = where_files(&store);
+        let plane = NvmetPlane::open(root, store, model).map_err(|e| e.to_string())?;
+        let ports: Vec<String> = plane.ports().into_iter().map(|(_, a, p)| format!("{a}:{p}")).collect();
+        Ok((
+            plane,
+            format!(
+                "NVMe/TCP on {} (subsystems {}:host:<hostId>), {files}",
+                ports.join(" "),
+                model.system().system_nqn
+            ),
+        ))
+    };
+    let open_file = || -> Result<(FilePlane, String), String> {
+        let plane = FilePlane::open(state_dir, model).map_err(|e| e.to_string())?;
+        let note = format!(
+            "{}; no kernel target, mapping is metadata, bytes through /sim/volumes/<id>/data",
+            where_files(plane.store())
+        );
+        Ok((plane, note))
+    };
     match kind {
         PlaneKind::None => Ok((Arc::new(NonePlane), "none (as asked): metadata only, volumes hold no bytes".into())),
-        PlaneKind::Auto => {
-            Ok((Arc::new(NonePlane), "none (auto): no data plane with bytes is built into this binary yet".into()))
+        PlaneKind::Nvmet => {
+            let (plane, note) = open_nvmet().map_err(|e| StartError::Plane(kind, e))?;
+            Ok((Arc::new(plane), format!("nvmet (as asked): {note}")))
         }
-        other => Err(StartError::Plane(other, "not available in this build".into())),
+        PlaneKind::File => {
+            let (plane, note) = open_file().map_err(|e| StartError::Plane(kind, e))?;
+            Ok((Arc::new(plane), format!("file (as asked): {note}")))
+        }
+        PlaneKind::Auto => {
+            let why_not_nvmet = match open_nvmet() {
+                Ok((plane, note)) => {
+                    return Ok((Arc::new(plane), format!("nvmet (auto: root and kernel nvmet available): {note}")))
+                }
+                Err(e) => e,
+            };
+            match open_file() {
+                Ok((plane, note)) => {
+                    Ok((Arc::new(plane), format!("file (auto: nvmet unavailable: {why_not_nvmet}): {note}")))
+                }
+                Err(e) => Ok((
+                    Arc::new(NonePlane),
+                    format!("none (auto: nvmet unavailable: {why_not_nvmet}; file unavailable: {e}): metadata only"),
+                )),
+            }
+        }
     }
 }
 
@@ -93,7 +156,7 @@ impl Server {
         let mut model = model;
         model.set_broken(config.broken.clone());
         let seed = model.seed();
-        let (plane, plane_note) = choose_plane(config.data_plane)?;
+        let (plane, plane_note) = choose_plane(config.data_plane, config.state_dir.as_deref(), &model)?;
         let tls_files = match &config.tls {
             TlsSetting::Off => None,
             TlsSetting::SelfSigned(dir) => Some(tls::ensure_self_signed(dir, config.listen.ip())?),

@@ -45,7 +45,9 @@ impl Default for Options {
 }
 
 impl TestGateway {
-    /// The embedded default topology with the best data plane available without root.
+    /// The embedded default topology on the `file` plane: volumes have bytes (in sparse files
+    /// under `state_dir/volumes`), readable and writable through `/sim/volumes/{id}/data`,
+    /// and no root or kernel target is needed.
     pub async fn start() -> TestGateway {
         TestGateway::start_with(Options::default()).await
     }

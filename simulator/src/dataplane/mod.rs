@@ -10,13 +10,25 @@
 //!   exports, dropping hosts. Its failures are logged, never surfaced: the model has already
 //!   moved on, and a leftover is cleaned at the next start.
 //!
-//! Invariant: a data plane never decides policy and never touches the model.
+//! Planes: `none` (metadata only), `file` (sparse files, bytes through the admin surface),
+//! `nvmet` (the same files exported by the kernel target over NVMe/TCP); `sparse` holds the
+//! clone and copy primitives. Optional abilities (bytes, backing files, allocation) default
+//! to "unsupported" in the trait, so callers ask rather than assume.
+//!
+//! Invariant: a data plane never decides policy and never changes the model (it reads it
+//! once at start, to reconcile its files and exports with the saved state).
 
+mod file;
 mod none;
+pub mod nvmet;
+pub mod sparse;
 
 use std::fmt;
+use std::path::PathBuf;
 
+pub use file::{FilePlane, FileStore};
 pub use none::NonePlane;
+pub use nvmet::NvmetPlane;
 
 use crate::model::{Effect, HostKind, Id, Model};
 
@@ -50,6 +62,18 @@ pub struct PlaneError {
     pub source: std::io::Error,
 }
 
+impl PlaneError {
+    pub fn new(plane: &'static str, what: impl Into<String>, source: std::io::Error) -> PlaneError {
+        PlaneError { plane, what: what.into(), source }
+    }
+
+    /// An operation this plane cannot carry out (bytes on the `none` plane).
+    pub fn unsupported(plane: &'static str, what: impl Into<String>) -> PlaneError {
+        let source = std::io::Error::new(std::io::ErrorKind::Unsupported, "this data plane keeps no volume bytes");
+        PlaneError::new(plane, what, source)
+    }
+}
+
 /// What a volume's backing store needs to know at creation.
 #[derive(Debug, Clone, Copy)]
 pub struct VolumeSpec {
@@ -81,8 +105,28 @@ pub trait DataPlane: Send + Sync + 'static {
     fn export(&self, host: Id, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError>;
     fn unexport(&self, host: Id, volume: Id) -> Result<(), PlaneError>;
     fn remove_host(&self, host: Id) -> Result<(), PlaneError>;
+    /// Whether volumes have bytes (`file`, `nvmet`) or only metadata (`none`).
+    fn holds_bytes(&self) -> bool {
+        false
+    }
+    /// Bytes the backing store has actually allocated to a volume, where the plane can tell.
+    fn allocated_bytes(&self, _volume: Id) -> Option<u64> {
+        None
+    }
     /// KiB actually allocated to a volume, where the plane can tell.
-    fn allocated_kb(&self, _volume: Id) -> Option<u64> {
+    fn allocated_kb(&self, volume: Id) -> Option<u64> {
+        self.allocated_bytes(volume).map(|b| b.div_ceil(1024))
+    }
+    /// Reads `len` bytes of a volume at `offset` (admin surface).
+    fn read_at(&self, volume: Id, offset: u64, _len: usize) -> Result<Vec<u8>, PlaneError> {
+        Err(PlaneError::unsupported("none", format!("reading {volume} at {offset}")))
+    }
+    /// Writes bytes into a volume at `offset`, durably (admin surface).
+    fn write_at(&self, volume: Id, offset: u64, _data: &[u8]) -> Result<(), PlaneError> {
+        Err(PlaneError::unsupported("none", format!("writing {volume} at {offset}")))
+    }
+    /// The file that holds a volume's bytes, where there is one.
+    fn backing_path(&self, _volume: Id) -> Option<PathBuf> {
         None
     }
     /// Withdraws everything the plane set up in the kernel (clean stop).

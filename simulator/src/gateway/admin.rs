@@ -24,6 +24,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
         .route("/state", get(state))
         .route("/reset", post(reset))
         .route("/tokens/expire", post(expire_tokens))
+        .merge(super::admin_data::router())
         .route_layer(middleware::from_fn_with_state(gateway, require_admin))
 }
 

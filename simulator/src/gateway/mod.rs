@@ -8,6 +8,7 @@
 
 mod actions;
 mod admin;
+mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;

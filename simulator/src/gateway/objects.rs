@@ -97,6 +97,36 @@ fn pool_stats(gw: &Gateway, model: &Model, pool: &StoragePool, with_ids: bool) -
     stats::pool(model, pool, written(gw, model, pool.id), with_ids)
 }
 
+/// The back-end bandwidth counters goscaleio's `types.Statistics` decodes (reference §2.3),
+/// on pools and the system. Idle: the simulator measures no I/O rates.
+const BACKEND_BWCS: &[&str] = &[
+    "primaryReadBwc",
+    "primaryWriteBwc",
+    "secondaryReadBwc",
+    "secondaryWriteBwc",
+    "totalReadBwc",
+    "totalWriteBwc",
+    "rebalanceReadBwc",
+    "rebalanceWriteBwc",
+    "fwdRebuildReadBwc",
+    "fwdRebuildWriteBwc",
+    "bckRebuildReadBwc",
+    "bckRebuildWriteBwc",
+    "normRebuildReadBwc",
+    "normRebuildWriteBwc",
+    "userDataReadBwc",
+    "userDataWriteBwc",
+];
+
+/// Pool or system statistics as JSON: the counters plus the idle bandwidth counters.
+fn stats_with_bwcs(stats: &Stats) -> Value {
+    let mut v = render::stats(stats);
+    for key in BACKEND_BWCS {
+        v[*key] = render::idle_bwc();
+    }
+    v
+}
+
 /// System statistics: the pools' statistics summed.
 fn system_stats(gw: &Gateway, model: &Model) -> Stats {
     let mut total: Stats = Vec::new();
@@ -160,7 +190,7 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
     let system = model.system().id;
     let volumes = |it: &mut dyn Iterator<Item = &Volume>| Value::Array(it.map(|v| render::volume(&model, v)).collect());
     Ok(match (object.ty.as_str(), rel) {
-        ("System", "Statistics") => render::stats(&system_stats(gw, &model)),
+        ("System", "Statistics") => stats_with_bwcs(&system_stats(gw, &model)),
         ("System", "ProtectionDomain") => {
             Value::Array(model.domains().map(|d| render::protection_domain(d, system)).collect())
         }
@@ -182,7 +212,9 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
                 "numOfVolumes": pd.volume_count,
             })
         }
-        ("StoragePool", "Statistics") => render::stats(&pool_stats(gw, &model, model.pool(id).expect("checked"), true)),
+        ("StoragePool", "Statistics") => {
+            stats_with_bwcs(&pool_stats(gw, &model, model.pool(id).expect("checked"), true))
+        }
         ("StoragePool", "Volume") => volumes(&mut model.pool_volumes(id)),
         ("StoragePool", "VTree") => {
             Value::Array(model.vtrees().filter(|t| t.pool == id).map(|t| render::vtree(&model, t)).collect())
@@ -292,8 +324,8 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
     for id in ids {
         render_one(&model, ty, id)?;
         let full: Value = match ty {
-            "StoragePool" => render::stats(&pool_stats(gw, &model, model.pool(id).expect("checked"), false)),
-            "System" => render::stats(&system_stats(gw, &model)),
+            "StoragePool" => stats_with_bwcs(&pool_stats(gw, &model, model.pool(id).expect("checked"), false)),
+            "System" => stats_with_bwcs(&system_stats(gw, &model)),
             "Volume" => volume_stats_value(&model, id),
             "VTree" => render::stats(&stats::vtree(&model, id, 0)),
             "Sdc" => host_stats(model.host(id).expect("checked")),

@@ -26,9 +26,10 @@ fn parent_link(field: &str, ty: &str, id: Id) -> Value {
 
 pub fn system(s: &System) -> Value {
     let id = s.id;
-    let mdm = |name: &str, role: &str, ip: &str| {
+    // Each MDM has its own id (`n` tells them apart).
+    let mdm = |n: u64, name: &str, role: &str, ip: &str| {
         json!({
-            "name": name, "id": format!("{:016x}", id.0 ^ 0x1111), "port": 9011, "ips": [ip],
+            "name": name, "id": format!("{:016x}", id.0 ^ (0x1111 * n)), "port": 9011, "ips": [ip],
             "managementIPs": [ip], "role": role, "status": "Normal", "versionInfo": "R4_5.2100.0",
             "opensslVersion": "OpenSSL 1.0.2zg-fips  1 Aug 2023", "virtualInterfaces": [],
         })
@@ -40,9 +41,9 @@ pub fn system(s: &System) -> Value {
         "installId": s.install_id.to_string(),
         "mdmCluster": {
             "clusterState": "ClusteredNormal", "clusterMode": "ThreeNodes",
-            "master": mdm("mdm1", "Manager", "127.0.0.1"),
-            "slaves": [mdm("mdm2", "Manager", "127.0.0.1")],
-            "tieBreakers": [mdm("tb1", "TieBreaker", "127.0.0.1")],
+            "master": mdm(1, "mdm1", "Manager", "127.0.0.1"),
+            "slaves": [mdm(2, "mdm2", "Manager", "127.0.0.1")],
+            "tieBreakers": [mdm(3, "tb1", "TieBreaker", "127.0.0.1")],
             "standbyMDMs": [], "goodNodesNum": 3, "goodReplicasNum": 2, "id": id.to_string(),
         },
         "mdmManagementPort": 8611,

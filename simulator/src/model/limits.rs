@@ -65,6 +65,20 @@ pub const SYSTEM_LIMITS: &[LimitEntry] = &[
         min: None,
     },
     LimitEntry { kind: "snapshotsPerVtree", description: "Number of snapshots per volume tree", max: 254, min: None },
+    // The reference abbreviates these two names ("...MediumGranularity..."); spelled like the
+    // volumePer* entries above.
+    LimitEntry {
+        kind: "snapshotsPerMediumGranularityVtree",
+        description: "Number of snapshots per Medium Granularity volume tree",
+        max: 254,
+        min: None,
+    },
+    LimitEntry {
+        kind: "snapshotsPerFineGranularityVtree",
+        description: "Number of snapshots per Fine Granularity volume tree",
+        max: 254,
+        min: None,
+    },
     LimitEntry {
         kind: "allVolumesInSpSizeGb",
         description: "Total size of all volumes in Storage Pool in GB",
@@ -113,6 +127,12 @@ pub const SYSTEM_LIMITS: &[LimitEntry] = &[
         description: "Number of paths per volume",
         max: PATHS_PER_VOLUME as u64,
         min: None,
+    },
+    LimitEntry {
+        kind: "replicationVolumeSizeGb",
+        description: "Replicated volume size in GB",
+        max: 65_536,
+        min: Some(MIN_VOLUME_GB),
     },
 ];
 

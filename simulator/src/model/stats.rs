@@ -85,6 +85,10 @@ pub fn pool(model: &Model, pool: &StoragePool, written: Written, with_ids: bool)
         let mut trees: Vec<Id> = model.vtrees().filter(|t| t.pool == pool.id).map(|t| t.id).collect();
         trees.sort();
         stats.push(("vtreeIds", Ids(trees)));
+        // No SDS or device objects are modelled (their lists are empty too); the keys are
+        // there because the reference's sample carries them.
+        stats.push(("deviceIds", Ids(vec![])));
+        stats.push(("spSdsIds", Ids(vec![])));
     }
     stats
 }

@@ -1,0 +1,332 @@
+//! The `file` plane: one sparse file per volume, `<dir>/volumes/<id>.img`, and no kernel
+//! target. Mapping is metadata only; the admin surface reads and writes volume bytes by offset.
+//!
+//! `FileStore` is also the backing store of the `nvmet` plane, which exports the same files.
+//!
+//! - A new volume is a hole of its nominal size (thin) or has every block reserved with
+//!   `fallocate` (thick): both read zeros.
+//! - A snapshot is a reflink where the filesystem has them, else a sparse copy of the written
+//!   segments (`sparse::clone_or_copy`); its cost follows the data written.
+//! - `overwrite` builds the new content in `<id>.img.tmp` and renames it over the target, so a
+//!   failure or crash leaves either the old content or the new, never a mix.
+//! - Where the files live: `<state-dir>/volumes`, or without `--state-dir` a private temporary
+//!   directory that a clean stop removes.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use super::sparse;
+use super::{DataPlane, Namespace, PlaneError, PlaneKind, VolumeSpec};
+use crate::model::{Id, Model, Provisioning};
+
+/// The backing files of all volumes, and the rules for changing them.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+    plane: &'static str,
+    /// Thick volumes, whose growth is allocated too.
+    thick: Mutex<HashSet<Id>>,
+    /// Byte I/O from the admin surface takes this shared; snapshot and overwrite take it
+    /// exclusively, so an image is a point in time with respect to those writes.
+    content: RwLock<()>,
+    /// The temporary directory used without `--state-dir`, removed at a clean stop.
+    temp: Mutex<Option<tempfile::TempDir>>,
+}
+
+impl FileStore {
+    /// Opens (creating) `<base>/volumes`, or a temporary directory when `base` is `None`,
+    /// and makes the files agree with `model`: missing files are created empty, stray ones
+    /// (from a change that crashed before it was journaled) are removed.
+    pub fn open(base: Option<&Path>, model: &Model, plane: &'static str) -> Result<FileStore, PlaneError> {
+        let (dir, temp) = match base {
+            Some(base) => (base.join("volumes"), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("pflex-sim-volumes-")
+                    .tempdir()
+                    .map_err(|e| PlaneError::new(plane, "creating a temporary volume directory", e))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| PlaneError::new(plane, format!("creating {}", dir.display()), e))?;
+        let store = FileStore {
+            dir,
+            plane,
+            thick: Mutex::new(HashSet::new()),
+            content: RwLock::new(()),
+            temp: Mutex::new(temp),
+        };
+        store.reconcile(model)?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where a volume's bytes live.
+    pub fn path(&self, volume: Id) -> PathBuf {
+        self.dir.join(format!("{volume}.img"))
+    }
+
+    fn temp_path(&self, volume: Id) -> PathBuf {
+        self.dir.join(format!("{volume}.img.tmp"))
+    }
+
+    fn err(&self, what: impl Into<String>, source: io::Error) -> PlaneError {
+        PlaneError::new(self.plane, what, source)
+    }
+
+    fn reconcile(&self, model: &Model) -> Result<(), PlaneError> {
+        let mut wanted = HashSet::new();
+        for v in model.volumes() {
+            wanted.insert(format!("{}.img", v.id));
+            let thick = !v.is_snapshot && v.provisioning == Provisioning::Thick;
+            if thick {
+                self.thick.lock().expect("lock").insert(v.id);
+            }
+            let path = self.path(v.id);
+            let size = v.size_kb * 1024;
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() == size => {}
+                Ok(m) => {
+                    tracing::warn!(volume = %v.id, file = m.len(), model = size, "backing file size disagrees with the saved state; using the saved size");
+                    self.set_size(v.id, size, thick)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    tracing::warn!(volume = %v.id, "backing file missing; the volume reads zeros from now on");
+                    self.create_file(VolumeSpec { id: v.id, size_bytes: size, thick })?;
+                }
+                Err(e) => return Err(self.err(format!("reading {}", path.display()), e)),
+            }
+        }
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| self.err(format!("listing {}", self.dir.display()), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.ends_with(".img") || name.ends_with(".img.tmp");
+            if ours && !wanted.contains(&name) {
+                tracing::info!(file = %name, "removing a backing file no volume owns");
+                if let Err(e) = std::fs::remove_file(entry.path()) {
+                    tracing::warn!(file = %name, "cannot remove: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn create_file(&self, spec: VolumeSpec) -> Result<(), PlaneError> {
+        let path = self.path(spec.id);
+        let made = (|| {
+            let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+            f.set_len(spec.size_bytes)?;
+            if spec.thick {
+                sparse::allocate(&f, 0, spec.size_bytes)?;
+            }
+            Ok(())
+        })();
+        made.map_err(|e: io::Error| {
+            let _ = std::fs::remove_file(&path);
+            self.err(format!("creating {}", path.display()), e)
+        })?;
+        if spec.thick {
+            self.thick.lock().expect("lock").insert(spec.id);
+        }
+        Ok(())
+    }
+
+    fn set_size(&self, volume: Id, size: u64, thick: bool) -> Result<(), PlaneError> {
+        let path = self.path(volume);
+        let grown = (|| {
+            let f = OpenOptions::new().write(true).open(&path)?;
+            let old = f.metadata()?.len();
+            f.set_len(size)?;
+            if thick && size > old {
+                sparse::allocate(&f, old, size - old)?;
+            }
+            Ok(())
+        })();
+        grown.map_err(|e: io::Error| self.err(format!("resizing {} to {size} bytes", path.display()), e))
+    }
+
+    pub fn create(&self, spec: VolumeSpec) -> Result<(), PlaneError> {
+        self.create_file(spec)
+    }
+
+    /// `snapshot` becomes a point-in-time copy of `source`.
+    pub fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+        let _exclusive = self.content.write().expect("lock");
+        let (src, dst) = (self.path(source), self.path(snapshot.id));
+        let _ = std::fs::remove_file(&dst);
+        let started = std::time::Instant::now();
+        let method = sparse::clone_or_copy(&src, &dst)
+            .map_err(|e| self.err(format!("snapshotting {} to {}", src.display(), dst.display()), e))?;
+        tracing::debug!(?method, elapsed = ?started.elapsed(), %source, snapshot = %snapshot.id, "snapshot taken");
+        let len = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+        if len != snapshot.size_bytes {
+            self.set_size(snapshot.id, snapshot.size_bytes, false).inspect_err(|_| {
+                let _ = std::fs::remove_file(&dst);
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+        let thick = self.thick.lock().expect("lock").contains(&volume);
+        self.set_size(volume, size_bytes, thick)
+    }
+
+    /// Replaces `target`'s content with `source`'s. The target keeps its own size when it is
+    /// larger (the model grows it first when it is smaller).
+    pub fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+        let _exclusive = self.content.write().expect("lock");
+        let (src, dst, tmp) = (self.path(source), self.path(target), self.temp_path(target));
+        let thick = self.thick.lock().expect("lock").contains(&target);
+        let built = (|| {
+            let target_len = std::fs::metadata(&dst)?.len();
+            let _ = std::fs::remove_file(&tmp);
+            sparse::clone_or_copy(&src, &tmp)?;
+            let f = OpenOptions::new().write(true).open(&tmp)?;
+            let len = f.metadata()?.len();
+            if target_len > len {
+                f.set_len(target_len)?;
+            }
+            if thick {
+                sparse::allocate(&f, 0, target_len.max(len))?;
+            }
+            f.sync_all()?;
+            std::fs::rename(&tmp, &dst)
+        })();
+        built.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err(format!("overwriting {} with {}", dst.display(), src.display()), e)
+        })
+    }
+
+    pub fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+        self.thick.lock().expect("lock").remove(&volume);
+        let path = self.path(volume);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(format!("removing {}", path.display()), e)),
+        }
+    }
+
+    fn open_checked(&self, volume: Id, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
+        let path = self.path(volume);
+        let f = OpenOptions::new()
+            .read(true)
+            .write(write)
+            .open(&path)
+            .map_err(|e| self.err(format!("opening {}", path.display()), e))?;
+        let size = f.metadata().map_err(|e| self.err(format!("reading {}", path.display()), e))?.len();
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(self.err(
+                format!("{volume}: range {offset}+{len} is beyond the volume's {size} bytes"),
+                io::Error::from(io::ErrorKind::InvalidInput),
+            ));
+        }
+        Ok(f)
+    }
+
+    pub fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+        let _shared = self.content.read().expect("lock");
+        let f = self.open_checked(volume, offset, len as u64, false)?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, offset).map_err(|e| self.err(format!("reading {volume} at {offset}"), e))?;
+        Ok(buf)
+    }
+
+    /// Writes and syncs: the write is durable when this returns.
+    pub fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+        let _shared = self.content.read().expect("lock");
+        let f = self.open_checked(volume, offset, data.len() as u64, true)?;
+        f.write_all_at(data, offset)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| self.err(format!("writing {volume} at {offset}"), e))
+    }
+
+    pub fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+        sparse::allocated_bytes(&self.path(volume)).ok()
+    }
+
+    /// Removes the temporary directory, if this store made one.
+    pub fn close(&self) {
+        if let Some(t) = self.temp.lock().expect("lock").take() {
+            let path = t.path().to_path_buf();
+            if let Err(e) = t.close() {
+                tracing::warn!("removing {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// The `file` plane: a `FileStore` and nothing in the kernel.
+#[derive(Debug)]
+pub struct FilePlane {
+    store: FileStore,
+}
+
+impl FilePlane {
+    pub fn open(base: Option<&Path>, model: &Model) -> Result<FilePlane, PlaneError> {
+        Ok(FilePlane { store: FileStore::open(base, model, "file")? })
+    }
+
+    pub fn store(&self) -> &FileStore {
+        &self.store
+    }
+}
+
+impl DataPlane for FilePlane {
+    fn kind(&self) -> PlaneKind {
+        PlaneKind::File
+    }
+    fn create(&self, volume: VolumeSpec) -> Result<(), PlaneError> {
+        self.store.create(volume)
+    }
+    fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+        self.store.snapshot(source, snapshot)
+    }
+    fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+        self.store.resize(volume, size_bytes)
+    }
+    fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+        self.store.overwrite(target, source)
+    }
+    fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+        self.store.remove(volume)
+    }
+    /// Mapping is metadata on this plane: there is no target to export to.
+    fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn holds_bytes(&self) -> bool {
+        true
+    }
+    fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+        self.store.allocated_bytes(volume)
+    }
+    fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+        self.store.read_at(volume, offset, len)
+    }
+    fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+        self.store.write_at(volume, offset, data)
+    }
+    fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+        Some(self.store.path(volume))
+    }
+    fn shutdown(&self) {
+        self.store.close();
+    }
+}

@@ -1,0 +1,255 @@
+//! The `file` data plane through the admin surface, without root: the end-to-end
+//! flow (register a host, create, map, write, snapshot, write, overwrite from the snapshot,
+//! read the snapshot's pattern back, unmap), per-host access to bytes, sparse and thick
+//! allocation, statistics from real allocation, resize, restart, and the `none` plane.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use powerflex_sim::dataplane::PlaneKind;
+use powerflex_sim::gateway::auth::AuthConfig;
+use powerflex_sim::model::topology::Topology;
+use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
+use powerflex_sim::testing::{Options, TestGateway};
+use reqwest::{Method, StatusCode};
+use support::{pattern, Api};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const HOST_A: &str = "nqn.2014-08.org.nvmexpress:uuid:0f01fb42-9f7f-4856-b0b3-51e60b8de349";
+const HOST_B: &str = "nqn.2014-08.org.nvmexpress:uuid:7d3c1a52-1111-4856-b0b3-51e60b8de34a";
+
+async fn login(gw: &TestGateway) -> Api {
+    Api::login(&gw.url, Some(&gw.ca_cert_pem), &gw.user, &gw.password).await
+}
+
+#[tokio::test]
+async fn file_plane_flow_through_the_admin_surface() {
+    let gw = TestGateway::start().await;
+    let api = login(&gw).await;
+    let info = api.ok(Method::GET, "/sim/info", None).await;
+    assert_eq!(info["dataPlane"], "file");
+
+    let host_a = api.create_host("host-a", HOST_A).await;
+    let host_b = api.create_host("host-b", HOST_B).await;
+    let volume = api.create_volume("vol1", 8, false).await;
+    assert!(api.allocated(&volume).await < MIB, "a new thin volume is sparse");
+
+    // Bytes are only reachable for a host the volume is mapped to.
+    let (status, error) = api.read_data(&volume, &host_a, 0, 4096).await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(error["httpStatusCode"], 403);
+    assert!(error["message"].as_str().unwrap().contains("not mapped"), "{error}");
+    let (status, _) = api.map(&volume, &host_a).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.read_data(&volume, &host_a, 0, 65536).await.unwrap(), vec![0u8; 65536], "a new volume reads zeros");
+
+    // Write a pattern at the start and far into the volume, then snapshot.
+    let a = pattern(0xa5, MIB as usize);
+    assert_eq!(api.write_data(&volume, &host_a, 0, a.clone()).await.0, StatusCode::OK);
+    assert_eq!(api.write_data(&volume, &host_a, 5 * GIB, a.clone()).await.0, StatusCode::OK);
+    let allocated = api.allocated(&volume).await;
+    assert!((2 * MIB..4 * MIB).contains(&allocated), "allocation follows the data written: {allocated}");
+    let started = Instant::now();
+    let snapshot = api.snapshot(&volume, "snap1").await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "an 8 GiB volume with 2 MiB written snapshots quickly: {took:?}");
+    assert!(api.allocated(&snapshot).await < 4 * MIB, "the snapshot costs what was written");
+
+    // Write again, then overwrite the volume from the snapshot: the snapshot's pattern is back.
+    let b = pattern(0x3c, MIB as usize);
+    api.write_data(&volume, &host_a, 0, b.clone()).await;
+    assert_eq!(api.read_data(&volume, &host_a, 0, MIB).await.unwrap(), b);
+    api.overwrite(&volume, &snapshot).await;
+    assert_eq!(api.read_data(&volume, &host_a, 0, MIB).await.unwrap(), a);
+    assert_eq!(api.read_data(&volume, &host_a, 5 * GIB, MIB).await.unwrap(), a);
+
+    // A second host sees none of the first host's volumes.
+    let (status, _) = api.read_data(&volume, &host_b, 0, 4096).await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api.call(Method::GET, &format!("/sim/volumes/{volume}/backing?host={host_b}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api.call(Method::GET, &format!("/sim/volumes/{volume}/backing?nqn={HOST_B}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The backing file is handed out to the mapped host (by id or NQN).
+    let backing = api.ok(Method::GET, &format!("/sim/volumes/{volume}/backing?nqn={HOST_A}"), None).await;
+    let path = backing["path"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 8 * GIB);
+    assert_eq!(backing["sizeInBytes"], 8 * GIB);
+
+    // Resize grows the backing store; the content stays.
+    api.resize_gb(&volume, 16).await;
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 16 * GIB);
+    assert_eq!(api.read_data(&volume, &host_a, 0, MIB).await.unwrap(), a);
+    assert_eq!(api.read_data(&volume, &host_a, 15 * GIB, 4096).await.unwrap(), vec![0u8; 4096]);
+
+    // Unmap: the host loses access.
+    api.unmap(&volume, &host_a).await;
+    let (status, _) = api.read_data(&volume, &host_a, 0, 4096).await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Removing the snapshot removes its file.
+    let snap_path = gw.state_dir.join("volumes").join(format!("{snapshot}.img"));
+    assert!(snap_path.exists());
+    api.remove_volume(&snapshot).await;
+    assert!(!snap_path.exists());
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn data_requests_are_checked() {
+    let gw = TestGateway::start().await;
+    let api = login(&gw).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let volume = api.create_volume("vol1", 8, false).await;
+    api.map(&volume, &host).await;
+
+    let (status, e) = api.read_data(&volume, &host, 8 * GIB - 10, 4096).await.unwrap_err();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("beyond"), "{e}");
+    let (status, e) = api.read_data(&volume, &host, 0, 17 * MIB).await.unwrap_err();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let (status, e) = api.write_data(&volume, &host, 0, vec![1u8; 16 * MIB as usize + 1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert_eq!(api.write_data(&volume, &host, 0, vec![1u8; 16 * MIB as usize]).await.0, StatusCode::OK);
+    let (status, e) = api.call(Method::GET, &format!("/sim/volumes/{volume}/data?offset=0&length=1"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let (status, e) = api.call(Method::GET, "/sim/volumes/00000000000000ff/allocation", None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+    assert_eq!(e["errorCode"], 79, "VOL_NOT_FOUND: {e}");
+
+    // The data endpoints need the admin credentials like the rest of /sim/.
+    let response = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(gw.ca_cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap()
+        .get(format!("{}/sim/volumes/{volume}/data?host={host}&length=1", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn thick_volumes_are_allocated_and_statistics_follow_allocation() {
+    let gw = TestGateway::start().await;
+    let api = login(&gw).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let thick = api.create_volume("thick1", 8, true).await;
+    assert!(api.allocated(&thick).await >= 8 * GIB, "a thick volume is allocated");
+    let thin = api.create_volume("thin1", 8, false).await;
+    api.map(&thin, &host).await;
+    api.write_data(&thin, &host, 0, pattern(1, 3 * MIB as usize)).await;
+    let pool = api.first_pool().await;
+    let stats =
+        api.ok(Method::GET, &format!("/api/instances/StoragePool::{pool}/relationships/Statistics"), None).await;
+    let thin_kb = api.allocated(&thin).await / 1024;
+    assert_eq!(stats["thinCapacityInUseInKb"].as_u64().unwrap(), thin_kb * 2, "{stats}");
+    let v = api.ok(Method::GET, &format!("/api/instances/Volume::{thin}"), None).await;
+    assert!(v["nguid"].as_str().unwrap().starts_with(&thin), "{v}");
+    gw.stop().await;
+}
+
+fn config(state_dir: &std::path::Path, plane: PlaneKind) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        topology: Topology::default_embedded(),
+        state_dir: Some(state_dir.to_path_buf()),
+        auth: AuthConfig::default(),
+        seed: Some(5),
+        tls: TlsSetting::Off,
+        data_plane: plane,
+        fsync: false,
+        broken: Default::default(),
+    }
+}
+
+/// Starts a server; returns its URL, a stop switch and the task serving it.
+async fn serve(config: ServeConfig) -> (String, String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let server = Server::bind(config).await.expect("starts");
+    let (url, note) = (server.url.clone(), server.plane_note.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .run(async {
+                stopped.await.ok();
+            })
+            .await
+            .unwrap();
+    });
+    (url, note, stop, task)
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_and_strays_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = AuthConfig::default();
+    let (url, note, stop, task) = serve(config(dir.path(), PlaneKind::File)).await;
+    assert!(note.starts_with("file (as asked)"), "{note}");
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let volume = api.create_volume("vol1", 8, false).await;
+    api.map(&volume, &host).await;
+    let a = pattern(7, 256 * 1024);
+    api.write_data(&volume, &host, 3 * GIB, a.clone()).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+
+    // A file no volume owns (a change that crashed before it was journaled) goes at start.
+    let stray = dir.path().join("volumes").join("00000000000000aa.img");
+    std::fs::write(&stray, b"stray").unwrap();
+    let (url, _, stop, task) = serve(config(dir.path(), PlaneKind::Auto)).await;
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    assert_eq!(api.read_data(&volume, &host, 3 * GIB, a.len() as u64).await.unwrap(), a);
+    assert!(!stray.exists());
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_says_why_it_chose_its_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, note, stop, task) = serve(config(dir.path(), PlaneKind::Auto)).await;
+    // Without a kernel target here (this test runs natively), auto falls back to `file` and
+    // says why; where nvmet is available it says so instead.
+    assert!(note.starts_with("file (auto: nvmet unavailable: ") || note.starts_with("nvmet (auto: "), "{note}");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn file_plane_without_state_dir_uses_a_temporary_directory() {
+    let mut config = config(std::path::Path::new("/nonexistent"), PlaneKind::File);
+    config.state_dir = None;
+    let (url, note, stop, task) = serve(config).await;
+    assert!(note.contains("temporary"), "{note}");
+    let auth = AuthConfig::default();
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let volume = api.create_volume("vol1", 8, false).await;
+    api.map(&volume, &host).await;
+    let backing = api.ok(Method::GET, &format!("/sim/volumes/{volume}/backing?host={host}"), None).await;
+    let path = std::path::PathBuf::from(backing["path"].as_str().unwrap());
+    let dir = path.parent().unwrap().to_path_buf();
+    assert!(path.exists());
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    assert!(!dir.exists(), "a clean stop removes the temporary directory");
+}
+
+#[tokio::test]
+async fn none_plane_keeps_no_bytes_but_maps() {
+    let gw = TestGateway::start_with(Options { data_plane: PlaneKind::None, ..Options::default() }).await;
+    let api = login(&gw).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let volume = api.create_volume("vol1", 8, false).await;
+    assert_eq!(api.map(&volume, &host).await.0, StatusCode::OK, "mapping is metadata");
+    let (status, e) = api.read_data(&volume, &host, 0, 4096).await.unwrap_err();
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(e["message"].as_str().unwrap().contains("keeps no volume bytes"), "{e}");
+    assert!(!gw.state_dir.join("volumes").exists());
+    gw.stop().await;
+}
