@@ -10,7 +10,7 @@
 # failed export leaves nothing behind, and checks clean-stop and crash-restart cleanup.
 #
 # Where nvmet works natively (root, `modprobe nvmet nvmet-tcp nvme-tcp` succeeds),
-# PFLEX_E2E_NATIVE=1 runs the test on this machine instead of in a VM.
+# the test runs on this machine instead of in a VM (PFLEX_E2E_NATIVE=1|0 forces the choice).
 #
 # Fails loudly (non-zero exit) when the VM cannot run, when the test fails, or when the
 # test did not actually run its flow.
@@ -29,7 +29,14 @@ test_bin=$(cargo test --release -p powerflex-sim --test dataplane_nvmet --no-run
 log=$(mktemp)
 trap 'rm -rf "$log" "${share:-}"' EXIT
 status=0
-if [[ ${PFLEX_E2E_NATIVE:-0} == 1 ]]; then
+native=${PFLEX_E2E_NATIVE:-auto}
+if [[ $native == auto ]]; then
+    # Native where this kernel can load the modules (a laptop, a CI runner with
+    # linux-modules-extra); in the VM where it cannot (this project's own machines).
+    if [[ $EUID == 0 ]] && modprobe -a nvmet nvmet-tcp nvme-tcp 2>/dev/null; then native=1; else native=0; fi
+    echo "test-nvmet-e2e: $( ((native)) && echo "nvmet loads natively: running here" || echo "no native nvmet: running in the VM")" >&2
+fi
+if [[ $native == 1 ]]; then
     modprobe -a nvmet nvmet-tcp nvme-tcp
     PFLEX_NVMET_E2E=1 PFLEX_SIM_BIN=$target_dir/release/pflex-sim \
         "$test_bin" --test-threads=1 --nocapture 2>&1 | tee "$log" || status=$?

@@ -50,5 +50,9 @@ stage "PyPowerFlex compatibility (Dell's SDK from PyPI, unmodified)"
 PFLEX_SIM=target/release/pflex-sim bash scripts/compat/pypowerflex.sh
 record "PyPowerFlex compatibility: ok"
 
+stage "NVMe/TCP end to end with the kernel's nvmet (natively, or in a VM where this kernel has none)"
+bash scripts/test-nvmet-e2e.sh
+record "nvmet end to end: ok"
+
 stage "summary"
 printf '%s\n' "${results[@]}"

@@ -139,7 +139,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(url = %server.url, "serving");
     server
         .run(async {
-            let _ = tokio::signal::ctrl_c().await;
+            // SIGINT (Ctrl-C) and SIGTERM (service managers, `kill`) both stop cleanly:
+            // state saved, kernel exports withdrawn.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
         })
         .await
         .map_err(|e| e.to_string())?;
