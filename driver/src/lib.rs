@@ -13,13 +13,38 @@
 //! * [`discovery`]: pool, protection domain, system, SDT addresses and mode.
 //! * [`naming`]: array names from volume UUIDs, sizes and their rounding.
 //! * [`host`]: the server UUID's NQN and the gateway's host entity.
-//! * [`connector`]: the [`BlockDevice`] and [`Connector`] traits, the `nvme`
-//!   connector and a file-backed device.
+//! * [`connector`]: the [`BlockDevice`] and [`Connector`] traits and the three
+//!   connectors: `nvme`, `loop` and `sim` (see below), plus a file-backed device.
 //! * [`blockcopy`]: the sparse-aware host-side copy between two block devices.
 //! * [`ops`]: the driver operations with revert-on-failure ([`Driver`]).
 //! * [`revert`]: the undo stack those operations use.
 //! * [`state`]: local state (pools, volume UUIDs, server UUID), written atomically.
 //! * [`pool`]: the state-backed facade the `pflex` command line uses.
+//!
+//! # Connectors: how this host reaches a volume's bytes
+//!
+//! Attaching a volume maps it to this host on the gateway, then a connector
+//! turns the mapping into one [`BlockDevice`] (size, positional read and write,
+//! flush, a kernel path when there is one, a hole map when it can tell); the
+//! block copy and every content check use only that.
+//!
+//! * `nvme` (default): NVMe/TCP with nvme-cli, the device found by its EUI.
+//!   For real arrays, and for `pflex-sim --data-plane nvmet` (root, kernel
+//!   modules: natively where they load, otherwise in the VM of `scripts/vm-run`).
+//! * `loop`: a loop device over the volume's backing file, which `pflex-sim`
+//!   hands only to a host the volume is mapped to. Root and `/dev/loop-control`,
+//!   the simulator on the same machine with the `file` (or `nvmet`) plane. A real
+//!   kernel block device without NVMe/TCP: use it to test what needs `/dev/...`.
+//! * `sim`: `pflex-sim`'s HTTPS data surface, again only for mapped volumes. No
+//!   root, no kernel device, the simulator anywhere reachable with the `file`
+//!   (or `nvmet`) plane: use it in unprivileged CI and on laptops.
+//!
+//! `powerflex.mode` keeps its meaning (the array's host protocol); the
+//! connector is chosen apart from the pool keys: `pflex --connector
+//! nvme|loop|sim` or `PFLEX_CONNECTOR`; in code [`connector::build`] with a
+//! [`connector::ConnectorChoice`] and the gateway's [`ClientOptions`] (the
+//! `loop` and `sim` connectors use its URL, user, password and TLS settings
+//! for the simulator's `/sim/` surface), or [`pool::Pools::with_connector`].
 //!
 //! The conformance harness and other programs use [`Driver`] directly (it
 //! keeps no state besides the host identity) or [`pool::Pools`] for the same
@@ -40,6 +65,6 @@ pub mod state;
 
 pub use client::{Client, ClientError, ClientOptions, ErrorCode};
 pub use config::{Mode, PoolConfig};
-pub use connector::{BlockDevice, Connector};
+pub use connector::{BlockDevice, Connector, ConnectorChoice};
 pub use error::{Error, Result};
 pub use ops::{CopyMethod, CopyReport, CopyRequest, CreateOptions, Driver, Volume, VolumeInfo};

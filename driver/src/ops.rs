@@ -432,15 +432,17 @@ impl Driver {
             Err(e) => return Err(e.into()),
         };
         let own = host::find_host(client, &self.inner.identity.nqn()).await?;
+        let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
         let mut unmapped_own = false;
         for m in v.mappings() {
-            not_found_ok(client.remove_mapped_host(&id, &m.sdc_id).await, ErrorCode::MappingMissing)?;
-            if own.as_ref().is_some_and(|h| h.id == m.sdc_id) {
-                unmapped_own = true;
+            let is_own = own.as_ref().is_some_and(|h| h.id == m.sdc_id);
+            if is_own {
+                self.inner.connector.release(&self.target(), &vref).await?;
             }
+            not_found_ok(client.remove_mapped_host(&id, &m.sdc_id).await, ErrorCode::MappingMissing)?;
+            unmapped_own |= is_own;
         }
         if unmapped_own {
-            let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
             self.after_unmap(&vref, &own.expect("own host").id).await?;
         }
         not_found_ok(client.remove_volume(&id).await, ErrorCode::VolumeNotFound)?;
@@ -559,16 +561,17 @@ impl Driver {
             });
         }
         let newly_mapped = !v.mappings().iter().any(|m| m.sdc_id == host_id);
+        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
         if newly_mapped {
             client.add_mapped_host(&v.id, &host_id).await?;
-            let (c, vid, h) = (client.clone(), v.id.clone(), host_id.clone());
+            let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host_id.clone());
             r.add(format!("unmap {}", v.name()), move || async move {
-                not_found_ok(c.remove_mapped_host(&vid, &h).await, ErrorCode::MappingMissing).map_err(Error::from)
+                conn.release(&t, &vr).await?;
+                not_found_ok(c.remove_mapped_host(&vr.id, &h).await, ErrorCode::MappingMissing).map_err(Error::from)
             });
         }
         let target = self.target();
         new_session.store(connector.connect(&target).await?, Ordering::SeqCst);
-        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
         let device = connector.open(&target, &vref, self.inner.device_timeout).await?;
         Ok(Attachment { volume_id: v.id, device, newly_mapped })
     }
@@ -592,8 +595,9 @@ impl Driver {
         Ok(())
     }
 
-    /// Unmaps a volume from this host; disconnects and removes the host entity
-    /// with the last mapping. Detaching something not attached is success.
+    /// Unmaps a volume from this host (after the connector released its device,
+    /// e.g. the `loop` connector's loop device); disconnects and removes the
+    /// host entity with the last mapping. Detaching something not attached is success.
     pub async fn detach_volume(&self, vol: &Volume) -> Result<()> {
         let client = &self.inner.client;
         let _guard = self.inner.map_lock.lock().await;
@@ -606,6 +610,7 @@ impl Driver {
         let v = client.volume(&id).await?;
         let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
         if v.mappings().iter().any(|m| m.sdc_id == h.id) {
+            self.inner.connector.release(&self.target(), &vref).await?;
             not_found_ok(client.remove_mapped_host(&id, &h.id).await, ErrorCode::MappingMissing)?;
         }
         self.after_unmap(&vref, &h.id).await

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::blockcopy::Progress;
 use crate::client::{Client, ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
 use crate::config::{self, ConfigError, PoolConfig};
-use crate::connector::Connector;
+use crate::connector::{self, Connector, ConnectorChoice};
 use crate::discovery::{self, Discovery, HostProbe};
 use crate::error::{Error, Result};
 use crate::host::HostIdentity;
@@ -115,11 +115,20 @@ pub struct VolumeView {
     pub device: Option<PathBuf>,
 }
 
+/// How [`Pools`] reaches volume bytes.
+#[derive(Clone)]
+pub enum ConnectorSource {
+    /// This connector for every pool (tests, harnesses).
+    Fixed(Arc<dyn Connector>),
+    /// Built per pool from its gateway settings (the command line's `--connector`).
+    Choice(ConnectorChoice),
+}
+
 /// The named pools of one state directory.
 pub struct Pools {
     state: StateDir,
     settings: Settings,
-    connector: Arc<dyn Connector>,
+    connector: ConnectorSource,
 }
 
 /// `name` or `name/snapshot`.
@@ -137,7 +146,13 @@ fn record_volume(r: &VolumeRecord) -> Volume {
 impl Pools {
     /// Pools kept in `state`, reaching volumes through `connector`.
     pub fn new(state: StateDir, settings: Settings, connector: Arc<dyn Connector>) -> Pools {
-        Pools { state, settings, connector }
+        Pools { state, settings, connector: ConnectorSource::Fixed(connector) }
+    }
+
+    /// Pools kept in `state`, reaching volumes through the chosen connector,
+    /// built for each pool with its gateway URL, credentials and TLS settings.
+    pub fn with_connector(state: StateDir, settings: Settings, choice: ConnectorChoice) -> Pools {
+        Pools { state, settings, connector: ConnectorSource::Choice(choice) }
     }
 
     /// The state directory.
@@ -251,7 +266,11 @@ impl Pools {
         let cfg = PoolConfig::from_map(&p.config)?;
         let (client, d) = self.discover(&cfg).await?;
         let identity = HostIdentity::new(self.state.server_uuid()?);
-        Ok(Driver::from_parts(client, cfg, d, identity, self.connector.clone())
+        let connector = match &self.connector {
+            ConnectorSource::Fixed(c) => c.clone(),
+            ConnectorSource::Choice(choice) => connector::build(*choice, &self.client_options(&cfg))?,
+        };
+        Ok(Driver::from_parts(client, cfg, d, identity, connector)
             .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT))
     }
 

@@ -15,14 +15,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use powerflex_driver::blockcopy::Progress;
-use powerflex_driver::connector::nvme::NvmeConnector;
+use powerflex_driver::connector::ConnectorChoice;
 use powerflex_driver::naming::{format_size, parse_size, ContentType, VolumeType};
 use powerflex_driver::pool::{parse_key_values, Pools, Settings};
 use powerflex_driver::state::StateDir;
 use powerflex_driver::Error;
 
 #[derive(Parser)]
-#[command(name = "pflex", version, about = "PowerFlex 4.x storage pools and volumes (NVMe/TCP)")]
+#[command(
+    name = "pflex",
+    version,
+    about = "PowerFlex 4.x storage pools and volumes (NVMe/TCP; loop and sim connectors for pflex-sim)"
+)]
 struct Cli {
     /// Local state directory (default: $XDG_STATE_HOME/pflex).
     #[arg(long, global = true, env = "PFLEX_STATE_DIR")]
@@ -42,6 +46,12 @@ struct Cli {
     /// Concurrent gateway connections allowed.
     #[arg(long, global = true, env = "PFLEX_MAX_CONNECTIONS", default_value_t = 8)]
     max_connections: usize,
+    /// How this host reaches volume bytes: nvme (NVMe/TCP with nvme-cli; real arrays, or
+    /// pflex-sim's nvmet plane), loop (a loop device over pflex-sim's backing file; root,
+    /// pflex-sim on this machine with the file or nvmet plane), sim (pflex-sim's HTTPS data
+    /// surface; no root, file or nvmet plane).
+    #[arg(long, global = true, env = "PFLEX_CONNECTOR", default_value = "nvme")]
+    connector: ConnectorChoice,
     /// Time to wait for a device after mapping, seconds.
     #[arg(long, global = true, env = "PFLEX_DEVICE_TIMEOUT", default_value_t = 30)]
     device_timeout: u64,
@@ -232,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Error::Gateway(powerflex_driver::ClientError::Setup(format!("cannot read CA file {}: {e}", ca.display())))
         })?);
     }
-    let pools = Pools::new(state, settings, Arc::new(NvmeConnector::new()));
+    let pools = Pools::with_connector(state, settings, cli.connector);
     let f = cli.format;
     match cli.command {
         Command::Pool(cmd) => match cmd {
@@ -452,6 +462,9 @@ mod tests {
         assert!(split_type("image/").is_err());
         Cli::try_parse_from(["pflex", "volume", "create", "p", "v", "--type", "block", "size=16GiB"]).unwrap();
         Cli::try_parse_from(["pflex", "--format", "json", "pool", "show", "p"]).unwrap();
+        let cli = Cli::try_parse_from(["pflex", "volume", "list", "p", "--connector", "sim"]).unwrap();
+        assert_eq!(cli.connector, ConnectorChoice::Sim);
+        assert!(Cli::try_parse_from(["pflex", "--connector", "iscsi", "pool", "list"]).is_err());
         assert!(Cli::try_parse_from(["pflex", "volume", "frobnicate"]).is_err());
     }
 }

@@ -102,6 +102,30 @@ impl ClientOptions {
     }
 }
 
+/// The HTTPS client every gateway connection uses: rustls, the options'
+/// timeouts, certificate verification unless turned off, extra CA certificates.
+/// The `sim` and `loop` connectors build theirs here too, so they trust exactly
+/// what the gateway client trusts.
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout)
+        .pool_max_idle_per_host(options.max_connections.max(1))
+        .danger_accept_invalid_certs(!options.verify_tls);
+    if let Some(pem) = &options.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ClientError::Setup(format!("invalid CA certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(ClientError::Setup("the CA file holds no certificate".into()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| ClientError::Setup(e.to_string()))
+}
+
 /// A gateway client; cheap to clone, clones share the token and the connection limit.
 #[derive(Clone)]
 pub struct Client {
@@ -132,23 +156,7 @@ impl Client {
     /// Builds a client; no request is made yet.
     pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
         let max = options.max_connections.max(1);
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .pool_max_idle_per_host(max)
-            .danger_accept_invalid_certs(!options.verify_tls);
-        if let Some(pem) = &options.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| ClientError::Setup(format!("invalid CA certificate: {e}")))?;
-            if certs.is_empty() {
-                return Err(ClientError::Setup("the CA file holds no certificate".into()));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder.build().map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = http_client(&options)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 base: options.gateway.trim_end_matches('/').to_string(),
@@ -424,7 +432,7 @@ fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ClientErro
     serde_json::from_slice(bytes).map_err(|source| ClientError::Decode { path: path.to_string(), source })
 }
 
-fn snippet(bytes: &[u8]) -> String {
+pub(crate) fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut s: String = text.chars().take(200).collect();
     if text.chars().count() > 200 {

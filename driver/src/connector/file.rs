@@ -31,6 +31,14 @@ impl FileDevice {
         Ok(FileDevice { file, path, is_block })
     }
 
+    /// Opens `path` read-only (to read a hole map, say).
+    pub fn open_read_only(path: impl AsRef<Path>) -> io::Result<FileDevice> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path)?;
+        let is_block = file.metadata()?.file_type().is_block_device();
+        Ok(FileDevice { file, path, is_block })
+    }
+
     /// Creates (or truncates) a regular file of `size` bytes, all holes.
     pub fn create(path: impl AsRef<Path>, size: u64) -> io::Result<FileDevice> {
         let path = path.as_ref().to_path_buf();

@@ -12,21 +12,102 @@
 //! connector that reads through a file, a loop device or an HTTPS data
 //! surface slots in without touching the driver.
 //!
-//! Connectors know nothing about the gateway client or volume naming; the
-//! driver hands them a [`Target`] and a [`VolumeRef`].
+//! Connectors know nothing about volume naming; the driver hands them a
+//! [`Target`] and a [`VolumeRef`].
+//!
+//! # The three connectors
+//!
+//! | name   | reaches the bytes through                    | needs                                   | kernel path |
+//! |--------|----------------------------------------------|-----------------------------------------|-------------|
+//! | `nvme` | NVMe/TCP (nvme-cli, `/dev/disk/by-id/nvme-eui.*`) | root, `nvme_tcp`, a real array or the simulator's `nvmet` plane | `/dev/nvmeXnY` |
+//! | `loop` | a loop device over the simulator's backing file  | root, `/dev/loop-control`, the simulator on this machine (`file` or `nvmet` plane) | `/dev/loopN` |
+//! | `sim`  | the simulator's `/sim/volumes/{id}/data` over HTTPS | nothing (the simulator with the `file` or `nvmet` plane, anywhere reachable) | none |
+//!
+//! `loop` and `sim` only work against the simulator (`pflex-sim`): they use its
+//! admin surface, which hands out a volume's backing file or bytes only to a
+//! host the volume is mapped to, so the driver's map-then-attach flow is kept.
+//! Pick one with [`ConnectorChoice`] and [`build`]: `pflex --connector
+//! nvme|loop|sim` (or `PFLEX_CONNECTOR`), default `nvme`. `powerflex.mode`
+//! keeps its meaning (the array's host protocol); the connector is how this
+//! host reaches the bytes.
 
 pub mod file;
+pub mod loopdev;
 pub mod nvme;
+pub mod sim;
 
+use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::client::{ClientError, ClientOptions};
+
+pub use self::loopdev::LoopConnector;
+pub use self::nvme::NvmeConnector;
+pub use self::sim::SimConnector;
 pub use file::FileDevice;
+
+/// Which connector to build; see the module documentation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorChoice {
+    /// NVMe/TCP through nvme-cli (the real data path).
+    #[default]
+    Nvme,
+    /// A loop device over the simulator's backing file (root, same machine).
+    Loop,
+    /// The simulator's HTTPS data surface (no root).
+    Sim,
+}
+
+impl ConnectorChoice {
+    /// Every choice, in display order.
+    pub const ALL: [ConnectorChoice; 3] = [ConnectorChoice::Nvme, ConnectorChoice::Loop, ConnectorChoice::Sim];
+
+    /// The name used by `--connector` and `PFLEX_CONNECTOR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorChoice::Nvme => "nvme",
+            ConnectorChoice::Loop => "loop",
+            ConnectorChoice::Sim => "sim",
+        }
+    }
+}
+
+impl fmt::Display for ConnectorChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConnectorChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ConnectorChoice, String> {
+        ConnectorChoice::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not a connector (expected nvme, loop or sim)"))
+    }
+}
+
+/// Builds the chosen connector. `gateway` is how to reach the gateway (URL,
+/// credentials, CA and TLS options, timeouts); `loop` and `sim` talk to the
+/// simulator's admin surface with it, `nvme` ignores it.
+pub fn build(choice: ConnectorChoice, gateway: &ClientOptions) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(match choice {
+        ConnectorChoice::Nvme => Arc::new(NvmeConnector::new()),
+        ConnectorChoice::Loop => Arc::new(LoopConnector::new(gateway)?),
+        ConnectorChoice::Sim => Arc::new(SimConnector::new(gateway)?),
+    })
+}
 
 /// A block device reached through some connector.
 ///
@@ -77,7 +158,11 @@ pub trait BlockDevice: Send + Sync {
 pub enum ConnectorKind {
     /// NVMe/TCP through the real nvme-cli.
     Nvme,
-    /// Anything else (loop devices, the emulator's data surface, tests).
+    /// A loop device over the simulator's backing file.
+    Loop,
+    /// The simulator's HTTPS data surface.
+    Sim,
+    /// Anything else (tests, harnesses).
     Other(&'static str),
 }
 
@@ -171,6 +256,22 @@ pub enum ConnectorError {
         /// The error.
         source: io::Error,
     },
+    /// The simulator's admin surface refused or failed a request.
+    #[error("simulator admin surface: {context}: {source}")]
+    Admin {
+        /// What was being done.
+        context: String,
+        /// The gateway's answer.
+        source: ClientError,
+    },
+    /// The host cannot use this connector (not root, no loop support, wrong data plane).
+    #[error("the {connector} connector cannot run here: {reason}")]
+    Unavailable {
+        /// The connector.
+        connector: &'static str,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Anything else a connector reports.
     #[error("{0}")]
     Other(String),
@@ -203,6 +304,15 @@ pub trait Connector: Send + Sync {
         target: &Target,
         volume: &VolumeRef,
     ) -> Result<Option<std::path::PathBuf>, ConnectorError>;
+
+    /// Before the volume is unmapped from this host: lets go of what the
+    /// connector set up for it on the host (the `loop` connector detaches its
+    /// loop device). Open [`BlockDevice`]s of the volume must be dropped first.
+    /// Default: nothing (NVMe namespaces go away with the mapping).
+    async fn release(&self, target: &Target, volume: &VolumeRef) -> Result<(), ConnectorError> {
+        let _ = (target, volume);
+        Ok(())
+    }
 
     /// After the volume was unmapped: waits up to `timeout` for its device to go.
     async fn wait_gone(&self, target: &Target, volume: &VolumeRef, timeout: Duration) -> Result<(), ConnectorError>;

@@ -7,9 +7,12 @@
 //! driver's orchestration (mapping, connect, open, wait, disconnect, revert)
 //! and the block copy through the `BlockDevice` trait, but it does not see
 //! the gateway's own data operations (snapshot content, restore). Those are
-//! checked with real devices in `tests/nvme.rs`.
+//! checked through real connectors by the shared body in [`data`]
+//! (`tests/data.rs`: `sim` and `loop`; `tests/nvme.rs`: `nvme`).
 
 #![allow(dead_code)]
+
+pub mod data;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -31,6 +34,15 @@ use uuid::Uuid;
 
 pub async fn gateway() -> TestGateway {
     TestGateway::start().await
+}
+
+/// A simulator on the `file` data plane (bytes in sparse files, no root).
+pub async fn file_gateway() -> TestGateway {
+    TestGateway::start_with(powerflex_sim::testing::Options {
+        data_plane: powerflex_sim::dataplane::PlaneKind::File,
+        ..Default::default()
+    })
+    .await
 }
 
 /// Pool keys for `sp1` in `pd1`, mode nvme, plus `extra`.
