@@ -1,1 +1,28 @@
+//! pflex-conformance: checks a PowerFlex 4.x gateway against an independent
+//! reference model, through the pflex driver.
+//!
+//! # Layout
+//!
+//! * [`model`]: the reference model (plain data, no I/O), written from the
+//!   PowerFlex reference notes and never from the emulator.
+//! * [`machine`]: the proptest state machine (generation from the model,
+//!   replay against the gateway, comparison after every step, shrinking).
+//! * [`sut`]: the system under test: the driver, handle-to-id mapping, the
+//!   comparisons, naming and cleanup.
+//! * [`gateway_calls`]: raw calls the driver's `Client` lacks.
+//! * [`transcript`]: the recording proxy that keeps each case's exchanges.
+//! * [`data`]: connectors and content patterns.
+//! * [`scenarios`]: fixed flows (LXD, CloudStack, token expiry, error shapes).
+//! * [`report`]: terminal, JSON and JUnit output.
+//!
+//! **Invariant:** this crate never depends on `powerflex-sim`
+//! (`tests/independence.rs` checks it with `cargo metadata`).
 
+pub mod data;
+pub mod gateway_calls;
+pub mod machine;
+pub mod model;
+pub mod report;
+pub mod scenarios;
+pub mod sut;
+pub mod transcript;

@@ -1,0 +1,288 @@
+//! The proptest state machine: [`Reference`] generates operation sequences
+//! from the model alone; [`GatewayTest`] replays them against the gateway
+//! and compares after every step.
+//!
+//! The trait methods are synchronous and take no context, so the run's
+//! [`Harness`] is installed in a thread-local for the duration of a run
+//! ([`with_harness`]); the system under test drives the async driver with the
+//! harness's runtime handle.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+
+use crate::model::{Model, NameChoice, Op, RemoveMode, GIB, HOSTS, SLOTS};
+use crate::sut::{Harness, Sut};
+use crate::transcript::Exchange;
+
+thread_local! {
+    static HARNESS: RefCell<Option<Arc<Harness>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `hx` installed for the state machine.
+pub fn with_harness<R>(hx: Arc<Harness>, f: impl FnOnce() -> R) -> R {
+    HARNESS.with(|c| *c.borrow_mut() = Some(hx));
+    let r = f();
+    HARNESS.with(|c| *c.borrow_mut() = None);
+    r
+}
+
+fn harness() -> Arc<Harness> {
+    HARNESS.with(|c| c.borrow().clone()).expect("the harness is installed (with_harness)")
+}
+
+/// The reference side.
+pub struct Reference;
+
+fn size_bytes() -> BoxedStrategy<u64> {
+    prop_oneof![
+        Just(1u64),
+        1u64..=24 * GIB,
+        (1u64..=3).prop_map(|n| n * 8 * GIB),
+        (1u64..=3).prop_map(|n| n * 8 * GIB + 1),
+    ]
+    .boxed()
+}
+
+fn name_choice(hs: Vec<u32>) -> BoxedStrategy<NameChoice> {
+    prop_oneof![
+        4 => Just(NameChoice::Fresh),
+        1 => Just(NameChoice::TooLong),
+        1 => Just(NameChoice::Space),
+        2 => select(hs).prop_map(NameChoice::Taken),
+    ]
+    .boxed()
+}
+
+fn remove_mode() -> impl Strategy<Value = RemoveMode> {
+    prop_oneof![
+        Just(RemoveMode::OnlyMe),
+        Just(RemoveMode::IncludingDescendants),
+        Just(RemoveMode::DescendantsOnly),
+        Just(RemoveMode::WholeVtree),
+    ]
+}
+
+impl ReferenceStateMachine for Reference {
+    type State = Model;
+    type Transition = Op;
+
+    fn init_state() -> BoxedStrategy<Model> {
+        let data = harness().target.data.checks_content();
+        Just(Model::new(data)).boxed()
+    }
+
+    fn transitions(state: &Model) -> BoxedStrategy<Op> {
+        let create = (size_bytes(), any::<bool>()).prop_map(|(size, thick)| Op::Create { size, thick });
+        let hs: Vec<u32> = state.vols.keys().copied().collect();
+        let raw_names = if hs.is_empty() {
+            prop_oneof![Just(NameChoice::Fresh), Just(NameChoice::TooLong), Just(NameChoice::Space)].boxed()
+        } else {
+            name_choice(hs.clone())
+        };
+        let create_raw = (1u64..=24, any::<bool>(), raw_names).prop_map(|(size_gib, thick, name)| Op::CreateRaw {
+            size_gib,
+            thick,
+            name,
+        });
+        if hs.is_empty() {
+            return prop_oneof![3 => create, 2 => create_raw].boxed();
+        }
+        let vol = select(hs.clone());
+        let host = 0..HOSTS;
+        let mut ops = vec![
+            (3, create.boxed()),
+            (2, create_raw.boxed()),
+            (4, vol.clone().prop_map(|vol| Op::Snapshot { vol }).boxed()),
+            (1, vol.clone().prop_map(|vol| Op::Fill { vol }).boxed()),
+            (
+                4,
+                (vol.clone(), any::<bool>(), any::<bool>(), proptest::option::of(size_bytes()))
+                    .prop_map(|(src, clone_copy, with_snapshots, size)| Op::Copy {
+                        src,
+                        clone_copy,
+                        with_snapshots,
+                        size,
+                    })
+                    .boxed(),
+            ),
+            (3, (vol.clone(), vol.clone()).prop_map(|(vol, from)| Op::Restore { vol, from }).boxed()),
+            (2, (vol.clone(), size_bytes()).prop_map(|(vol, size)| Op::Resize { vol, size }).boxed()),
+            (2, (vol.clone(), 1u64..=32).prop_map(|(vol, size_gib)| Op::ResizeRaw { vol, size_gib }).boxed()),
+            (2, vol.clone().prop_map(|vol| Op::Delete { vol }).boxed()),
+            (3, (vol.clone(), remove_mode()).prop_map(|(vol, mode)| Op::Remove { vol, mode }).boxed()),
+            (3, (vol.clone(), host.clone()).prop_map(|(vol, host)| Op::Map { vol, host }).boxed()),
+            (2, (vol.clone(), host).prop_map(|(vol, host)| Op::Unmap { vol, host }).boxed()),
+            (2, (vol.clone(), name_choice(hs.clone())).prop_map(|(vol, to)| Op::Rename { vol, to }).boxed()),
+        ];
+        if !state.removed.is_empty() {
+            ops.push((1, select(state.removed.clone()).prop_map(|vol| Op::QueryGone { vol }).boxed()));
+        }
+        if state.data {
+            ops.push((
+                5,
+                (vol, 0..SLOTS, 1u32..1000).prop_map(|(vol, slot, tag)| Op::Write { vol, slot, tag }).boxed(),
+            ));
+        }
+        proptest::strategy::Union::new_weighted(ops).boxed()
+    }
+
+    fn preconditions(state: &Model, op: &Op) -> bool {
+        state.precondition(op)
+    }
+
+    fn apply(mut state: Model, op: &Op) -> Model {
+        state.apply(op);
+        state
+    }
+}
+
+/// The system-under-test side.
+pub struct GatewayTest;
+
+impl StateMachineTest for GatewayTest {
+    type SystemUnderTest = Sut;
+    type Reference = Reference;
+
+    fn init_test(_ref_state: &Model) -> Sut {
+        let hx = harness();
+        hx.proxy.recorder.clear();
+        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("interrupted");
+        }
+        Sut::new(hx)
+    }
+
+    fn apply(mut sut: Sut, ref_state: &Model, op: Op) -> Sut {
+        sut.apply(ref_state, &op);
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, ref_state: &Model) {
+        sut.check(ref_state)
+    }
+
+    fn teardown(sut: Sut) {
+        sut.teardown()
+    }
+}
+
+/// How to run the property.
+#[derive(Debug, Clone)]
+pub struct PropertyConfig {
+    /// Cases.
+    pub cases: u32,
+    /// Steps per case, at most.
+    pub max_steps: usize,
+    /// Seed for the generator (the same seed replays the same cases).
+    pub seed: u64,
+    /// Shrink iterations allowed after a failure.
+    pub max_shrink_iters: u32,
+    /// Regression file to replay and extend.
+    pub regressions: Option<String>,
+}
+
+/// The outcome of the property.
+#[derive(Debug, Clone)]
+pub struct PropertyOutcome {
+    /// Cases that passed.
+    pub passed: u32,
+    /// The minimal failing sequence, its reason and transcript.
+    pub failure: Option<PropertyFailure>,
+}
+
+/// A minimal failure.
+#[derive(Debug, Clone)]
+pub struct PropertyFailure {
+    /// Why it failed.
+    pub reason: String,
+    /// The minimal sequence.
+    pub steps: Vec<String>,
+    /// The gateway exchanges of the last replay of that sequence.
+    pub transcript: Vec<Exchange>,
+}
+
+fn seed_bytes(seed: u64) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, chunk) in b.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+    }
+    b
+}
+
+/// Runs the state machine property; blocks the calling thread, which must
+/// not be inside the runtime.
+pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
+    let config = Config {
+        cases: cfg.cases,
+        max_shrink_iters: cfg.max_shrink_iters,
+        failure_persistence: cfg
+            .regressions
+            .clone()
+            .map(|p| Box::new(FileFailurePersistence::Direct(Box::leak(p.into_boxed_str()))) as _),
+        verbose: 0,
+        ..Config::default()
+    };
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(cfg.seed));
+    let mut runner = TestRunner::new_with_rng(config.clone(), rng);
+    let passed = std::sync::atomic::AtomicU32::new(0);
+    let strategy = Reference::sequential_strategy(1..=cfg.max_steps);
+    let last_transcript = std::sync::Mutex::new(Vec::new());
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    #[allow(clippy::result_large_err)] // proptest's own error type
+    let result = with_harness(hx.clone(), || {
+        runner.run(&strategy, |(init, steps, seen)| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                GatewayTest::test_sequential(config.clone(), init, steps, seen)
+            }));
+            match r {
+                Ok(()) => {
+                    passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(p) => {
+                    *last_transcript.lock().expect("lock") = hx.proxy.recorder.snapshot();
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".into());
+                    Err(TestCaseError::fail(msg))
+                }
+            }
+        })
+    });
+    std::panic::set_hook(quiet);
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Abort(reason)) => {
+            Some(PropertyFailure { reason: format!("aborted: {reason}"), steps: Vec::new(), transcript: Vec::new() })
+        }
+        Err(TestError::Fail(reason, (_, steps, _))) => {
+            // Replay the minimal sequence once more, so the transcript is its own.
+            let replay = with_harness(hx.clone(), || {
+                let quiet = std::panic::take_hook();
+                std::panic::set_hook(Box::new(|_| {}));
+                let init = Model::new(hx.target.data.checks_content());
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    GatewayTest::test_sequential(config.clone(), init, steps.clone(), None)
+                }));
+                std::panic::set_hook(quiet);
+                r.is_err()
+            });
+            let transcript =
+                if replay { hx.proxy.recorder.snapshot() } else { last_transcript.lock().expect("lock").clone() };
+            Some(PropertyFailure {
+                reason: reason.to_string(),
+                steps: steps.iter().map(|s| format!("{s:?}")).collect(),
+                transcript,
+            })
+        }
+    };
+    PropertyOutcome { passed: passed.into_inner(), failure }
+}

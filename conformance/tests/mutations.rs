@@ -1,0 +1,80 @@
+//! Teeth: the harness passes against the intact simulator and fails against
+//! each deliberately broken one (`pflex-sim serve --break ...`).
+//!
+//! Content is checked through the `sim` connector, so `restore-noop` is
+//! visible. Cases are bounded (`PFLEX_CONFORMANCE_CASES`, default 12) so the
+//! whole test takes a few minutes on two cores.
+
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+const BREAKS: [&str; 6] =
+    ["ignore-vtree-limit", "skip-size-rounding", "restore-noop", "keep-on-remove", "map-wrong-host", "allow-shrink"];
+
+struct Outcome {
+    passed: bool,
+    failed_parts: Vec<String>,
+    summary: String,
+    secs: f64,
+}
+
+fn run_harness(breaks: &[&str], regressions: Option<&str>) -> Outcome {
+    let sim = common::start(breaks);
+    let cases = std::env::var("PFLEX_CONFORMANCE_CASES").unwrap_or_else(|_| "12".into());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let started = Instant::now();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pflex-conformance"));
+    cmd.args(["run", "--gateway", &sim.url, "--password", "Password123!", "--pool", "sp1", "--domain", "pd1"])
+        .arg("--ca-cert")
+        .arg(&sim.ca)
+        .args(["--data", "sim", "--cases", &cases, "--seed", "20261122", "--max-shrink-iters", "16"])
+        .arg("--report")
+        .arg(&report);
+    if let Some(r) = regressions {
+        cmd.args(["--regressions", r]);
+    }
+    let out = cmd.output().expect("run pflex-conformance");
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "the harness could not run ({:?}):\n{summary}", out.status);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).expect("report is JSON");
+    let mut failed_parts: Vec<String> = json["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["passed"] == false)
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    if !json["property"]["failure"].is_null() {
+        failed_parts.push("property".into());
+    }
+    Outcome { passed: out.status.code() == Some(0), failed_parts, summary, secs: started.elapsed().as_secs_f64() }
+}
+
+#[test]
+fn harness_passes_intact_and_catches_every_breakage() {
+    let regressions = concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/machine.txt");
+    let intact = run_harness(&[], Some(regressions));
+    assert!(intact.passed, "the harness fails against the intact simulator:\n{}", intact.summary);
+    eprintln!("intact: passed in {:.1} s", intact.secs);
+    let mut missed = Vec::new();
+    for b in BREAKS {
+        let o = run_harness(&[b], None);
+        eprintln!(
+            "--break {b:<20} {} in {:.1} s by {:?}",
+            if o.passed { "NOT caught" } else { "caught" },
+            o.secs,
+            o.failed_parts
+        );
+        if o.passed {
+            missed.push(b);
+        }
+        if b != "restore-noop" && !o.failed_parts.iter().any(|p| p == "property") {
+            eprintln!("  (the property alone did not catch {b})");
+        }
+    }
+    assert!(missed.is_empty(), "breakages not caught: {missed:?}");
+}
