@@ -39,7 +39,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 record "clippy: ok"
 
 stage "unit and integration tests"
-cargo test --workspace
+# The conformance mutation test starts the real simulator binary.
+cargo build -p powerflex-sim --bin pflex-sim
+PFLEX_SIM_BIN=$PWD/target/debug/pflex-sim cargo test --workspace
 record "cargo test: ok"
 
 stage "release build (for the compatibility, end-to-end and conformance stages)"
@@ -49,6 +51,10 @@ record "release build: ok"
 stage "PyPowerFlex compatibility (Dell's SDK from PyPI, unmodified)"
 PFLEX_SIM=target/release/pflex-sim bash scripts/compat/pypowerflex.sh
 record "PyPowerFlex compatibility: ok"
+
+stage "conformance harness against the simulator (file plane; sim and loop connectors)"
+bash scripts/test-conformance.sh
+record "conformance (sim, loop): ok"
 
 stage "NVMe/TCP end to end with the kernel's nvmet (natively, or in a VM where this kernel has none)"
 bash scripts/test-nvmet-e2e.sh

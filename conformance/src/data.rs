@@ -2,8 +2,8 @@
 //!
 //! Content checks go through the driver's attach, which hands back a
 //! [`BlockDevice`]. `--data nvme` uses the driver's NVMe/TCP connector, `--data
-//! sim` the emulator's data surface (when the driver offers that connector),
-//! and `--data none` a [`NullConnector`] whose devices read zeros and drop
+//! sim` the emulator's data surface, `--data loop` the emulator's backing
+//! file as a loop device (root, same machine), and `--data none` a [`NullConnector`] whose devices read zeros and drop
 //! writes, so host copies still run but content is not checked.
 
 use std::io;
@@ -25,6 +25,9 @@ pub enum DataMode {
     Nvme,
     /// The emulator's `/sim/` data surface.
     Sim,
+    /// The volume's backing file on this machine as a loop device (root; the emulator on the
+    /// same machine).
+    Loop,
     /// No content checks.
     None,
 }
@@ -42,6 +45,7 @@ pub fn connector(mode: DataMode, gateway: &ClientOptions) -> Result<Arc<dyn Conn
         DataMode::None => return Ok(Arc::new(NullConnector)),
         DataMode::Nvme => ConnectorChoice::Nvme,
         DataMode::Sim => ConnectorChoice::Sim,
+        DataMode::Loop => ConnectorChoice::Loop,
     };
     powerflex_driver::connector::build(choice, gateway).map_err(|e| format!("the {choice} connector: {e}"))
 }

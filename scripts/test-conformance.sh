@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The conformance harness against the simulator on this machine, content checked on the
+# `file` plane through the `sim` connector (no root) and, as root, the `loop` connector.
+# Reports go to target/conformance/ (terminal summary, JSON and JUnit XML).
+#
+# Usage: scripts/test-conformance.sh [extra pflex-conformance run flags]
+# Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SEED (default: random, printed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -p powerflex-sim -p powerflex-conformance
+sim=target/release/pflex-sim
+harness=target/release/pflex-conformance
+out=target/conformance
+mkdir -p "$out"
+cases=${PFLEX_CONFORMANCE_CASES:-24}
+seed=${PFLEX_CONFORMANCE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+
+state=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$sim" serve --listen "127.0.0.1:$port" --state-dir "$state" --data-plane file --no-fsync --seed 1 \
+    >"$out/sim.log" 2>&1 &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 100); do
+    [ -s "$state/tls/ca.pem" ] && grep -q "url:" "$out/sim.log" && break
+    sleep 0.1
+done
+
+modes=(sim)
+if [[ $EUID == 0 && -e /dev/loop-control ]]; then
+    modes+=(loop)
+else
+    echo "test-conformance: NOT RUNNING --data loop: it needs root and /dev/loop-control" >&2
+fi
+
+for mode in "${modes[@]}"; do
+    echo "test-conformance: --data $mode, $cases cases, seed $seed"
+    "$harness" run --gateway "https://127.0.0.1:$port" --user admin --password 'Password123!' \
+        --ca-cert "$state/tls/ca.pem" --pool sp1 --domain pd1 --data "$mode" \
+        --cases "$cases" --seed "$seed" \
+        --report "$out/report-$mode.json" --report "$out/report-$mode.xml" "$@"
+done
