@@ -90,6 +90,12 @@ pub enum ConfigError {
     /// A key given as `key=value` on a command line lacks the `=`.
     #[error("expected key=value, got {0:?}")]
     NotKeyValue(String),
+    /// The same key was given twice in one command.
+    #[error("configuration key {key:?} given more than once")]
+    Duplicate {
+        /// The key given twice.
+        key: String,
+    },
 }
 
 /// How the host reaches the volumes.
@@ -178,7 +184,12 @@ pub fn is_known_key(key: &str) -> bool {
     KEYS.contains(&key)
 }
 
-/// Parses `key=value` arguments into a map, refusing duplicates and unknown keys.
+/// Parses `key=value` arguments into a map, refusing an argument without `=`,
+/// an empty key and a key given twice.
+///
+/// Pool keys and volume keys share this syntax, so whether a key is known is
+/// up to the caller: [`PoolConfig::from_map`] and [`PoolConfig::with_changes`]
+/// refuse unknown pool keys, [`crate::pool::Pools::volume_create`] unknown volume keys.
 pub fn parse_key_values<I, S>(args: I) -> Result<BTreeMap<String, String>, ConfigError>
 where
     I: IntoIterator<Item = S>,
@@ -188,7 +199,13 @@ where
     for arg in args {
         let arg = arg.as_ref();
         let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::NotKeyValue(arg.to_string()))?;
-        map.insert(key.trim().to_string(), value.to_string());
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::NotKeyValue(arg.to_string()));
+        }
+        if map.insert(key.to_string(), value.to_string()).is_some() {
+            return Err(ConfigError::Duplicate { key: key.to_string() });
+        }
     }
     Ok(map)
 }
@@ -497,5 +514,19 @@ mod tests {
         let err = c.with_changes(&parse_key_values(["powerflex.mode=sdc"]).unwrap()).unwrap_err();
         assert!(err.to_string().contains(KEY_MODE));
         assert!(parse_key_values(["novalue"]).is_err());
+    }
+
+    #[test]
+    fn key_values_refuse_duplicates_and_empty_keys() {
+        let err = parse_key_values(["powerflex.pool=sp1", "volume.size=16GiB", " powerflex.pool =sp2"]).unwrap_err();
+        assert_eq!(err, ConfigError::Duplicate { key: "powerflex.pool".into() });
+        assert!(err.to_string().contains("\"powerflex.pool\" given more than once"), "{err}");
+        // Even with the same value: a repeated key is a mistake on the command line.
+        assert!(parse_key_values(["size=8GiB", "size=8GiB"]).is_err());
+        assert_eq!(parse_key_values(["=x"]).unwrap_err(), ConfigError::NotKeyValue("=x".into()));
+        // An empty value is kept (it unsets a key in `with_changes`); unknown keys are the caller's to refuse.
+        let m = parse_key_values(["powerflex.sdt=", "colour=red"]).unwrap();
+        assert_eq!(m["powerflex.sdt"], "");
+        assert!(PoolConfig::from_map(&m).is_err());
     }
 }
