@@ -45,6 +45,8 @@ fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file =
         fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path).map_err(io_err(path))?;
+    // `mode` applies only to a new file; an old key file gets the same permissions.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(io_err(path))?;
     file.write_all(contents.as_bytes()).map_err(io_err(path))
 }
 

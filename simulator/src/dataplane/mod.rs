@@ -125,6 +125,12 @@ pub trait DataPlane: Send + Sync + 'static {
     fn write_at(&self, volume: Id, offset: u64, _data: &[u8]) -> Result<(), PlaneError> {
         Err(PlaneError::unsupported("none", format!("writing {volume} at {offset}")))
     }
+    /// The parts of `[offset, offset + len)` of a volume that may hold data, as ordered,
+    /// disjoint `(start, end)` byte ranges; everything else reads zeros. The default is
+    /// conservative (the whole range), so a plane that cannot tell still answers truthfully.
+    fn data_segments(&self, _volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+        Ok(if len == 0 { Vec::new() } else { vec![(offset, offset + len)] })
+    }
     /// The file that holds a volume's bytes, where there is one.
     fn backing_path(&self, _volume: Id) -> Option<PathBuf> {
         None
@@ -140,24 +146,43 @@ enum Undo {
     Unexport(Id, Id),
 }
 
-/// Runs the constructive part of `effects` against `plane`. `model` is the state *before* the
-/// commit. On failure, undoes what it did and returns the error.
-pub fn prepare(plane: &dyn DataPlane, model: &Model, effects: &[Effect]) -> Result<(), PlaneError> {
-    let mut done: Vec<Undo> = Vec::new();
-    let result = prepare_steps(plane, model, effects, &mut done);
-    if result.is_err() {
-        for undo in done.into_iter().rev() {
-            let outcome = match undo {
-                Undo::Remove(v) => plane.remove(v),
-                Undo::Shrink(v, size) => plane.resize(v, size),
-                Undo::Unexport(h, v) => plane.unexport(h, v),
-            };
-            if let Err(e) = outcome {
-                tracing::error!("undoing a failed change: {e}");
-            }
+/// The steps `prepare` carried out, kept until the change is journaled so that a failed
+/// journal write can take them back.
+#[must_use = "undo the prepared steps if the change is not committed"]
+pub struct Prepared(Vec<Undo>);
+
+impl Prepared {
+    /// Takes back every prepared step, newest first. An overwritten volume's old content
+    /// cannot come back; the model never recorded content, so it stays consistent.
+    pub fn undo(self, plane: &dyn DataPlane) {
+        undo_all(plane, self.0);
+    }
+}
+
+fn undo_all(plane: &dyn DataPlane, done: Vec<Undo>) {
+    for undo in done.into_iter().rev() {
+        let outcome = match undo {
+            Undo::Remove(v) => plane.remove(v),
+            Undo::Shrink(v, size) => plane.resize(v, size),
+            Undo::Unexport(h, v) => plane.unexport(h, v),
+        };
+        if let Err(e) = outcome {
+            tracing::error!("undoing a failed change: {e}");
         }
     }
-    result
+}
+
+/// Runs the constructive part of `effects` against `plane`. `model` is the state *before* the
+/// commit. On failure, undoes what it did and returns the error.
+pub fn prepare(plane: &dyn DataPlane, model: &Model, effects: &[Effect]) -> Result<Prepared, PlaneError> {
+    let mut done: Vec<Undo> = Vec::new();
+    match prepare_steps(plane, model, effects, &mut done) {
+        Ok(()) => Ok(Prepared(done)),
+        Err(e) => {
+            undo_all(plane, done);
+            Err(e)
+        }
+    }
 }
 
 fn prepare_steps(

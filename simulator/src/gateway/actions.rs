@@ -4,6 +4,8 @@
 //! that change nothing here (`allowOnExtManagedVol`, `volumeClass`, `compressionMethod` on
 //! medium-granularity pools, ...) are accepted and ignored.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::body::Body;
@@ -28,12 +30,12 @@ fn reply_json(reply: Reply) -> Value {
     }
 }
 
-async fn run(gw: &Gateway, command: Command) -> ApiResult<Value> {
+async fn run(gw: &Arc<Gateway>, command: Command) -> ApiResult<Value> {
     gw.execute(command).await.map(reply_json)
 }
 
 /// `POST /api/types/{Type}/instances`.
-pub async fn create(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
+pub async fn create(gw: &Arc<Gateway>, ty: &str, body: &Body) -> ApiResult<Value> {
     match ty {
         // {"storagePoolId", "protectionDomainId"?, "name"?, "volumeSizeInKb" | "volumeSizeInGb",
         //  "volumeType"?, "useRmcache"?, "compressionMethod"?, "volumeClass"?}
@@ -103,7 +105,7 @@ fn access_mode(body: &Body, key: &str) -> ApiResult<Option<AccessMode>> {
 }
 
 /// `POST /api/instances/{Type}[::{id}]/action/{action}`.
-pub async fn instance_action(gw: &Gateway, object: &ObjectPath, action: &str, body: &Body) -> ApiResult<Value> {
+pub async fn instance_action(gw: &Arc<Gateway>, object: &ObjectPath, action: &str, body: &Body) -> ApiResult<Value> {
     match (object.ty.as_str(), object.id) {
         ("Volume", Some(id)) => volume_action(gw, id, action, body).await,
         ("System", id) => {
@@ -120,7 +122,7 @@ pub async fn instance_action(gw: &Gateway, object: &ObjectPath, action: &str, bo
     }
 }
 
-async fn volume_action(gw: &Gateway, volume: Id, action: &str, body: &Body) -> ApiResult<Value> {
+async fn volume_action(gw: &Arc<Gateway>, volume: Id, action: &str, body: &Body) -> ApiResult<Value> {
     let missing_host = || ApiError::bad_request("Missing required parameter: sdcId, hostId, guid or nqn");
     let command = match action {
         // {"sizeInGB"}
@@ -202,7 +204,7 @@ async fn volume_action(gw: &Gateway, volume: Id, action: &str, body: &Body) -> A
     run(gw, command).await
 }
 
-async fn system_action(gw: &Gateway, action: &str, body: &Body) -> ApiResult<Value> {
+async fn system_action(gw: &Arc<Gateway>, action: &str, body: &Body) -> ApiResult<Value> {
     match action {
         // {"snapshotDefs": [{"volumeId", "snapshotName"?}], "accessModeLimit"?}
         "snapshotVolumes" => {
@@ -240,20 +242,22 @@ async fn system_action(gw: &Gateway, action: &str, body: &Body) -> ApiResult<Val
     }
 }
 
-async fn host_action(gw: &Gateway, ty: &str, host: Id, action: &str, body: &Body) -> ApiResult<Value> {
+async fn host_action(gw: &Arc<Gateway>, ty: &str, host: Id, action: &str, body: &Body) -> ApiResult<Value> {
+    let host_api = ty == "Host";
     let command = match action {
         // {"sdcName"}
-        "setSdcName" => Command::RenameHost { host, name: body.required_string("sdcName")? },
+        "setSdcName" => Command::RenameHost { host, name: body.required_string("sdcName")?, host_api },
         // {"name"} on Host (PyPowerFlex rename)
         "setHostName" | "renameHost" => Command::RenameHost {
             host,
+            host_api,
             name: match body.string("name")? {
                 Some(n) => n,
                 None => body.required_string("newName")?,
             },
         },
         // No body (LXD sends none at all).
-        "removeSdc" | "removeHost" => Command::RemoveHost { host },
+        "removeSdc" | "removeHost" => Command::RemoveHost { host, host_api },
         // {"newMaxNumPaths"}
         "modifyMaxNumPaths" => Command::SetHostMaxNumPaths { host, value: small(body, "newMaxNumPaths")? },
         // {"newMaxNumSysPorts"}

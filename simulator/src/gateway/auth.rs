@@ -63,6 +63,8 @@ impl Token {
 pub struct Auth {
     config: AuthConfig,
     tokens: Mutex<HashMap<String, Token>>,
+    /// The table size at which the next sweep of dead tokens happens.
+    sweep_at: Mutex<usize>,
 }
 
 /// What `/rest/auth/login` hands out.
@@ -80,7 +82,7 @@ fn random_token(bytes: usize) -> String {
 
 impl Auth {
     pub fn new(config: AuthConfig) -> Auth {
-        Auth { config, tokens: Mutex::new(HashMap::new()) }
+        Auth { config, tokens: Mutex::new(HashMap::new()), sweep_at: Mutex::new(4096) }
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -94,9 +96,12 @@ impl Auth {
     fn issue(&self, ttl: Duration, idle: Option<Duration>, refresh: bool) -> String {
         let now = Instant::now();
         let mut tokens = self.tokens.lock().expect("token lock");
-        // PyPowerFlex leaks one /api/login token per call: sweep the dead ones now and then.
-        if tokens.len() > 4096 {
+        // PyPowerFlex leaks one /api/login token per call: sweep the dead ones whenever the
+        // table has doubled since the last sweep, so the cost stays O(1) per login amortised.
+        let mut sweep_at = self.sweep_at.lock().expect("sweep lock");
+        if tokens.len() >= *sweep_at {
             tokens.retain(|_, t| t.alive(now));
+            *sweep_at = (tokens.len() * 2).max(4096);
         }
         let token = random_token(32);
         tokens.insert(token.clone(), Token { expires: now + ttl, idle, last_used: now, refresh });
@@ -166,8 +171,11 @@ impl Auth {
         let token = self.live_token(headers).ok_or_else(|| ApiError::token_rejected(self.config.html_401))?;
         let mut tokens = self.tokens.lock().expect("token lock");
         tokens.remove(&token);
+        // Only a refresh token: another session's access token sent here must survive.
         if let Some(refresh) = refresh_token {
-            tokens.remove(refresh);
+            if tokens.get(refresh).is_some_and(|t| t.refresh) {
+                tokens.remove(refresh);
+            }
         }
         Ok(())
     }

@@ -67,19 +67,31 @@ impl Gateway {
 
     /// Carries out one change: plan it, let the data plane prepare it, journal it, commit
     /// it, then let the data plane finish. Nothing is half-done if a step fails.
-    pub async fn execute(&self, command: Command) -> ApiResult<Reply> {
+    ///
+    /// The change runs in its own task, so a client that hangs up (or a shutdown that stops
+    /// waiting) cannot drop it half-way with the writer lock released.
+    pub async fn execute(self: &Arc<Self>, command: Command) -> ApiResult<Reply> {
+        let this = self.clone();
+        tokio::spawn(async move { this.change(command).await })
+            .await
+            .map_err(|e| ApiError::internal(format!("Error: the change failed: {e}")))?
+    }
+
+    async fn change(&self, command: Command) -> ApiResult<Reply> {
         let mut store = self.writer.lock().await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let plan = self.read().plan(&command, now)?;
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
-        tokio::task::spawn_blocking(move || {
+        let prepared = tokio::task::spawn_blocking(move || {
             let model = model.read().expect("model lock poisoned");
             dataplane::prepare(plane.as_ref(), &model, &effects)
         })
         .await
         .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))??;
         if let Err(e) = store.append(&plan.effects) {
-            tracing::error!("journal write failed; the change is refused: {e}");
+            tracing::error!("journal write failed; the change is refused and taken back: {e}");
+            let plane = self.plane.clone();
+            tokio::task::spawn_blocking(move || prepared.undo(plane.as_ref())).await.ok();
             return Err(e.into());
         }
         self.model.write().expect("model lock poisoned").commit(&plan.effects);
@@ -94,7 +106,9 @@ impl Gateway {
     pub async fn reset(&self, seed: Option<u64>) -> ApiResult<u64> {
         let mut store = self.writer.lock().await;
         let seed = seed.unwrap_or_else(|| self.read().seed());
-        let fresh = Model::new(&self.topology, seed);
+        let mut fresh = Model::new(&self.topology, seed);
+        // Deliberate faults are configuration, not state: a reset keeps them.
+        fresh.set_broken(self.read().broken().clone());
         let (old_volumes, old_hosts): (Vec<_>, Vec<_>) = {
             let model = self.read();
             (model.volumes().map(|v| v.id).collect(), model.hosts().map(|h| h.id).collect())
@@ -118,8 +132,7 @@ impl Gateway {
     /// Writes a compact snapshot (clean shutdown).
     pub async fn flush(&self) {
         let mut store = self.writer.lock().await;
-        let model = self.read().clone();
-        if let Err(e) = store.compact(&model) {
+        if let Err(e) = store.compact(&self.read()) {
             tracing::error!("saving state at shutdown: {e}");
         }
     }

@@ -93,6 +93,12 @@ fn written(gw: &Gateway, model: &Model, pool: Id) -> Written {
     written
 }
 
+/// VTree statistics with the data plane's measure of what its volumes hold.
+fn vtree_stats(gw: &Gateway, model: &Model, id: Id) -> Stats {
+    let written_kb = model.vtree_volumes(id).filter_map(|v| gw.plane().allocated_kb(v.id)).sum();
+    stats::vtree(model, id, written_kb)
+}
+
 fn pool_stats(gw: &Gateway, model: &Model, pool: &StoragePool, with_ids: bool) -> Stats {
     stats::pool(model, pool, written(gw, model, pool.id), with_ids)
 }
@@ -221,10 +227,7 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
         }
         ("Volume", "Statistics") => volume_stats_value(&model, id),
         ("VTree", "Volume") => volumes(&mut model.vtree_volumes(id)),
-        ("VTree", "Statistics") => {
-            let written_kb = model.vtree_volumes(id).filter_map(|v| gw.plane().allocated_kb(v.id)).sum();
-            render::stats(&stats::vtree(&model, id, written_kb))
-        }
+        ("VTree", "Statistics") => render::stats(&vtree_stats(gw, &model, id)),
         ("Sdc" | "Host", "Volume") => volumes(&mut model.host_volumes(id)),
         ("Sdc" | "Host", "Statistics") => host_stats(model.host(id).expect("checked")),
         ("Host", "NvmeController") => empty(),
@@ -327,7 +330,7 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
             "StoragePool" => stats_with_bwcs(&pool_stats(gw, &model, model.pool(id).expect("checked"), false)),
             "System" => stats_with_bwcs(&system_stats(gw, &model)),
             "Volume" => volume_stats_value(&model, id),
-            "VTree" => render::stats(&stats::vtree(&model, id, 0)),
+            "VTree" => render::stats(&vtree_stats(gw, &model, id)),
             "Sdc" => host_stats(model.host(id).expect("checked")),
             _ => json!({}),
         };

@@ -115,12 +115,15 @@ pub enum Command {
         max_num_paths: Option<u32>,
         max_num_sys_ports: Option<u32>,
     },
+    /// `setSdcName` on `Sdc::` or a rename on `Host::`; `host_api` picks the "not found" code.
     RenameHost {
         host: Id,
         name: String,
+        host_api: bool,
     },
     RemoveHost {
         host: Id,
+        host_api: bool,
     },
     SetHostMaxNumPaths {
         host: Id,
@@ -188,8 +191,8 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         CreateNvmeHost { nqn, name, max_num_paths, max_num_sys_ports } => {
             hosts::create_nvme(model, nqn, name.as_deref(), *max_num_paths, *max_num_sys_ports)
         }
-        RenameHost { host, name } => hosts::rename(model, *host, name),
-        RemoveHost { host } => hosts::remove(model, *host),
+        RenameHost { host, name, host_api } => hosts::rename(model, *host, name, *host_api),
+        RemoveHost { host, host_api } => hosts::remove(model, *host, *host_api),
         SetHostMaxNumPaths { host, value } => hosts::set_paths(model, *host, Some(*value), None),
         SetHostMaxNumSysPorts { host, value } => hosts::set_paths(model, *host, None, Some(*value)),
     }

@@ -175,12 +175,9 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
             if let Some(name) = &host.name {
                 model.index.host_by_name.insert(name.clone(), host.id);
             }
-            match &host.kind {
-                HostKind::Nvme { nqn, .. } => {
-                    model.index.host_by_nqn.insert(nqn.clone(), host.id);
-                    model.index.nvme_hosts += 1;
-                }
-                HostKind::Sdc { .. } => model.index.sdcs += 1,
+            if let HostKind::Nvme { nqn, .. } = &host.kind {
+                model.index.host_by_nqn.insert(nqn.clone(), host.id);
+                model.index.nvme_hosts += 1;
             }
             model.hosts.insert(host.id, (**host).clone());
         }
@@ -189,12 +186,9 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
                 if let Some(name) = &h.name {
                     model.index.host_by_name.remove(name);
                 }
-                match &h.kind {
-                    HostKind::Nvme { nqn, .. } => {
-                        model.index.host_by_nqn.remove(nqn);
-                        model.index.nvme_hosts -= 1;
-                    }
-                    HostKind::Sdc { .. } => model.index.sdcs -= 1,
+                if let HostKind::Nvme { nqn, .. } = &h.kind {
+                    model.index.host_by_nqn.remove(nqn);
+                    model.index.nvme_hosts -= 1;
                 }
             }
         }
@@ -228,6 +222,7 @@ fn create_volume(model: &mut Model, v: &Volume) {
     model.seq.volume = model.seq.volume.max(seq_of(v.id) + 1);
     model.seq.nsid = model.seq.nsid.max(v.nsid);
     let pool = model.pools.get_mut(&v.pool).expect("planned pool exists");
+    pool.volumes.insert(v.id);
     let pd = pool.protection_domain;
     let tree = model.vtrees.entry(v.vtree).or_insert_with(|| {
         pool.usage.vtrees += 1;
@@ -250,6 +245,7 @@ fn remove_volume(model: &mut Model, id: Id) {
         model.index.volume_by_name.remove(name);
     }
     let pool = model.pools.get_mut(&v.pool).expect("pool");
+    pool.volumes.remove(&id);
     let pd = pool.protection_domain;
     if let Some(tree) = model.vtrees.get_mut(&v.vtree) {
         tree.members.remove(&id);
@@ -277,6 +273,8 @@ fn migrate(model: &mut Model, vtree: Id, pool: Id, provisioning: Provisioning) {
     for id in &members {
         let v = model.volumes[id].clone();
         usage(model, &v, -1);
+        model.pools.get_mut(&old_pool).expect("pool").volumes.remove(id);
+        model.pools.get_mut(&pool).expect("pool").volumes.insert(*id);
         let v = model.volumes.get_mut(id).expect("member");
         v.pool = pool;
         v.provisioning = provisioning;

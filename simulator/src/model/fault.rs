@@ -46,9 +46,7 @@ faults! {
     ini_not_found => 80, "INI_NOT_FOUND", "Could not find the SDC";
     vol_already_mapped_to_this_ini => 81, "VOL_ALREADY_MAPPED_TO_THIS_INI", "The volume is already mapped to this SDC";
     vol_not_mapped_to_ini => 84, "VOL_NOT_MAPPED_TO_INI", "The volume is not mapped to SDC";
-    too_many_mappings => 87, "TOO_MANY_MAPPINGS", "There are too many mappings";
     not_found => 3, "NOT_FOUND", "Not found";
-    invalid_vol_id => 88, "INVALID_VOL_ID", "Invalid volume ID. Please try again with a valid ID.";
     host_not_found => 91, "HOST_NOT_FOUND", "Could not find the host";
     dup_host_name => 92, "DUP_HOST_NAME", "Duplicate host name";
     too_many_vols => 97, "TOO_MANY_VOLS", "There are too many volumes";
@@ -74,8 +72,9 @@ faults! {
     too_much_thin_capacity => 300, "TOO_MUCH_THIN_CAPACITY", "Requested volume size exceeds the volume allocation limit";
     /// Inferred code.
     volume_and_snapshot_match => 330, "VOLUME_AND_SNAPSHOT_MATCH", "You cannot overwrite a volume with itself. Select a different volume in the V-Tree and try again.";
-    /// Inferred code.
-    capacity_too_low => 337, "CAPACITY_TOO_LOW_FOR_THICK_VOL", "Storage Pool does not have enough capacity for the requested volume";
+    /// A thick volume the pool cannot hold. Which code real systems use is not known; this is
+    /// the table's generic "insufficient resources".
+    capacity_too_low => 67, "NO_RESOURCES", "Insufficient resources";
     /// Inferred code.
     too_many_vols_in_fd => 338, "TOO_MANY_VOLS_IN_FD", "Too many volumes in Protection Domain";
     /// Inferred code.

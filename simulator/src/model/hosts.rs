@@ -39,9 +39,6 @@ pub(super) fn map(
     if !v.mappings.is_empty() && !allow_multiple {
         return Err(Fault::not_allowed_more_than_one_mapping());
     }
-    if v.mappings.len() >= limits::PATHS_PER_VOLUME * 8 {
-        return Err(Fault::too_many_mappings());
-    }
     if h.volumes.len() >= limits::VOLUMES_PER_HOST {
         return Err(Fault::ini_mapped_to_too_many_vols());
     }
@@ -153,14 +150,14 @@ pub(super) fn create_nvme(
     Ok(Plan::new(vec![Effect::HostCreated { host: Box::new(host), seq }], Reply::Created(id)))
 }
 
-pub(super) fn rename(model: &Model, host: Id, name: &str) -> Result<Plan, Fault> {
-    model.host(host).ok_or_else(Fault::ini_not_found)?;
+pub(super) fn rename(model: &Model, host: Id, name: &str, host_api: bool) -> Result<Plan, Fault> {
+    resolve(model, &HostRef::Id(host), host_api)?;
     check_host_name(model, name, Some(host))?;
     Ok(Plan::new(vec![Effect::HostRenamed { host, name: Some(name.to_string()) }], Reply::Empty))
 }
 
-pub(super) fn remove(model: &Model, host: Id) -> Result<Plan, Fault> {
-    let h = model.host(host).ok_or_else(Fault::ini_not_found)?;
+pub(super) fn remove(model: &Model, host: Id, host_api: bool) -> Result<Plan, Fault> {
+    let h = resolve(model, &HostRef::Id(host), host_api)?;
     if !h.volumes.is_empty() {
         return Err(Fault::ini_has_mappings());
     }

@@ -73,7 +73,6 @@ struct Index {
     host_by_name: HashMap<String, Id>,
     host_by_nqn: HashMap<String, Id>,
     nvme_hosts: usize,
-    sdcs: usize,
 }
 
 impl Model {
@@ -126,6 +125,7 @@ impl Model {
                         max_capacity_kb: pool_spec.capacity_gb * 1024 * 1024,
                         spare_percentage: pool_spec.spare_percentage,
                         usage: PoolUsage::default(),
+                        volumes: Default::default(),
                     },
                 );
             }
@@ -166,6 +166,14 @@ impl Model {
 
     /// Restores the lookup indexes after deserialising.
     pub fn rebuild_index(&mut self) {
+        for pool in self.pools.values_mut() {
+            pool.volumes.clear();
+        }
+        for v in self.volumes.values() {
+            if let Some(pool) = self.pools.get_mut(&v.pool) {
+                pool.volumes.insert(v.id);
+            }
+        }
         let mut index = Index::default();
         for v in self.volumes.values() {
             if let Some(name) = &v.name {
@@ -176,12 +184,9 @@ impl Model {
             if let Some(name) = &h.name {
                 index.host_by_name.insert(name.clone(), h.id);
             }
-            match &h.kind {
-                HostKind::Nvme { nqn, .. } => {
-                    index.host_by_nqn.insert(nqn.clone(), h.id);
-                    index.nvme_hosts += 1;
-                }
-                HostKind::Sdc { .. } => index.sdcs += 1,
+            if let HostKind::Nvme { nqn, .. } = &h.kind {
+                index.host_by_nqn.insert(nqn.clone(), h.id);
+                index.nvme_hosts += 1;
             }
         }
         self.index = index;
@@ -274,9 +279,10 @@ impl Model {
         self.index.host_by_name.get(name).and_then(|id| self.hosts.get(id))
     }
 
-    /// The volumes of a pool. O(volumes) — a list.
+    /// The volumes of a pool, in id order.
     pub fn pool_volumes(&self, pool: Id) -> impl Iterator<Item = &Volume> {
-        self.volumes.values().filter(move |v| v.pool == pool)
+        let set = self.pools.get(&pool).map(|p| &p.volumes);
+        set.into_iter().flatten().filter_map(|id| self.volumes.get(id))
     }
 
     /// The volumes of a VTree, in id order.

@@ -40,6 +40,9 @@ pub struct StoragePool {
     pub max_capacity_kb: u64,
     pub spare_percentage: u64,
     pub usage: PoolUsage,
+    /// The pool's volumes and snapshots, so listing one pool does not scan the system.
+    #[serde(default)]
+    pub volumes: BTreeSet<Id>,
 }
 
 /// Counters kept up to date on every change, so statistics cost O(1).

@@ -171,7 +171,7 @@ fn mapping_rules_and_their_codes() {
     sim.map(v, h, true).unwrap();
     assert_eq!(code(sim.map(v, h, true)), 81);
     assert_eq!(code(sim.run(Command::RemoveVolume { volume: v, mode: RemoveMode::OnlyMe })), 104);
-    assert_eq!(code(sim.run(Command::RemoveHost { host: h })), 180);
+    assert_eq!(code(sim.run(Command::RemoveHost { host: h, host_api: false })), 180);
     let other = sim.host("nqn.2014-08.org.nvmexpress:uuid:two");
     let not_mapped = |sim: &mut Sim, host_api| {
         sim.run(Command::RemoveMapping { volume: v, target: MapTarget::One(HostRef::Id(other)), host_api })
@@ -214,7 +214,7 @@ fn thick_volumes_reserve_their_size_and_fail_when_the_pool_is_full() {
     for _ in 0..5 {
         sim.run(thick(8 * GIB)).unwrap();
     }
-    assert_eq!(code(sim.run(thick(8 * GIB))), 337);
+    assert_eq!(code(sim.run(thick(8 * GIB))), 67);
     assert_eq!(sim.model.pool(pool).unwrap().usage.thick_allocated_kb, 40 * GIB);
 }
 
@@ -254,4 +254,49 @@ fn nguid_is_volume_id_dell_oui_and_system_tail() {
     let nguid = sim.model.nguid(Id(0x694a2d140000000b));
     assert_eq!(nguid, format!("694a2d140000000b64b94e{}", &system[6..]));
     assert_eq!(nguid.len(), 32);
+}
+
+#[test]
+fn snapshots_cannot_be_made_without_access() {
+    let mut sim = Sim::new();
+    let v = sim.create("v", GIB).unwrap();
+    let result = sim.run(Command::SnapshotVolumes { defs: vec![(v, None)], access_mode: AccessMode::NoAccess });
+    assert_eq!(code(result), 64);
+}
+
+#[test]
+fn the_allow_shrink_breakage_really_shrinks() {
+    let mut sim = Sim::new();
+    sim.model.set_broken([breakage::Breakage::AllowShrink].into());
+    let v = sim.create("v", 16 * GIB).unwrap();
+    sim.run(Command::SetVolumeSize { volume: v, size_gb: 8 }).unwrap();
+    assert_eq!(sim.model.volume(v).unwrap().size_kb, 8 * GIB);
+}
+
+#[test]
+fn host_calls_word_not_found_by_api() {
+    let mut sim = Sim::new();
+    let missing = Id(0x1234);
+    assert_eq!(code(sim.run(Command::RemoveHost { host: missing, host_api: true })), 91);
+    assert_eq!(code(sim.run(Command::RemoveHost { host: missing, host_api: false })), 80);
+    let renamed = Command::RenameHost { host: missing, name: "x".into(), host_api: true };
+    assert_eq!(code(sim.run(renamed)), 91);
+}
+
+#[test]
+fn listing_a_pool_follows_its_volumes_through_migration() {
+    let mut sim = Sim::new();
+    let v = sim.create("v", GIB).unwrap();
+    let s = sim.snapshot(v, None).unwrap();
+    let (from, to) = (sim.pool(), sim.model.pools().find(|p| p.name == "sp2").unwrap().id);
+    sim.run(Command::MigrateVTree { volume: v, destination_pool: to, conversion: None }).unwrap();
+    assert_eq!(sim.model.pool_volumes(from).count(), 0);
+    let moved: Vec<Id> = sim.model.pool_volumes(to).map(|x| x.id).collect();
+    assert_eq!(moved, {
+        let mut ids = vec![v, s];
+        ids.sort();
+        ids
+    });
+    sim.run(Command::RemoveVolume { volume: v, mode: RemoveMode::WholeVtree }).unwrap();
+    assert_eq!(sim.model.pool_volumes(to).count(), 0);
 }

@@ -110,13 +110,21 @@ impl Topology {
             return invalid("at least one protection domain is needed".into());
         }
         let mut pool_names = std::collections::HashSet::new();
+        let mut domain_names = std::collections::HashSet::new();
         for pd in &self.protection_domains {
+            if !domain_names.insert(&pd.name) {
+                return invalid(format!("protection domain {} appears twice", pd.name));
+            }
             if pd.storage_pools.is_empty() {
                 return invalid(format!("protection domain {} has no storage pool", pd.name));
             }
             for pool in &pd.storage_pools {
                 if !pool_names.insert((&pd.name, &pool.name)) {
                     return invalid(format!("storage pool {} appears twice in {}", pool.name, pd.name));
+                }
+                // Whole pools of up to 1 EiB raw; the KiB figure must fit in 64 bits.
+                if pool.capacity_gb == 0 || pool.capacity_gb > 1 << 30 {
+                    return invalid(format!("storage pool {}: capacityGb must be 1 to 2^30", pool.name));
                 }
                 if pool.spare_percentage >= 100 {
                     return invalid(format!("storage pool {}: sparePercentage must be below 100", pool.name));

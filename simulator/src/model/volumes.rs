@@ -136,11 +136,15 @@ pub(super) fn snapshot(
     if defs.is_empty() {
         return Err(Fault::invalid("snapshotDefs must name at least one volume"));
     }
+    if access_mode == AccessMode::NoAccess {
+        return Err(Fault::invalid("accessModeLimit must be ReadWrite or ReadOnly"));
+    }
     let group = ids::derive(model.seed, IdKind::SnapshotGroup, model.seq.snapshot_group);
     let mut effects = Vec::with_capacity(defs.len() + 1);
     let mut created = Vec::with_capacity(defs.len());
     let mut new_names = std::collections::HashSet::new();
     let mut per_tree: std::collections::HashMap<Id, usize> = Default::default();
+    let mut per_pool_kb: std::collections::HashMap<Id, u64> = Default::default();
     for (n, (source_id, name)) in defs.iter().enumerate() {
         let source = existing(model, *source_id)?;
         if let Some(name) = name {
@@ -157,6 +161,8 @@ pub(super) fn snapshot(
         }
         let pool = model.pool(source.pool).expect("volume's pool");
         check_counts(model, pool, (n + 1) as u64)?;
+        *per_pool_kb.entry(source.pool).or_insert(0) += source.size_kb;
+        check_room(pool, Provisioning::Thin, per_pool_kb[&source.pool])?;
         let id = volume_id(model, n as u64);
         created.push(id);
         effects.push(Effect::VolumeCreated(Box::new(Volume {
@@ -246,7 +252,8 @@ pub(super) fn resize(model: &Model, id: Id, size_gb: u64) -> Result<Plan, Fault>
     }
     let pool = model.pool(v.pool).expect("volume's pool");
     let provisioning = if v.is_snapshot { Provisioning::Thin } else { v.provisioning };
-    check_room(pool, provisioning, size_kb - v.size_kb)?;
+    // Only growth needs room (a shrink gets here only with `--break allow-shrink`).
+    check_room(pool, provisioning, size_kb.saturating_sub(v.size_kb))?;
     Ok(Plan::new(vec![Effect::VolumeResized { volume: id, size_kb }], Reply::Empty))
 }
 
@@ -269,6 +276,9 @@ pub(super) fn overwrite(model: &Model, id: Id, source: Id) -> Result<Plan, Fault
     // A source larger than the target (a snapshot grown after it was taken) grows the target:
     // it must hold all of the source's content.
     if src.size_kb > target.size_kb {
+        let pool = model.pool(target.pool).expect("volume's pool");
+        let provisioning = if target.is_snapshot { Provisioning::Thin } else { target.provisioning };
+        check_room(pool, provisioning, src.size_kb - target.size_kb)?;
         effects.push(Effect::VolumeResized { volume: id, size_kb: src.size_kb });
     }
     effects.push(Effect::ContentOverwritten { volume: id, source });
@@ -293,8 +303,11 @@ pub(super) fn migrate(model: &Model, id: Id, destination: Id, conversion: Option
     {
         return Err(Fault::too_many_vols_in_fd());
     }
+    // Thick room is for the base volumes; the nominal-size limit counts every member.
     let base_kb: u64 = model.vtree_volumes(tree.id).filter(|m| !m.is_snapshot).map(|m| m.size_kb).sum();
+    let snapshot_kb: u64 = model.vtree_volumes(tree.id).filter(|m| m.is_snapshot).map(|m| m.size_kb).sum();
     check_room(dest, provisioning, base_kb)?;
+    check_room(dest, Provisioning::Thin, base_kb + snapshot_kb)?;
     Ok(Plan::new(vec![Effect::VTreeMigrated { vtree: tree.id, pool: destination, provisioning }], Reply::Empty))
 }
 
