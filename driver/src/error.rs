@@ -86,14 +86,32 @@ pub enum Error {
     /// A request that does not make sense (wrong content type, missing snapshot pairing, ...).
     #[error("{0}")]
     Invalid(String),
+    /// An operation failed and undoing its earlier steps failed too, so what
+    /// those steps created (volumes, snapshots, mappings, the host entity, a
+    /// session) may be left behind.
+    #[error("{error}; undoing it also failed, so these may be left behind: {}", .undo_failures.join("; "))]
+    RevertFailed {
+        /// The failure that started the revert.
+        error: Box<Error>,
+        /// Each undo step that failed, with its error.
+        undo_failures: Vec<String>,
+    },
 }
 
 impl Error {
     /// The PowerFlex error code, when the failure came from the gateway.
     pub fn gateway_code(&self) -> Option<ErrorCode> {
-        match self {
+        match self.original() {
             Error::Gateway(e) => e.code(),
             _ => None,
+        }
+    }
+
+    /// The failure that made the operation fail, past a failed revert.
+    pub fn original(&self) -> &Error {
+        match self {
+            Error::RevertFailed { error, .. } => error.original(),
+            e => e,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! entity, an NVMe session) pushes the action that removes it. If a later
 //! step fails, [`Reverter::revert`] runs the actions newest first; on success
 //! [`Reverter::success`] drops them. Failures while reverting are logged and
-//! returned, never allowed to hide the original error.
+//! returned; [`Reverter::finish`] reports them together with the original
+//! error ([`Error::RevertFailed`]), which they never hide.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -64,15 +65,22 @@ impl Reverter {
     }
 
     /// Finishes an operation: keeps everything on success, reverts on failure.
+    /// The original error is returned as it is when every undo step worked;
+    /// otherwise it comes wrapped in [`Error::RevertFailed`] with the steps that
+    /// failed, so the caller can report what may be left behind.
     pub async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
         match result {
             Ok(v) => {
                 self.success();
                 Ok(v)
             }
-            Err(e) => {
-                self.revert().await;
-                Err(e)
+            Err(error) => {
+                let failed = self.revert().await;
+                if failed.is_empty() {
+                    return Err(error);
+                }
+                let undo_failures = failed.into_iter().map(|(what, e)| format!("{what}: {e}")).collect();
+                Err(Error::RevertFailed { error: Box::new(error), undo_failures })
             }
         }
     }
@@ -111,6 +119,25 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), vec![2, 1, 0]);
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].0, "step 1");
+    }
+
+    #[tokio::test]
+    async fn finish_reports_undo_failures_with_the_original_error() {
+        let mut r = Reverter::new();
+        r.add("remove volume v1", || async { Err(Error::Invalid("gateway unreachable".into())) });
+        r.add("unmap v1", || async { Ok(()) });
+        let err = r.finish::<()>(Err(Error::Attached { name: "v1".into() })).await.unwrap_err();
+        assert!(matches!(err.original(), Error::Attached { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("volume v1 is attached"), "{msg}");
+        assert!(msg.contains("remove volume v1: gateway unreachable"), "{msg}");
+        assert!(!msg.contains("unmap"), "only failed steps are named: {msg}");
+
+        // A clean revert gives the original error back as it was.
+        let mut r = Reverter::new();
+        r.add("x", || async { Ok(()) });
+        let err = r.finish::<()>(Err(Error::Invalid("boom".into()))).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
     }
 
     #[tokio::test]
