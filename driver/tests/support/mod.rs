@@ -45,18 +45,19 @@ pub async fn file_gateway() -> TestGateway {
     .await
 }
 
-/// Pool keys for `sp1` in `pd1`, mode nvme, plus `extra`.
+/// Pool keys for `sp1` in `pd1`, mode nvme, plus `extra` (which may override them).
 pub fn config(gw: &TestGateway, extra: &[&str]) -> PoolConfig {
-    let mut keys = vec![
+    let mut keys = parse_key_values([
         format!("powerflex.gateway={}", gw.url),
         format!("powerflex.user.name={}", gw.user),
         format!("powerflex.user.password={}", gw.password),
         "powerflex.pool=sp1".to_string(),
         "powerflex.domain=pd1".to_string(),
         "powerflex.mode=nvme".to_string(),
-    ];
-    keys.extend(extra.iter().map(|s| s.to_string()));
-    PoolConfig::from_map(&parse_key_values(keys).unwrap()).unwrap()
+    ])
+    .unwrap();
+    keys.extend(parse_key_values(extra).unwrap());
+    PoolConfig::from_map(&keys).unwrap()
 }
 
 /// Client options that trust the simulator's CA, verification on.
