@@ -385,7 +385,14 @@ impl Driver {
 
     // ----- Create and delete -------------------------------------------------------------------
 
+    /// Creates one empty volume. Refused on a pool without zero padding, as LXD
+    /// refuses it: the host copy (which creates its target here) skips holes and
+    /// zero blocks, so it relies on a fresh volume reading as zeros.
     async fn create_one(&self, r: &mut Reverter, vol: &Volume, size: u64, thick: bool) -> Result<String> {
+        let pool = &self.inner.discovery.pool;
+        if !pool.zero_padding_enabled {
+            return Err(Error::ZeroPaddingDisabled { pool: pool.name.clone().unwrap_or_else(|| pool.id.clone()) });
+        }
         let req = CreateVolume {
             name: vol.name(),
             volume_size_in_gb: (round_size(size) / GIB).to_string(),
@@ -404,10 +411,6 @@ impl Driver {
     pub async fn create_volume(&self, vol: &Volume, opts: &CreateOptions) -> Result<VolumeInfo> {
         if vol.snapshot {
             return Err(Error::Invalid("create_volume: use create_snapshot for snapshots".into()));
-        }
-        let pool = &self.inner.discovery.pool;
-        if !pool.zero_padding_enabled {
-            return Err(Error::ZeroPaddingDisabled { pool: pool.name.clone().unwrap_or_else(|| pool.id.clone()) });
         }
         let mut r = Reverter::new();
         let result = async {
@@ -695,6 +698,8 @@ impl Driver {
                 size = size.max(req.size.map(round_size).unwrap_or(0));
             }
             self.create_one(r, &dst_part, size, req.thick).await?;
+            // Fresh on a zero-padded pool (create_one insists), so the first
+            // pass may skip holes and zero blocks.
             let mut first = true;
             for (ss, ts) in req.source_snapshots.iter().zip(&req.target_snapshots) {
                 let ss_part = ss.parts()[i];

@@ -619,3 +619,56 @@ async fn zero_padding_is_required() {
     let err = d2.create_volume(&custom_block(), &SIZE_8).await.unwrap_err();
     assert!(matches!(err, Error::ZeroPaddingDisabled { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_host_copy_is_refused_on_a_pool_without_zero_padding() {
+    // The host copy skips holes and zero blocks of the source, so its target
+    // must read as zeros: LXD creates it like any volume, which it refuses on
+    // such a pool. A snapshot copy creates no volume and is left alone.
+    let topology = powerflex_sim::model::topology::Topology::parse(include_str!("../../fixtures/topology-small.json"))
+        .expect("topology-small.json");
+    let gw = powerflex_sim::testing::TestGateway::start_with(powerflex_sim::testing::Options {
+        topology,
+        ..Default::default()
+    })
+    .await;
+    let scratch = Arc::new(ScratchConnector::new());
+    let drivers = async |clone_copy| {
+        let clone_copy = format!("powerflex.clone_copy={clone_copy}");
+        let cfg = config(&gw, &["powerflex.pool=nopad", "powerflex.domain=domain1", &clone_copy]);
+        let disc = discovery::discover(&client(&gw), &cfg, &HostProbe::default()).await.unwrap();
+        assert!(!disc.pool.zero_padding_enabled);
+        powerflex_driver::Driver::from_parts(
+            client(&gw),
+            cfg,
+            disc,
+            powerflex_driver::host::HostIdentity::new(Uuid::new_v4()),
+            scratch.clone(),
+        )
+    };
+    let (full, snap) = (drivers("true").await, drivers("false").await);
+
+    // A volume made there by someone else, since the driver refuses to create one.
+    let src = custom_block();
+    full.client()
+        .create_volume(&powerflex_driver::client::types::CreateVolume {
+            name: src.name(),
+            volume_size_in_gb: "8".into(),
+            volume_type: "ThinProvisioned".into(),
+            storage_pool_id: full.discovery().pool.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(full.create_volume(&custom_block(), &SIZE_8).await, Err(Error::ZeroPaddingDisabled { .. })));
+
+    let before = volume_names(&full).await;
+    let dst = custom_block();
+    assert_eq!(full.copy_method(&copy_req(src, dst)).await.unwrap(), CopyMethod::HostCopy);
+    let err = full.copy_volume(&copy_req(src, dst), None).await.unwrap_err();
+    assert!(matches!(err, Error::ZeroPaddingDisabled { .. }), "{err}");
+    assert_eq!(volume_names(&full).await, before, "nothing created");
+    assert!(scratch.events().is_empty(), "nothing attached: {:?}", scratch.events());
+    assert_no_host_leftovers(&full).await;
+
+    assert_eq!(snap.copy_volume(&copy_req(src, dst), None).await.unwrap().method, CopyMethod::Snapshot);
+}
