@@ -4,11 +4,22 @@
 //! [`crate::state`]); the host NQN is `nqn.2014-08.org.nvmexpress:uuid:<uuid>`
 //! and the same UUID is the nvme-cli `--hostid`. The gateway's host entity is
 //! created at the first mapping and removed with the last one.
+//!
+//! That entity and the NVMe session are shared by everything that maps volumes
+//! to this host, so changes to this host's mappings are serialised with
+//! [`lock_mappings`]: per host NQN within the process, and with a file lock in
+//! the state directory across processes (`pflex` invocations sharing it).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use uuid::Uuid;
 
 use crate::client::types::Host;
 use crate::client::{Client, ClientError};
+use crate::state::{self, StateError};
 
 /// The fixed prefix of the host NQN.
 pub const NQN_PREFIX: &str = "nqn.2014-08.org.nvmexpress:uuid:";
@@ -52,6 +63,44 @@ pub fn local_hostname() -> String {
     name.chars().take(MAX_HOST_NAME).collect()
 }
 
+/// Serialises changes to one host's mappings; released on drop.
+#[derive(Debug)]
+pub struct MappingLock {
+    // Field order is drop order: the file lock goes before the in-process one.
+    _file: Option<File>,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// One async mutex per host NQN, for the whole process.
+static LOCAL_LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+/// The file [`lock_mappings`] locks in `dir` for this identity.
+pub fn mapping_lock_path(dir: &Path, identity: &HostIdentity) -> PathBuf {
+    dir.join(format!("host-{}.lock", identity.host_id()))
+}
+
+/// Waits until no other task of this process, and no other process using the
+/// same `dir` (the state directory, when there is one), is changing this
+/// host's mappings, and holds that until the guard is dropped.
+pub async fn lock_mappings(identity: &HostIdentity, dir: Option<&Path>) -> Result<MappingLock, StateError> {
+    let local = {
+        let mut locks = LOCAL_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(identity.nqn()).or_default().clone()
+    };
+    let local = local.lock_owned().await;
+    let file = match dir {
+        None => None,
+        Some(dir) => {
+            let path = mapping_lock_path(dir, identity);
+            let file = tokio::task::spawn_blocking(move || state::flock_exclusive(&path))
+                .await
+                .map_err(|e| StateError::Io { path: dir.to_path_buf(), source: std::io::Error::other(e) })??;
+            Some(file)
+        }
+    };
+    Ok(MappingLock { _file: file, _local: local })
+}
+
 /// The NVMe host entity with this NQN, if any.
 pub async fn find_host(client: &Client, nqn: &str) -> Result<Option<Host>, ClientError> {
     Ok(client
@@ -93,5 +142,29 @@ mod tests {
         assert_eq!(id.nqn(), "nqn.2014-08.org.nvmexpress:uuid:c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert_eq!(id.host_id(), "c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert!(local_hostname().len() <= 31);
+    }
+
+    fn flock_free(path: &Path) -> bool {
+        use std::os::unix::io::AsRawFd;
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        // SAFETY: a non-blocking flock on a descriptor owned here; closing it releases the lock.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
+    #[tokio::test]
+    async fn mapping_locks_are_per_host_in_the_process_and_in_the_state_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (HostIdentity::new(Uuid::new_v4()), HostIdentity::new(Uuid::new_v4()));
+        let held = lock_mappings(&a, Some(dir.path())).await.unwrap();
+        // Another process (here: another open of the file) cannot take it.
+        let path = mapping_lock_path(dir.path(), &a);
+        assert!(!flock_free(&path));
+        // The same host waits, even without a state directory; another host does not.
+        let same = tokio::time::timeout(std::time::Duration::from_millis(100), lock_mappings(&a, None)).await;
+        assert!(same.is_err(), "a second lock on the same host was granted");
+        drop(lock_mappings(&b, Some(dir.path())).await.unwrap());
+        drop(held);
+        assert!(flock_free(&path));
+        drop(lock_mappings(&a, None).await.unwrap());
     }
 }

@@ -9,6 +9,11 @@
 //! Every multi-step operation pushes undo actions on a [`Reverter`], so a
 //! failure part-way leaves no volume, snapshot, mapping, host entity or NVMe
 //! session behind.
+//!
+//! Attach (with its revert), detach and delete change this host's mappings,
+//! its host entity and its session, which all users of the host share; they
+//! run under [`host::lock_mappings`] (per host NQN in the process, and a file
+//! lock in the state directory given with [`Driver::with_lock_dir`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -218,7 +223,8 @@ struct Inner {
     discovery: Discovery,
     identity: HostIdentity,
     connector: Arc<dyn Connector>,
-    map_lock: tokio::sync::Mutex<()>,
+    /// Where the cross-process mapping lock lives (the state directory), if anywhere.
+    lock_dir: Option<PathBuf>,
     device_timeout: Duration,
     gone_timeout: Duration,
 }
@@ -267,26 +273,44 @@ impl Driver {
                 discovery,
                 identity,
                 connector,
-                map_lock: tokio::sync::Mutex::new(()),
+                lock_dir: None,
                 device_timeout: DEVICE_TIMEOUT,
                 gone_timeout: GONE_TIMEOUT,
             }),
         }
     }
 
-    /// The same driver with other device timeouts (appear, disappear).
-    pub fn with_timeouts(self, device: Duration, gone: Duration) -> Driver {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
+    fn into_inner(self) -> Inner {
+        Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
             client: arc.client.clone(),
             config: arc.config.clone(),
             discovery: arc.discovery.clone(),
             identity: arc.identity.clone(),
             connector: arc.connector.clone(),
-            map_lock: tokio::sync::Mutex::new(()),
+            lock_dir: arc.lock_dir.clone(),
             device_timeout: arc.device_timeout,
             gone_timeout: arc.gone_timeout,
-        });
+        })
+    }
+
+    /// The same driver with other device timeouts (appear, disappear).
+    pub fn with_timeouts(self, device: Duration, gone: Duration) -> Driver {
+        let inner = self.into_inner();
         Driver { inner: Arc::new(Inner { device_timeout: device, gone_timeout: gone, ..inner }) }
+    }
+
+    /// The same driver, also serialising this host's mapping changes with other
+    /// processes through a lock file in `dir` (the state directory). Within one
+    /// process they are serialised per host NQN in any case.
+    pub fn with_lock_dir(self, dir: impl Into<PathBuf>) -> Driver {
+        let inner = self.into_inner();
+        Driver { inner: Arc::new(Inner { lock_dir: Some(dir.into()), ..inner }) }
+    }
+
+    /// Holds off every other change to this host's mappings (and its host
+    /// entity and session) until dropped; see [`host::lock_mappings`].
+    async fn lock_mappings(&self) -> Result<host::MappingLock> {
+        Ok(host::lock_mappings(&self.inner.identity, self.inner.lock_dir.as_deref()).await?)
     }
 
     /// The gateway client.
@@ -456,6 +480,7 @@ impl Driver {
     /// with `ONLY_ME`. A volume already gone is success.
     pub async fn delete_volume(&self, vol: &Volume) -> Result<()> {
         for part in vol.parts() {
+            let _lock = self.lock_mappings().await?;
             self.delete_one(&part).await?;
         }
         Ok(())
@@ -534,6 +559,9 @@ impl Driver {
 
     /// Maps a volume to this host, connects, and opens its device.
     pub async fn attach_volume(&self, vol: &Volume) -> Result<Attachment> {
+        // Held until a failed attach is reverted too: its undo steps unmap,
+        // disconnect and remove the host entity, which another attach may be using.
+        let _lock = self.lock_mappings().await?;
         let mut r = Reverter::new();
         let result = self.attach_inner(&mut r, vol).await;
         r.finish(result).await
@@ -542,7 +570,6 @@ impl Driver {
     async fn attach_inner(&self, r: &mut Reverter, vol: &Volume) -> Result<Attachment> {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
-        let _guard = self.inner.map_lock.lock().await;
         let v = self.wire_volume(vol).await?;
         let (host_id, created) = host::ensure_host(&client, &self.inner.identity).await?;
         if created {
@@ -603,7 +630,7 @@ impl Driver {
     /// host entity with the last mapping. Detaching something not attached is success.
     pub async fn detach_volume(&self, vol: &Volume) -> Result<()> {
         let client = &self.inner.client;
-        let _guard = self.inner.map_lock.lock().await;
+        let _lock = self.lock_mappings().await?;
         let Some(h) = host::find_host(client, &self.inner.identity.nqn()).await? else {
             return Ok(());
         };

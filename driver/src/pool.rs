@@ -271,7 +271,8 @@ impl Pools {
             ConnectorSource::Choice(choice) => connector::build(*choice, &self.client_options(&cfg))?,
         };
         Ok(Driver::from_parts(client, cfg, d, identity, connector)
-            .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT))
+            .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT)
+            .with_lock_dir(self.state.root()))
     }
 
     /// A driver for a named pool.

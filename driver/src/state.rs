@@ -194,6 +194,19 @@ pub struct StateLock {
     _file: File,
 }
 
+/// Opens (creating) `path` and takes an exclusive `flock` on it, blocking until
+/// it is free. The lock is held until the returned file is closed. Separate
+/// opens conflict even within one process.
+pub(crate) fn flock_exclusive(path: &Path) -> Result<File, StateError> {
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_err(path))?;
+    // SAFETY: flock on a descriptor we own; the lock lives as long as the file.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    if r != 0 {
+        return Err(StateError::Io { path: path.to_path_buf(), source: io::Error::last_os_error() });
+    }
+    Ok(file)
+}
+
 /// Checks a pool, volume or snapshot name.
 pub fn check_name(name: &str) -> Result<(), StateError> {
     let ok = !name.is_empty()
@@ -241,14 +254,7 @@ impl StateDir {
 
     /// Takes the exclusive lock (blocks until it is free).
     pub fn lock(&self) -> Result<StateLock, StateError> {
-        let path = self.root.join("lock");
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
-        // SAFETY: flock on a descriptor we own for the lifetime of the guard.
-        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if r != 0 {
-            return Err(StateError::Io { path, source: io::Error::last_os_error() });
-        }
-        Ok(StateLock { _file: file })
+        Ok(StateLock { _file: flock_exclusive(&self.root.join("lock"))? })
     }
 
     fn read<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>, StateError> {

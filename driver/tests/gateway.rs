@@ -672,3 +672,124 @@ async fn a_host_copy_is_refused_on_a_pool_without_zero_padding() {
 
     assert_eq!(snap.copy_volume(&copy_req(src, dst), None).await.unwrap().method, CopyMethod::Snapshot);
 }
+
+/// A connector for one host shared by two drivers: the first open fails, and
+/// the undo of that failed attach (its first `release`) waits up to
+/// `RACE_WAIT` for another attach to open its device.
+struct RaceConnector {
+    inner: Arc<ScratchConnector>,
+    opens: std::sync::atomic::AtomicUsize,
+    releases: std::sync::atomic::AtomicUsize,
+    first_open: tokio::sync::Notify,
+    other_opened: tokio::sync::Notify,
+}
+
+const RACE_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+#[async_trait::async_trait]
+impl powerflex_driver::Connector for RaceConnector {
+    fn kind(&self) -> powerflex_driver::connector::ConnectorKind {
+        self.inner.kind()
+    }
+    async fn check(&self) -> Result<(), powerflex_driver::connector::ConnectorError> {
+        self.inner.check().await
+    }
+    async fn connect(
+        &self,
+        t: &powerflex_driver::connector::Target,
+    ) -> Result<bool, powerflex_driver::connector::ConnectorError> {
+        self.inner.connect(t).await
+    }
+    async fn open(
+        &self,
+        t: &powerflex_driver::connector::Target,
+        v: &powerflex_driver::connector::VolumeRef,
+        timeout: std::time::Duration,
+    ) -> Result<Box<dyn powerflex_driver::BlockDevice>, powerflex_driver::connector::ConnectorError> {
+        use std::sync::atomic::Ordering;
+        if self.opens.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.first_open.notify_one();
+            return Err(powerflex_driver::connector::ConnectorError::Other("injected open failure".into()));
+        }
+        let dev = self.inner.open(t, v, timeout).await;
+        self.other_opened.notify_one();
+        dev
+    }
+    async fn device_path(
+        &self,
+        t: &powerflex_driver::connector::Target,
+        v: &powerflex_driver::connector::VolumeRef,
+    ) -> Result<Option<std::path::PathBuf>, powerflex_driver::connector::ConnectorError> {
+        self.inner.device_path(t, v).await
+    }
+    async fn release(
+        &self,
+        t: &powerflex_driver::connector::Target,
+        v: &powerflex_driver::connector::VolumeRef,
+    ) -> Result<(), powerflex_driver::connector::ConnectorError> {
+        if self.releases.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let _ = tokio::time::timeout(RACE_WAIT, self.other_opened.notified()).await;
+        }
+        self.inner.release(t, v).await
+    }
+    async fn wait_gone(
+        &self,
+        t: &powerflex_driver::connector::Target,
+        v: &powerflex_driver::connector::VolumeRef,
+        timeout: std::time::Duration,
+    ) -> Result<(), powerflex_driver::connector::ConnectorError> {
+        self.inner.wait_gone(t, v, timeout).await
+    }
+    async fn disconnect(
+        &self,
+        t: &powerflex_driver::connector::Target,
+    ) -> Result<(), powerflex_driver::connector::ConnectorError> {
+        self.inner.disconnect(t).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attach_reverts_before_another_driver_of_the_host_attaches() {
+    // Two drivers (as two pools, or two processes, of one host) attach the same
+    // volume. A's open fails; B starts while A fails. Were A's undo (unmap,
+    // disconnect, remove the host entity) to run after B found A's mapping,
+    // B would report an attachment whose mapping A then removes.
+    let gw = gateway().await;
+    let scratch = Arc::new(ScratchConnector::new());
+    let race = Arc::new(RaceConnector {
+        inner: scratch.clone(),
+        opens: Default::default(),
+        releases: Default::default(),
+        first_open: Default::default(),
+        other_opened: Default::default(),
+    });
+    let a = driver_with(&gw, &[], race.clone()).await;
+    let b = powerflex_driver::Driver::from_parts(
+        a.client().clone(),
+        a.config().clone(),
+        a.discovery().clone(),
+        a.identity().clone(),
+        race.clone(),
+    );
+    let v = custom_block();
+    a.create_volume(&v, &SIZE_8).await.unwrap();
+
+    let attach_a = {
+        let (a, v) = (a.clone(), v);
+        tokio::spawn(async move { a.attach_volume(&v).await })
+    };
+    race.first_open.notified().await;
+    let attach_b = b.attach_volume(&v).await;
+    let err = attach_a.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Connector(_)), "A fails with its own error: {err}");
+    let att = attach_b.expect("B attaches");
+
+    let host = powerflex_driver::host::find_host(b.client(), &b.identity().nqn()).await.unwrap();
+    let host = host.expect("the host entity B uses is still there");
+    assert_eq!(b.volume_info(&v).await.unwrap().unwrap().mapped_hosts, vec![host.id], "B's mapping is still there");
+    assert!(att.newly_mapped, "B mapped the volume itself, after A's revert");
+    assert!(scratch.is_connected(), "B's session is still up");
+    drop(att);
+    b.detach_volume(&v).await.unwrap();
+    assert_no_host_leftovers(&b).await;
+}
