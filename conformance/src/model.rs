@@ -367,16 +367,21 @@ impl Model {
         Ok(h)
     }
 
+    /// Removes `hs` together. Only a survivor whose ancestor went is orphaned
+    /// (its ancestry, and so its VTree's, becomes unknown); a child removed in
+    /// the same call orphans nothing.
     fn remove(&mut self, hs: &[H]) {
+        let mut gone = BTreeSet::new();
         for h in hs {
-            if let Some(v) = self.vols.remove(h) {
+            if self.vols.remove(h).is_some() {
                 self.removed.push(*h);
-                for c in self.vols.values_mut() {
-                    if c.ancestor == Ancestor::Of(*h) {
-                        c.ancestor = Ancestor::Unknown;
-                        self.uncertain.insert(v.vtree);
-                    }
-                }
+                gone.insert(*h);
+            }
+        }
+        for c in self.vols.values_mut() {
+            if matches!(c.ancestor, Ancestor::Of(a) if gone.contains(&a)) {
+                c.ancestor = Ancestor::Unknown;
+                self.uncertain.insert(c.vtree);
             }
         }
     }
@@ -395,10 +400,12 @@ impl Model {
         }
     }
 
-    /// How the driver will copy `src` (see `Driver::copy_method`).
-    pub fn copy_way(&self, src: H, clone_copy: bool, with_snapshots: bool) -> CopyWay {
-        // Copying snapshots along, or a source that has any, forces a host copy.
-        let _ = with_snapshots;
+    /// How the driver will copy `src` (see `Driver::copy_method`): a snapshot
+    /// in the source's VTree only when `clone_copy` is false, the source has no
+    /// snapshots and the copy takes none (lxd-drivers.md §5.5). A copy takes
+    /// only the snapshots the source has, so whether snapshots are copied
+    /// along never decides on its own.
+    pub fn copy_way(&self, src: H, clone_copy: bool) -> CopyWay {
         if clone_copy || !self.driver_snapshots(src).is_empty() {
             CopyWay::HostCopy
         } else {
@@ -441,7 +448,7 @@ impl Model {
                 }
             }
             Op::Copy { src, clone_copy, with_snapshots, size } => {
-                let way = self.copy_way(src, clone_copy, with_snapshots);
+                let way = self.copy_way(src, clone_copy);
                 self.copy_way = Some(way);
                 let s = self.vols[&src].clone();
                 let wanted = size.map(round_bytes).unwrap_or(0);
@@ -764,5 +771,46 @@ mod tests {
         m.apply(&Op::Delete { vol: 1 });
         assert_eq!(m.vols[&2].ancestor, Ancestor::Unknown);
         assert!(m.uncertain.contains(&1));
+    }
+
+    #[test]
+    fn removing_a_subtree_together_orphans_nothing() {
+        let mut m = Model::new(false);
+        m.apply(&Op::Create { size: 1, thick: false }); // 1
+        m.apply(&Op::Snapshot { vol: 1 }); // 2
+        m.apply(&Op::Snapshot { vol: 2 }); // 3
+        m.apply(&Op::Snapshot { vol: 3 }); // 4
+        m.apply(&Op::Remove { vol: 2, mode: RemoveMode::IncludingDescendants });
+        assert_eq!(m.expect, Expect::Ok);
+        assert_eq!(m.vols.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert!(m.uncertain.is_empty(), "nothing survived its ancestor: {:?}", m.uncertain);
+        // So the VTree still allows copies and descendant removals.
+        let copy = Op::Copy { src: 1, clone_copy: false, with_snapshots: false, size: None };
+        assert!(m.precondition(&copy));
+        m.apply(&Op::Snapshot { vol: 1 }); // 5
+        assert!(m.precondition(&Op::Remove { vol: 1, mode: RemoveMode::DescendantsOnly }));
+        m.apply(&Op::Remove { vol: 1, mode: RemoveMode::DescendantsOnly });
+        assert!(m.uncertain.is_empty());
+        // Removing a middle volume alone still orphans its child.
+        m.apply(&Op::Snapshot { vol: 1 }); // 6
+        m.apply(&Op::Snapshot { vol: 6 }); // 7
+        m.apply(&Op::Remove { vol: 6, mode: RemoveMode::OnlyMe });
+        assert_eq!(m.vols[&7].ancestor, Ancestor::Unknown);
+        assert!(m.uncertain.contains(&1));
+    }
+
+    #[test]
+    fn a_snapshot_copy_needs_clone_copy_false_and_a_source_without_snapshots() {
+        let mut m = Model::new(false);
+        m.apply(&Op::Create { size: 1, thick: false }); // 1
+        assert_eq!(m.copy_way(1, false), CopyWay::Snapshot);
+        assert_eq!(m.copy_way(1, true), CopyWay::HostCopy);
+        // Asking for snapshots along changes nothing when there are none.
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: true, size: None });
+        assert_eq!(m.copy_way, Some(CopyWay::Snapshot));
+        m.apply(&Op::Snapshot { vol: 1 });
+        assert_eq!(m.copy_way(1, false), CopyWay::HostCopy);
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: false, size: None });
+        assert_eq!(m.copy_way, Some(CopyWay::HostCopy));
     }
 }
