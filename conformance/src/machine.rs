@@ -8,6 +8,7 @@
 //! harness's runtime handle.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -23,12 +24,62 @@ thread_local! {
     static HARNESS: RefCell<Option<Arc<Harness>>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with `hx` installed for the state machine.
+/// Runs `f` with `hx` installed for the state machine (uninstalled even if `f` panics).
 pub fn with_harness<R>(hx: Arc<Harness>, f: impl FnOnce() -> R) -> R {
+    struct Uninstall;
+    impl Drop for Uninstall {
+        fn drop(&mut self) {
+            HARNESS.with(|c| *c.borrow_mut() = None);
+        }
+    }
     HARNESS.with(|c| *c.borrow_mut() = Some(hx));
-    let r = f();
-    HARNESS.with(|c| *c.borrow_mut() = None);
-    r
+    let _uninstall = Uninstall;
+    f()
+}
+
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Silences panic messages on the thread that created it while it lives:
+/// there a failing step panics, `catch_unwind` turns the panic into the case's
+/// failure and proptest shrinks it, so printing each one is noise. Panics on
+/// other threads (tokio workers, blocking tasks) still reach the previous
+/// hook. Dropping it restores the previous hook; when dropped while
+/// unwinding (the hook cannot be changed then) it only stops being quiet, so
+/// every panic reaches the previous hook again.
+struct QuietCaseThread {
+    previous: Option<Arc<PanicHook>>,
+    active: Arc<AtomicBool>,
+}
+
+impl QuietCaseThread {
+    fn install() -> QuietCaseThread {
+        let previous: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let active = Arc::new(AtomicBool::new(true));
+        let quiet = std::thread::current().id();
+        let (fallback, on) = (previous.clone(), active.clone());
+        std::panic::set_hook(Box::new(move |info| {
+            if !(on.load(Ordering::SeqCst) && std::thread::current().id() == quiet) {
+                fallback(info);
+            }
+        }));
+        QuietCaseThread { previous: Some(previous), active }
+    }
+}
+
+impl Drop for QuietCaseThread {
+    fn drop(&mut self) {
+        self.active.store(false, Ordering::SeqCst);
+        if std::thread::panicking() {
+            return;
+        }
+        // Dropping the quiet hook releases its reference to the previous one.
+        drop(std::panic::take_hook());
+        let previous = self.previous.take().expect("set at install");
+        match Arc::try_unwrap(previous) {
+            Ok(hook) => std::panic::set_hook(hook),
+            Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+        }
+    }
 }
 
 fn harness() -> Arc<Harness> {
@@ -232,8 +283,7 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
     let passed = std::sync::atomic::AtomicU32::new(0);
     let strategy = Reference::sequential_strategy(1..=cfg.max_steps);
     let last_transcript = std::sync::Mutex::new(Vec::new());
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let quiet = QuietCaseThread::install();
     #[allow(clippy::result_large_err)] // proptest's own error type
     let result = with_harness(hx.clone(), || {
         runner.run(&strategy, |(init, steps, seen)| {
@@ -257,7 +307,7 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
             }
         })
     });
-    std::panic::set_hook(quiet);
+    drop(quiet);
     let failure = match result {
         Ok(()) => None,
         Err(TestError::Abort(reason)) => {
@@ -266,13 +316,11 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
         Err(TestError::Fail(reason, (_, steps, _))) => {
             // Replay the minimal sequence once more, so the transcript is its own.
             let replay = with_harness(hx.clone(), || {
-                let quiet = std::panic::take_hook();
-                std::panic::set_hook(Box::new(|_| {}));
+                let _quiet = QuietCaseThread::install();
                 let init = Model::new(hx.target.data.checks_content());
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     GatewayTest::test_sequential(config.clone(), init, steps.clone(), None)
                 }));
-                std::panic::set_hook(quiet);
                 r.is_err()
             });
             let transcript =
@@ -285,4 +333,38 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
         }
     };
     PropertyOutcome { passed: passed.into_inner(), failure }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn only_the_case_thread_is_quiet_and_the_hook_comes_back() {
+        // The only test in this binary that touches the process-wide hook.
+        let original = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {
+            SEEN.fetch_add(1, Ordering::SeqCst);
+        }));
+        let r = std::panic::catch_unwind(|| {
+            let _quiet = QuietCaseThread::install();
+            let _ = std::panic::catch_unwind(|| panic!("a failing step"));
+            assert_eq!(SEEN.load(Ordering::SeqCst), 0, "the case thread's panic is quiet");
+            let _ = std::thread::spawn(|| panic!("a worker")).join();
+            assert_eq!(SEEN.load(Ordering::SeqCst), 1, "another thread's panic is reported");
+            panic!("the run itself panics");
+        });
+        assert!(r.is_err());
+        assert_eq!(SEEN.load(Ordering::SeqCst), 1, "the run's own panic is the case thread's");
+        let _ = std::panic::catch_unwind(|| panic!("after the run"));
+        assert_eq!(SEEN.load(Ordering::SeqCst), 2, "not quiet any more after unwinding out of the run");
+        // Dropped normally, the previous hook itself is back.
+        drop(QuietCaseThread::install());
+        let _ = std::panic::catch_unwind(|| panic!("after a normal end"));
+        assert_eq!(SEEN.load(Ordering::SeqCst), 3, "the previous hook is back");
+        std::panic::set_hook(original);
+    }
 }
