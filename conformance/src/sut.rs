@@ -554,19 +554,23 @@ impl Sut {
                 by_id
             }
             Op::Write { vol, slot, tag } => {
+                let desc = self.desc_of(vol);
                 let r = async {
-                    let att = hx.drv.attach_volume(&self.desc_of(vol)).await?;
+                    let att = hx.drv.attach_volume(&desc).await?;
                     let dev = att.device;
                     let bytes = data::pattern(tag, slot);
                     let off = data::slot_offset(slot);
-                    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    // The device goes with the task; detach whatever the write did.
+                    let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                         dev.write_at(&bytes, off)?;
                         dev.flush()
                     })
-                    .await
-                    .map_err(|e| DriverError::Invalid(e.to_string()))?
-                    .map_err(|e| DriverError::Invalid(format!("write: {e}")))?;
-                    hx.drv.detach_volume(&self.desc_of(vol)).await
+                    .await;
+                    let detached = hx.drv.detach_volume(&desc).await;
+                    written
+                        .map_err(|e| DriverError::Invalid(e.to_string()))?
+                        .map_err(|e| DriverError::Invalid(format!("write: {e}")))?;
+                    detached
                 }
                 .await;
                 of_driver(r)
@@ -585,6 +589,7 @@ impl Sut {
             let att = hx.drv.attach_volume(&vol).await.map_err(|e| format!("attach {}: {e}", vol.name()))?;
             let dev = att.device;
             let want = m.vols[&h].content.clone();
+            // The device goes with the task; detach whatever the read did.
             let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Vec<u8>>> {
                 (0..SLOTS)
                     .map(|s| {
@@ -594,10 +599,10 @@ impl Sut {
                     })
                     .collect()
             })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("read {}: {e}", vol.name()))?;
-            hx.drv.detach_volume(&vol).await.map_err(|e| format!("detach {}: {e}", vol.name()))?;
+            .await;
+            let detached = hx.drv.detach_volume(&vol).await;
+            let found = found.map_err(|e| e.to_string())?.map_err(|e| format!("read {}: {e}", vol.name()))?;
+            detached.map_err(|e| format!("detach {}: {e}", vol.name()))?;
             for s in 0..SLOTS {
                 let expected = want.get(&s).map(|t| data::pattern(*t, s)).unwrap_or_else(|| vec![0; data::SLOT_LEN]);
                 if found[usize::from(s)] != expected {
