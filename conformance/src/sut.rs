@@ -250,7 +250,9 @@ impl Harness {
             .collect())
     }
 
-    /// Unmaps and removes the given volumes (a whole VTree at a time); returns what failed.
+    /// Unmaps and removes the given volumes of this run, descendants first,
+    /// each with `ONLY_ME`; returns what failed. Other volumes in their VTrees
+    /// are left alone, and reported when they are not this run's.
     pub async fn remove_all(&self, vols: &[WireVolume]) -> Vec<String> {
         let mut errors = Vec::new();
         for v in vols {
@@ -260,16 +262,50 @@ impl Harness {
                 }
             }
         }
-        let mut done = BTreeSet::new();
-        for v in vols {
-            let vt = v.vtree_id.clone().unwrap_or_else(|| v.id.clone());
-            if !done.insert(vt) {
+        // Every member of these VTrees: their ancestry orders the removal, and
+        // shows what is not ours.
+        let mut ancestor: BTreeMap<String, Option<String>> =
+            vols.iter().map(|v| (v.id.clone(), v.ancestor_volume_id.clone())).collect();
+        let mut vtrees = BTreeSet::new();
+        for vt in vols.iter().filter_map(|v| v.vtree_id.clone()) {
+            if !vtrees.insert(vt.clone()) {
                 continue;
             }
-            match self.gw.remove_volume(&v.id, "WHOLE_VTREE").await {
+            match self.client().vtree_volumes(&vt).await {
+                Ok(members) => {
+                    for w in members {
+                        if owner(w.name()).is_none_or(|(tag, _)| tag != self.tag) {
+                            errors.push(format!(
+                                "left alone: volume {} ({}) in the harness's VTree {vt} is not the harness's",
+                                w.name(),
+                                w.id
+                            ));
+                        }
+                        ancestor.entry(w.id.clone()).or_insert(w.ancestor_volume_id.clone());
+                    }
+                }
+                Err(e) => errors.push(format!("listing VTree {vt}: {e}")),
+            }
+        }
+        let depth = |id: &str| {
+            let mut d = 0;
+            let mut cur = id;
+            while let Some(Some(a)) = ancestor.get(cur) {
+                d += 1;
+                if d > ancestor.len() {
+                    break; // a cycle: the gateway's problem, not the order's
+                }
+                cur = a;
+            }
+            d
+        };
+        let mut order: Vec<&WireVolume> = vols.iter().collect();
+        order.sort_by_key(|v| std::cmp::Reverse(depth(&v.id)));
+        for v in order {
+            match self.gw.remove_volume(&v.id, "ONLY_ME").await {
                 Ok(()) => {}
                 Err(e) if e.code() == Some(79) => {}
-                Err(e) => errors.push(format!("remove the VTree of {}: {e}", v.name())),
+                Err(e) => errors.push(format!("remove {}: {e}", v.name())),
             }
         }
         errors
@@ -730,7 +766,7 @@ impl Sut {
         });
         match leftover {
             Ok(left) if left.is_empty() => {}
-            Ok(left) => panic!("teardown: removed the whole VTrees but these remain: {left:?}"),
+            Ok(left) => panic!("teardown: removed the case's volumes but these remain: {left:?}"),
             Err(e) => panic!("teardown failed: {e}"),
         }
     }
