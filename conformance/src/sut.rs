@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use powerflex_driver::client::types::Volume as WireVolume;
-use powerflex_driver::client::ClientError;
+use powerflex_driver::client::{ClientError, ErrorCode};
 use powerflex_driver::config::PoolConfig;
 use powerflex_driver::host::HostIdentity;
 use powerflex_driver::naming::{self, ContentType, VolumeType};
@@ -402,6 +402,10 @@ pub struct Sut {
     ids: BTreeMap<H, String>,
     names: BTreeMap<H, Name>,
     vtrees: std::cell::RefCell<BTreeMap<T, String>>,
+    /// Names the last step asked the gateway to create.
+    asked: Vec<String>,
+    /// How many of the model's removed volumes were seen gone.
+    gone_checked: std::cell::Cell<usize>,
     done: bool,
 }
 
@@ -429,7 +433,21 @@ impl Sut {
     /// A new case.
     pub fn new(hx: Arc<Harness>) -> Sut {
         let inst = hx.next_instance();
-        Sut { hx, inst, ids: BTreeMap::new(), names: BTreeMap::new(), vtrees: Default::default(), done: false }
+        Sut {
+            hx,
+            inst,
+            ids: BTreeMap::new(),
+            names: BTreeMap::new(),
+            vtrees: Default::default(),
+            asked: Vec::new(),
+            gone_checked: Default::default(),
+            done: false,
+        }
+    }
+
+    /// The case's instance number (in its volumes' names).
+    pub fn instance(&self) -> u32 {
+        self.inst
     }
 
     fn spell(&self, n: Name) -> String {
@@ -501,14 +519,18 @@ impl Sut {
     async fn exec(&mut self, m: &Model, op: &Op) -> Actual {
         let hx = self.hx.clone();
         let fresh_h = m.created.first().copied().unwrap_or(m.next_h + 1);
+        self.asked.clear();
         match *op {
             Op::Create { size, thick } => {
                 let opts = powerflex_driver::CreateOptions { size, thick };
+                self.asked.push(self.desc(fresh_h, false).name());
                 of_driver(hx.drv.create_volume(&self.desc(fresh_h, false), &opts).await)
             }
             Op::CreateRaw { size_gib, thick, name } => {
+                let name = self.choice_name(m, name, m.created.first().copied());
+                self.asked.push(name.clone());
                 let req = powerflex_driver::client::types::CreateVolume {
-                    name: self.choice_name(m, name, m.created.first().copied()),
+                    name,
                     volume_size_in_gb: size_gib.to_string(),
                     volume_type: if thick { "ThickProvisioned" } else { "ThinProvisioned" }.into(),
                     storage_pool_id: hx.pool_id().to_string(),
@@ -517,6 +539,7 @@ impl Sut {
             }
             Op::Snapshot { vol } => {
                 let uuid = harness_uuid(hx.tag_bytes, self.inst, fresh_h, 0);
+                self.asked.push(self.desc(fresh_h, true).name());
                 of_driver(hx.drv.create_snapshot(&self.desc_of(vol), uuid).await)
             }
             Op::Fill { vol } => {
@@ -528,6 +551,7 @@ impl Sut {
                     }
                 }
                 let one_more = self.spell(Name::Raw(m.next_label));
+                self.asked.push(one_more.clone());
                 of_client(hx.client().snapshot_volume(hx.system_id(), &src, &one_more).await.map(drop))
             }
             Op::Copy { src, clone_copy, with_snapshots, size } => {
@@ -536,7 +560,9 @@ impl Sut {
                 } else {
                     Vec::new()
                 };
-                let target_snapshots = m.created.iter().skip(1).map(|h| self.desc(*h, true)).collect();
+                let target_snapshots: Vec<Volume> = m.created.iter().skip(1).map(|h| self.desc(*h, true)).collect();
+                self.asked.push(self.desc(fresh_h, false).name());
+                self.asked.extend(target_snapshots.iter().map(|v| v.name()));
                 let req = CopyRequest {
                     source: self.desc_of(src),
                     source_snapshots,
@@ -578,6 +604,7 @@ impl Sut {
                     NameChoice::Fresh => self.spell(m.vols[&vol].name),
                     other => self.choice_name(m, other, None),
                 };
+                self.asked.push(name.clone());
                 of_gw(hx.gw.set_volume_name(&self.id(vol), &name).await)
             }
             Op::QueryGone { vol } => {
@@ -657,19 +684,107 @@ impl Sut {
         }
     }
 
-    /// Compares the gateway's listing with the model.
+    /// A model volume by its id; `None` when the gateway does not know the id.
+    async fn get_volume(&self, h: H, problems: &mut Vec<String>) -> Option<WireVolume> {
+        match self.hx.client().volume(&self.id(h)).await {
+            Ok(w) => Some(w),
+            Err(e) if e.is(ErrorCode::VolumeNotFound) => None,
+            Err(e) => {
+                problems.push(format!("GET volume #{h} ({}): {e}", self.id(h)));
+                None
+            }
+        }
+    }
+
+    /// What the gateway holds of this case, found without listing the pool:
+    /// every member of the model's VTrees (one listing per VTree), and any
+    /// model volume found elsewhere by its id; keyed by id. Notes in
+    /// `problems` removed volumes whose ids still answer and names this step
+    /// asked for that exist though the model says they do not.
+    async fn observe(&self, m: &Model, expected: &BTreeMap<String, H>, problems: &mut Vec<String>) -> Vec<WireVolume> {
+        let hx = self.hx.clone();
+        let mut found: BTreeMap<String, WireVolume> = BTreeMap::new();
+        let mut members: BTreeMap<T, Vec<H>> = BTreeMap::new();
+        for (h, v) in &m.vols {
+            members.entry(v.vtree).or_default().push(*h);
+        }
+        let known = self.vtrees.borrow().clone();
+        let mut listed = BTreeSet::new();
+        for (t, hs) in &members {
+            let mut vt = known.get(t).cloned();
+            for h in hs {
+                if vt.is_some() {
+                    break;
+                }
+                if let Some(w) = self.get_volume(*h, problems).await {
+                    vt = w.vtree_id.clone();
+                    found.insert(w.id.clone(), w);
+                }
+            }
+            let Some(vt) = vt else { continue };
+            if !listed.insert(vt.clone()) {
+                continue;
+            }
+            match hx.client().vtree_volumes(&vt).await {
+                Ok(vs) => found.extend(vs.into_iter().map(|w| (w.id.clone(), w))),
+                Err(e) => problems.push(format!("listing VTree {vt} (the model's VTree {t}): {e}")),
+            }
+        }
+        for h in m.vols.keys() {
+            if !found.contains_key(&self.id(*h)) {
+                if let Some(w) = self.get_volume(*h, problems).await {
+                    found.insert(w.id.clone(), w);
+                }
+            }
+        }
+        // Removed since the last check: the id must be unknown now.
+        for h in &m.removed[self.gone_checked.get().min(m.removed.len())..] {
+            let id = self.id(*h);
+            match hx.client().volume(&id).await {
+                Err(e) if e.is(ErrorCode::VolumeNotFound) => {}
+                Ok(w) => problems.push(format!(
+                    "volume #{h} was removed, but its id {id} still answers (as {} in VTree {:?})",
+                    w.name(),
+                    w.vtree_id
+                )),
+                Err(e) => problems.push(format!("GET removed volume #{h} ({id}): {e}")),
+            }
+        }
+        self.gone_checked.set(m.removed.len());
+        // A name this step asked for that the model says was not made (it
+        // would be in a VTree of its own, so not listed above).
+        for name in self.asked.iter().filter(|n| !expected.contains_key(*n)) {
+            // Any refusal (79, or an invalid name's code) means there is no such volume.
+            if let Ok(id) = hx.client().query_volume_id(name).await {
+                if !found.contains_key(&id) {
+                    problems.push(format!("the gateway has {name} ({id}), which the model says does not exist"));
+                }
+            }
+        }
+        found.into_values().collect()
+    }
+
+    /// Compares the gateway with the model: the model's volumes and VTrees,
+    /// nothing else in those VTrees, removed volumes gone. It costs a request
+    /// per VTree and per volume removed or asked for, never a pool listing.
     pub fn check(&self, m: &Model) {
         let hx = self.hx.clone();
-        let listed = match hx.rt.block_on(hx.own_volumes(hx.pool_id(), Some(self.inst))) {
-            Ok(l) => l,
-            Err(e) => panic!("listing the pool's volumes failed: {e}"),
-        };
-        let mut problems = Vec::new();
-        let by_name: BTreeMap<String, &WireVolume> = listed.iter().map(|v| (v.name().to_string(), v)).collect();
         let expected: BTreeMap<String, H> = m.vols.iter().map(|(h, v)| (self.spell(v.name), *h)).collect();
-        for name in by_name.keys() {
-            if !expected.contains_key(name) {
-                problems.push(format!("the gateway has {name}, which the model says does not exist"));
+        let mut problems = Vec::new();
+        let listed = hx.rt.block_on(self.observe(m, &expected, &mut problems));
+        let by_name: BTreeMap<String, &WireVolume> = listed.iter().map(|v| (v.name().to_string(), v)).collect();
+        for (name, w) in &by_name {
+            if expected.contains_key(name) {
+                continue;
+            }
+            match owner(name) {
+                Some((tag, inst)) if tag == hx.tag && inst == self.inst => {
+                    problems.push(format!("the gateway has {name}, which the model says does not exist"))
+                }
+                _ => problems.push(format!(
+                    "the harness's VTree {:?} holds {name} ({}), which is not this case's",
+                    w.vtree_id, w.id
+                )),
             }
         }
         let host_index: BTreeMap<&str, u8> =
