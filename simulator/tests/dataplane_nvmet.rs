@@ -10,7 +10,7 @@ mod support;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use support::nvme::{self, SimProcess};
@@ -119,14 +119,25 @@ async fn nvmet_end_to_end() {
     assert_eq!(read_through(&dev, 0, MIB), a, "the snapshot's pattern");
     assert_eq!(read_through(&dev, 6 << 30, MIB), a);
 
-    // Unmap: the device goes and discovery is empty.
+    // Unmap while connected, as a host does before it disconnects: only the namespace goes.
+    // The controller stays, so the host drops the block device on the namespace-change event
+    // within moments (not after a reconnect timeout); the host no longer discovers the
+    // subsystem and may not connect again, but the subsystem stays until the host is removed.
+    let unmapped = Instant::now();
     api.unmap(&volume, &host).await;
-    nvme::wait_for("the device to go after unmap", Duration::from_secs(30), || {
+    nvme::wait_for("the device to go after unmap", Duration::from_secs(5), || {
         nvme::device_by_eui(&nguid).is_none().then_some(())
     });
-    nvme::run("nvme", &["disconnect", "-n", &subnqn]);
+    println!("device gone {:?} after the unmap", unmapped.elapsed());
+    assert_eq!(nvme::controller_state(&subnqn).as_deref(), Some("live"), "the controller survives the unmap");
     assert!(nvme::discovered_subsystems(SDT, "8009", &hostnqn).is_empty(), "discovery is empty after unmap");
-    assert_eq!(ours(&prefix, "subsystems").len(), 1, "the host's subsystem went with its last mapping");
+    let mut expected = vec![format!("{system_nqn}:ports"), subnqn.clone()];
+    expected.sort();
+    assert_eq!(ours(&prefix, "subsystems"), expected, "the host's subsystem stays until the host goes");
+    let allowed = format!("subsystems/{subnqn}/allowed_hosts");
+    assert!(nvme::entries(&allowed).is_empty(), "a host without mappings is not allowed");
+    nvme::disconnect(&subnqn);
+    assert!(!nvme::connect(SDT, "4420", &subnqn, &hostnqn, &hostid), "connected without a mapping");
 
     // A failed export is a clear gateway error and leaves nothing behind.
     let broken = api.create_volume("e2e-broken", 8, false).await;
@@ -134,7 +145,8 @@ async fn nvmet_end_to_end() {
     let (status, e) = api.map(&broken, &host).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
     assert!(e["message"].as_str().unwrap().contains("data plane (nvmet)"), "{e}");
-    assert_eq!(ours(&prefix, "subsystems").len(), 1, "no half-made subsystem");
+    assert_eq!(ours(&prefix, "subsystems"), expected, "no half-made subsystem");
+    assert!(nvme::entries(&allowed).is_empty(), "a failed export does not allow the host");
     let v = api.ok(Method::GET, &format!("/api/instances/Volume::{broken}"), None).await;
     assert!(v["mappedSdcInfo"].as_array().is_none_or(|m| m.is_empty()), "no mapping in the model: {v}");
     api.remove_volume(&broken).await;
@@ -142,6 +154,7 @@ async fn nvmet_end_to_end() {
     // Map again, and give the other host a volume of its own; then a clean stop removes
     // every entry the simulator made.
     assert_eq!(api.map(&volume, &host).await.0, StatusCode::OK);
+    assert_eq!(nvme::entries(&allowed), vec![hostnqn.clone()], "mapping again allows the host again");
     let other_volume = api.create_volume("e2e-other", 8, false).await;
     assert_eq!(api.map(&other_volume, &other).await.0, StatusCode::OK);
     let other_subnqn = format!("{system_nqn}:host:{other}");
@@ -172,6 +185,17 @@ async fn nvmet_end_to_end() {
     let dev = nvme::wait_for("the namespace after restart", Duration::from_secs(30), || nvme::device_by_eui(&nguid));
     assert_eq!(read_through(&dev, 0, MIB), a);
     nvme::disconnect(&subnqn);
+
+    // Removing a host removes its subsystem (and the host entry).
+    let api = Api::login(&sim.url, None, "admin", "Password123!").await;
+    api.unmap(&volume, &host).await;
+    api.unmap(&other_volume, &other).await;
+    assert_eq!(ours(&prefix, "subsystems").len(), 3, "unmapped hosts keep their subsystems");
+    api.remove_host(&host).await;
+    assert!(!ours(&prefix, "subsystems").contains(&subnqn), "removeHost left the subsystem");
+    assert!(!nvme::entries("hosts").contains(&hostnqn), "removeHost left the host entry");
+    api.remove_host(&other).await;
+    assert_eq!(ours(&prefix, "subsystems"), vec![format!("{system_nqn}:ports")], "only the anchor is left");
     sim.stop();
     assert!(ours(&prefix, "subsystems").is_empty());
     assert_eq!(nvme::entries("ports"), vec!["777".to_string()]);

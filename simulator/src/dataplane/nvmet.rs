@@ -10,8 +10,15 @@
 //!   host that may connect to its subsystem, so per-host subsystems are how the array's
 //!   per-host visibility is reproduced. The NQN starts with `System.systemNqn`, so a client
 //!   that matches sessions by the system NQN (or by the system id inside it) finds it.
-//!   The subsystem is created with the host's first mapping and removed with its last one,
-//!   or when the host is removed: a host without mappings discovers nothing.
+//!   The subsystem is created with the host's first mapping and removed when the host is
+//!   removed. Unmapping removes only the namespace: the controller stays, so a connected
+//!   host gets a namespace-change event and drops the block device at once, as with a real
+//!   array (removing the subsystem instead would unlink it from the ports, which makes
+//!   nvmet delete the controllers, and the host would keep the device while it tries to
+//!   reconnect). When a host's last namespace goes, its NQN is unlinked from
+//!   `allowed_hosts` (nvmet leaves existing controllers alone on that, but discovery and new
+//!   connects check it): a host without mappings discovers nothing and cannot connect.
+//!   The next mapping links it again. A restart re-creates subsystems for mapped hosts only.
 //! - Namespace id = the volume's `nsid`; `device_path` = the volume's backing file (nvmet's
 //!   file backend, `buffered_io=1`); `device_nguid` = `Model::nguid` (volume id + `64b94e` +
 //!   the last ten hex digits of the system id); `device_uuid` zeroed before `enable`, so the
@@ -397,15 +404,26 @@ impl NvmetPlane {
         best_effort(std::fs::remove_dir(dir), || format!("removing {}", dir.display()));
     }
 
-    /// Makes a host's subsystem, allowed for `nqn` only, not yet linked to any port.
-    fn make_subsystem(&self, name: &str, nqn: &str) -> Result<(), PlaneError> {
+    /// Makes a host's subsystem, allowing no host yet and not linked to any port.
+    fn make_subsystem(&self, name: &str) -> Result<(), PlaneError> {
         let dir = self.root.join("subsystems").join(name);
         mkdir(&dir)?;
         let made = (|| {
             write_attr(&dir, "attr_allow_any_host", "0")?;
             // Identity attributes freeze at the first Identify: set them now.
-            write_attr_if_present(&dir, "attr_model", "PowerFlex")?;
-            let host_dir = self.root.join("hosts").join(nqn);
+            write_attr_if_present(&dir, "attr_model", "PowerFlex")
+        })();
+        if made.is_err() {
+            self.remove_subsystem(name);
+        }
+        made
+    }
+
+    /// Lets `nqn` discover and connect to the subsystem, making (and recording) its host
+    /// entry first if there is none. On failure, removes a host entry it made.
+    fn allow_host(&self, subsystem: &str, nqn: &str) -> Result<(), PlaneError> {
+        let host_dir = self.root.join("hosts").join(nqn);
+        let made = (|| {
             if !host_dir.exists() {
                 {
                     let mut owned = self.owned.lock().expect("lock");
@@ -414,13 +432,26 @@ impl NvmetPlane {
                 }
                 mkdir(&host_dir)?;
             }
-            symlink(&host_dir, &dir.join("allowed_hosts").join(nqn))
+            symlink(&host_dir, &self.root.join("subsystems").join(subsystem).join("allowed_hosts").join(nqn))
         })();
         if made.is_err() {
-            self.remove_subsystem(name);
             self.remove_host_entry_if_unused(nqn);
         }
         made
+    }
+
+    /// Stops `nqn` from discovering or newly connecting to the subsystem. Controllers it
+    /// already has stay (nvmet's `allowed_hosts` unlink does not touch them), so it sees its
+    /// namespaces go by the usual namespace-change event. The host entry stays until the
+    /// host is removed.
+    fn disallow_host(&self, subsystem: &str, nqn: &str) -> Result<(), PlaneError> {
+        let link = self.root.join("subsystems").join(subsystem).join("allowed_hosts").join(nqn);
+        match std::fs::remove_file(&link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(format!("removing {}", link.display()), e)),
+        }
+        Ok(())
     }
 
     fn link_to_ports(&self, name: &str) -> Result<(), PlaneError> {
@@ -516,31 +547,44 @@ impl DataPlane for NvmetPlane {
         self.store.remove(volume)
     }
     /// Adds the volume's namespace to the host's subsystem, creating (and linking) the
-    /// subsystem on the host's first mapping. A failure leaves nothing behind. An SDC host
-    /// (no NQN) has nothing to connect with: its mapping stays metadata.
+    /// subsystem on the host's first mapping and allowing the host in it when this is its
+    /// only namespace. A failure leaves nothing behind. An SDC host (no NQN) has nothing to
+    /// connect with: its mapping stays metadata.
     fn export(&self, host: Id, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError> {
         let Some(nqn) = host_nqn else {
             tracing::debug!(%host, "SDC host: mapping kept as metadata only");
             return Ok(());
         };
         let mut exports = self.exports.lock().expect("lock");
-        let existing = exports.get(&host).map(|h| h.subsystem.clone());
-        let subsystem = existing.clone().unwrap_or_else(|| format!("{}host:{host}", self.prefix));
-        if existing.is_none() {
-            self.make_subsystem(&subsystem, nqn)?;
+        let existing = exports.get(&host).map(|h| (h.subsystem.clone(), h.namespaces.is_empty()));
+        let new_subsystem = existing.is_none();
+        let (subsystem, first_namespace) = existing.unwrap_or_else(|| (format!("{}host:{host}", self.prefix), true));
+        if new_subsystem {
+            self.make_subsystem(&subsystem)?;
         }
-        let result = self.make_namespace(&subsystem, namespace).and_then(|()| {
-            if existing.is_none() {
-                self.link_to_ports(&subsystem)
-            } else {
+        // Namespace first, then the host, then the ports: a host that may connect finds
+        // the namespace already there.
+        let mut allowed = false;
+        let result = self
+            .make_namespace(&subsystem, namespace)
+            .and_then(|()| {
+                if first_namespace {
+                    self.allow_host(&subsystem, nqn)?;
+                    allowed = true;
+                }
                 Ok(())
-            }
-        });
+            })
+            .and_then(|()| if new_subsystem { self.link_to_ports(&subsystem) } else { Ok(()) });
         if let Err(e) = result {
-            if existing.is_none() {
+            if new_subsystem {
                 self.remove_subsystem(&subsystem);
                 self.remove_host_entry_if_unused(nqn);
             } else {
+                if allowed {
+                    if let Err(e) = self.disallow_host(&subsystem, nqn) {
+                        tracing::warn!("undoing a failed export: {e}");
+                    }
+                }
                 self.remove_namespace_dir(&self.ns_dir(&subsystem, namespace.nsid));
             }
             return Err(e);
@@ -553,19 +597,19 @@ impl DataPlane for NvmetPlane {
         entry.namespaces.insert(namespace.volume, namespace.nsid);
         Ok(())
     }
-    /// Removes the namespace; with the host's last one, its subsystem goes too.
+    /// Removes the namespace; with the host's last one, the host may no longer discover or
+    /// connect to its subsystem, which stays (and keeps the host's controllers) until the
+    /// host is removed.
     fn unexport(&self, host: Id, volume: Id) -> Result<(), PlaneError> {
         let mut exports = self.exports.lock().expect("lock");
         let Some(export) = exports.get_mut(&host) else { return Ok(()) };
-        let Some(nsid) = export.namespaces.remove(&volume) else { return Ok(()) };
+        let Some(&nsid) = export.namespaces.get(&volume) else { return Ok(()) };
         let dir = self.ns_dir(&export.subsystem, nsid);
         let _ = std::fs::write(dir.join("enable"), "0");
         std::fs::remove_dir(&dir).map_err(|e| io_err(format!("removing {}", dir.display()), e))?;
+        export.namespaces.remove(&volume);
         if export.namespaces.is_empty() {
-            let export = exports.remove(&host).expect("present");
-            drop(exports);
-            self.remove_subsystem(&export.subsystem);
-            self.remove_host_entry_if_unused(&export.nqn);
+            self.disallow_host(&export.subsystem, &export.nqn)?;
         }
         Ok(())
     }

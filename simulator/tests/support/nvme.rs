@@ -148,6 +148,17 @@ pub fn disconnect(subnqn: &str) {
     assert!(ok, "nvme disconnect: {out}{err}");
 }
 
+/// The state (`live`, `connecting`, ...) of this machine's controller for `subnqn`, if any.
+pub fn controller_state(subnqn: &str) -> Option<String> {
+    for entry in std::fs::read_dir("/sys/class/nvme").ok()?.flatten() {
+        let read = |name: &str| std::fs::read_to_string(entry.path().join(name)).unwrap_or_default().trim().to_string();
+        if read("subsysnqn") == subnqn {
+            return Some(read("state"));
+        }
+    }
+    None
+}
+
 /// The block device whose wwid is `eui.<nguid>`: the by-id link where udev runs, else sysfs.
 pub fn device_by_eui(nguid: &str) -> Option<PathBuf> {
     let link = PathBuf::from(format!("/dev/disk/by-id/nvme-eui.{nguid}"));
