@@ -24,7 +24,8 @@ pub struct TestGateway {
     _dir: tempfile::TempDir,
 }
 
-/// What a test may change about the server.
+/// What a test may change about the server. The default is the `file` plane, everywhere:
+/// a test that wants the kernel target asks for `PlaneKind::Nvmet` (or `Auto`).
 #[derive(Debug, Clone)]
 pub struct Options {
     pub topology: Topology,
@@ -37,7 +38,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             topology: Topology::default_embedded(),
-            data_plane: PlaneKind::Auto,
+            data_plane: PlaneKind::File,
             auth: AuthConfig::default(),
             seed: 1,
         }
