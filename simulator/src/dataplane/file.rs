@@ -4,7 +4,10 @@
 //! `FileStore` is also the backing store of the `nvmet` plane, which exports the same files.
 //!
 //! - A new volume is a hole of its nominal size (thin) or has every block reserved with
-//!   `fallocate` (thick): both read zeros.
+//!   `fallocate` (thick): both read zeros. The model is the authority on capacity, so where
+//!   the filesystem under the files cannot reserve that much (a small tmpfs, as in the test
+//!   VM) or cannot reserve at all, a thick volume stays sparse with a warning rather than
+//!   failing a request the array would accept.
 //! - A snapshot is a reflink where the filesystem has them, else a sparse copy of the written
 //!   segments (`sparse::clone_or_copy`); its cost follows the data written.
 //! - `overwrite` builds the new content in `<id>.img.tmp` and renames it over the target, so a
@@ -22,6 +25,18 @@ use std::sync::{Mutex, RwLock};
 use super::sparse;
 use super::{DataPlane, Namespace, PlaneError, PlaneKind, VolumeSpec};
 use crate::model::{Id, Model, Provisioning};
+
+/// Reserves `[offset, offset + len)` of a thick volume's file; where the filesystem has no
+/// room for the reservation or cannot make one, leaves it sparse and says so.
+fn reserve(f: &File, path: &Path, offset: u64, len: u64) -> io::Result<()> {
+    match sparse::allocate(f, offset, len) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EOPNOTSUPP)) => {
+            tracing::warn!("{}: thick volume left sparse: reserving {len} bytes failed: {e}", path.display());
+            Ok(())
+        }
+        other => other,
+    }
+}
 
 /// The backing files of all volumes, and the rules for changing them.
 #[derive(Debug)]
@@ -125,7 +140,7 @@ impl FileStore {
             let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
             f.set_len(spec.size_bytes)?;
             if spec.thick {
-                sparse::allocate(&f, 0, spec.size_bytes)?;
+                reserve(&f, &path, 0, spec.size_bytes)?;
             }
             Ok(())
         })();
@@ -146,7 +161,7 @@ impl FileStore {
             let old = f.metadata()?.len();
             f.set_len(size)?;
             if thick && size > old {
-                sparse::allocate(&f, old, size - old)?;
+                reserve(&f, &path, old, size - old)?;
             }
             Ok(())
         })();
