@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# scripts/vm/nvmet-e2e-stages.sh - the NVMe/TCP stages of scripts/test-nvmet-e2e.sh, run
+# where the kernel target works (inside scripts/vm-run's VM, or natively as root).
+#
+# Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
+#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` (simulator/tests) and
+#   `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be on PATH.
+# Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
+#      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
+#
+# Stages, in this order, each one run even when an earlier one failed:
+#   1. simulator: the nvmet plane end to end (dataplane_nvmet, PFLEX_NVMET_E2E=1)
+#   2. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
+#   3. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
+# Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
+# exited 0 *and* its output shows that it really ran. The last line is
+# "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
+set -uo pipefail
+
+bins=${1:?usage: nvmet-e2e-stages.sh TEST_BIN_DIR}
+scratch=${PFLEX_SCRATCH:-/tmp}
+cases=${PFLEX_CONFORMANCE_CASES:-6}
+max_steps=${PFLEX_CONFORMANCE_MAX_STEPS:-10}
+seed=${PFLEX_CONFORMANCE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+passed=0
+failed=0
+work=$(mktemp -d "$scratch/nvmet-stages.XXXXXX")
+
+verdict() { # name ok why
+    if [[ $2 == 1 ]]; then
+        echo "nvmet-e2e stage $1: PASS"
+        passed=$((passed + 1))
+    else
+        echo "nvmet-e2e stage $1: FAIL ($3)"
+        failed=$((failed + 1))
+    fi
+}
+
+# Leftover NVMe/TCP sessions from a failed stage would confuse the next one.
+disconnect_all() { nvme disconnect-all >/dev/null 2>&1 || true; }
+
+banner() { printf '\n===== nvmet-e2e stage %s =====\n' "$1"; }
+
+# 1. The simulator's nvmet plane with the kernel target and nvme-cli.
+banner simulator
+log=$work/simulator.log
+PFLEX_NVMET_E2E=1 "$bins/dataplane_nvmet" --test-threads=1 --nocapture 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+if [[ $status != 0 ]]; then
+    verdict simulator 0 "exit $status"
+elif ! grep -q 'NVMET-E2E-COMPLETE' "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
+    verdict simulator 0 "exited 0 but did not run its flow"
+else
+    verdict simulator 1 ""
+fi
+disconnect_all
+
+# 2. The driver's data test through the real nvme connector.
+banner driver
+log=$work/driver.log
+PFLEX_REQUIRE_NVME=1 "$bins/nvme" --test-threads=1 --nocapture 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+if [[ $status != 0 ]]; then
+    verdict driver 0 "exit $status"
+elif ! grep -q 'nvme host copy:' "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
+    verdict driver 0 "exited 0 but did not run the data test"
+else
+    verdict driver 1 ""
+fi
+disconnect_all
+
+# 3. The conformance harness with content checked through NVMe/TCP.
+banner conformance
+log=$work/conformance.log
+state=$work/sim-state
+report=$work/conformance.json
+port=18443
+pflex-sim serve --listen "127.0.0.1:$port" --state-dir "$state" --data-plane nvmet --no-fsync --seed 1 \
+    >"$work/sim.log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 300); do
+    [[ -s $state/tls/ca.pem ]] && grep -q 'url:' "$work/sim.log" && break
+    kill -0 "$sim_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if ! kill -0 "$sim_pid" 2>/dev/null || ! grep -q 'url:' "$work/sim.log"; then
+    cat "$work/sim.log"
+    verdict conformance 0 "pflex-sim --data-plane nvmet did not start"
+else
+    grep -i 'data plane' "$work/sim.log" || true
+    echo "pflex-conformance run --data nvme --cases $cases --max-steps $max_steps --seed $seed"
+    pflex-conformance run --gateway "https://127.0.0.1:$port" --user admin --password 'Password123!' \
+        --ca-cert "$state/tls/ca.pem" --pool sp1 --domain pd1 --data nvme \
+        --cases "$cases" --max-steps "$max_steps" --seed "$seed" --report "$report" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    kill -TERM "$sim_pid" 2>/dev/null
+    wait "$sim_pid"
+    sim_status=$?
+    if [[ $status != 0 ]]; then
+        echo "--- pflex-sim log (tail) ---"
+        tail -n 40 "$work/sim.log"
+        verdict conformance 0 "pflex-conformance exit $status (seed $seed)"
+    elif [[ ! -s $report ]] || ! grep -q '"data": *"nvme"' "$report"; then
+        verdict conformance 0 "exited 0 but wrote no report for --data nvme"
+    elif [[ $sim_status != 0 ]]; then
+        tail -n 40 "$work/sim.log"
+        verdict conformance 0 "pflex-sim did not stop cleanly (exit $sim_status)"
+    else
+        verdict conformance 1 ""
+    fi
+fi
+disconnect_all
+
+echo "nvmet-e2e stages: $passed passed, $failed failed"
+rm -rf "$work"
+[[ $failed == 0 && $passed == 3 ]]
