@@ -11,13 +11,15 @@
 //! cache is dropped before each measurement when this runs as root.
 //!
 //! ```text
-//! cargo run --release -p powerflex-driver --example copy_bench -- [--data-mib 256] [--connectors sim,sim-remote,loop[,nvme]]
+//! cargo run --release -p powerflex-driver --example copy_bench -- [--data-mib 256] [--connectors sim,loop[,nvme]]
 //! ```
 //!
-//! `sim` gets its hole map from the backing file (same machine), `sim-remote`
-//! does not (as against a remote simulator: every byte is read over HTTPS).
-//! `nvme` needs root and the NVMe/TCP modules; run it in the VM with
-//! `scripts/bench-copy.sh --vm`.
+//! `sim` gets its hole map from the simulator's extents endpoint (so it would
+//! work against a remote simulator too) and moves the bytes over HTTPS.
+//! `nvme` needs root and the NVMe/TCP modules; where they do not load, build
+//! the example (`cargo build --release -p powerflex-driver --example copy_bench`)
+//! and run it in the VM:
+//! `scripts/vm-run --share target/release/examples -- /share/examples/copy_bench --connectors nvme,sim,loop`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +48,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { data_mib: 256, connectors: vec!["sim".into(), "sim-remote".into(), "loop".into()] };
+    let mut a = Args { data_mib: 256, connectors: vec!["sim".into(), "loop".into()] };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -54,7 +56,7 @@ fn args() -> Args {
             "--connectors" => {
                 a.connectors = it.next().expect("--connectors a,b").split(',').map(str::to_string).collect()
             }
-            other => panic!("unknown argument {other:?} (use --data-mib N, --connectors sim,sim-remote,loop,nvme)"),
+            other => panic!("unknown argument {other:?} (use --data-mib N, --connectors sim,loop,nvme)"),
         }
     }
     assert!(a.data_mib >= EXTENTS && a.data_mib * MIB <= VOLUME / 2, "--data-mib between 16 and 4096");
@@ -188,14 +190,7 @@ async fn main() {
 
     for name in &a.connectors {
         let (connector, note): (Arc<dyn Connector>, &str) = match name.as_str() {
-            "sim" => (
-                Arc::new(SimConnector::new(&opts).unwrap()),
-                "HTTPS data surface, hole map from the local backing file",
-            ),
-            "sim-remote" => (
-                Arc::new(SimConnector::new(&opts).unwrap().local_hole_map(false)),
-                "HTTPS data surface, no hole map: reads all 8 GiB",
-            ),
+            "sim" => (Arc::new(SimConnector::new(&opts).unwrap()), "HTTPS data surface, hole map from /extents"),
             "loop" => {
                 if let Some(why) = connector::loopdev::unavailable_reason() {
                     println!("loop: skipped: {why}");

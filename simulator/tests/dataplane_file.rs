@@ -79,6 +79,31 @@ async fn file_plane_flow_through_the_admin_surface() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 8 * GIB);
     assert_eq!(backing["sizeInBytes"], 8 * GIB);
 
+    // The data extents: the written parts (as the filesystem keeps them), holes elsewhere;
+    // only for the mapped host, like the bytes.
+    let extents = api.ok(Method::GET, &format!("/sim/volumes/{volume}/extents?nqn={HOST_A}"), None).await;
+    assert_eq!((extents["offset"].as_u64(), extents["length"].as_u64()), (Some(0), Some(8 * GIB)), "{extents}");
+    let list: Vec<(u64, u64)> = extents["extents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["offset"].as_u64().unwrap(), e["length"].as_u64().unwrap()))
+        .collect();
+    let covers = |at: u64| list.iter().any(|(o, l)| *o <= at && at < o + l);
+    assert!(covers(0) && covers(MIB - 1) && covers(5 * GIB) && covers(5 * GIB + MIB - 1), "{list:?}");
+    assert!(!covers(2 * GIB) && !covers(7 * GIB), "holes are not listed: {list:?}");
+    assert!(list.iter().map(|(_, l)| l).sum::<u64>() < 64 * MIB, "{list:?}");
+    let q = format!("/sim/volumes/{volume}/extents?host={host_a}&offset={}&length={}", 5 * GIB + 4096, GIB);
+    let part = api.ok(Method::GET, &q, None).await;
+    assert_eq!(part["offset"], 5 * GIB + 4096);
+    assert_eq!(part["extents"][0]["offset"], 5 * GIB + 4096, "clipped to the range: {part}");
+    let q = format!("/sim/volumes/{volume}/extents?host={host_a}&offset={}&length=4096", 2 * GIB);
+    assert_eq!(api.ok(Method::GET, &q, None).await["extents"], serde_json::json!([]));
+    let (status, _) = api.call(Method::GET, &format!("/sim/volumes/{volume}/extents?nqn={HOST_B}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let q = format!("/sim/volumes/{volume}/extents?nqn={HOST_A}&offset={}&length=1", 8 * GIB);
+    assert_eq!(api.call(Method::GET, &q, None).await.0, StatusCode::BAD_REQUEST, "beyond the end");
+
     // Resize grows the backing store; the content stays.
     api.resize_gb(&volume, 16).await;
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 16 * GIB);

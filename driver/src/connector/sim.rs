@@ -5,7 +5,7 @@
 //! GET  /sim/info                                            -> which data plane runs
 //! GET  /sim/volumes/{id}/data?nqn=<hostNqn>&offset=&length= -> the bytes (at most 16 MiB)
 //! PUT  /sim/volumes/{id}/data?nqn=<hostNqn>&offset=         -> durable when answered
-//! GET  /sim/volumes/{id}/allocation                         -> allocated bytes
+//! GET  /sim/volumes/{id}/extents?nqn=<hostNqn>&offset=&length= -> the data extents
 //! ```
 //!
 //! Requests authenticate with Basic user:password (the pool's gateway
@@ -24,14 +24,10 @@
 //! contiguous writes into requests of up to 16 MiB, sent at the latest by
 //! [`BlockDevice::flush`] (or by a read, or on drop).
 //!
-//! The hole map, which keeps block copies proportional to the data: the
-//! surface has no extent map, so when the simulator runs on this machine and
-//! the volume's backing file (`GET /sim/volumes/{id}/backing?nqn=`, refused
-//! unless mapped) is readable here, `SEEK_DATA`/`SEEK_HOLE` on that file give
-//! it; the bytes still go over HTTPS. Otherwise (a remote simulator, or
-//! [`SimConnector::local_hole_map`] turned off) the allocation endpoint says
-//! whether anything is allocated at all, and a volume with data is treated as
-//! all data, so a copy reads every byte of it.
+//! The hole map, which keeps block copies proportional to the data, comes
+//! from `GET /sim/volumes/{id}/extents` (refused unless mapped, like the
+//! bytes): the simulator lists the data segments of the range, so the
+//! simulator may run on another machine.
 
 use std::io;
 use std::ops::Range;
@@ -72,14 +68,25 @@ pub struct Backing {
     pub data_plane: String,
 }
 
-/// `GET /sim/volumes/{id}/allocation`.
+/// `GET /sim/volumes/{id}/extents`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Allocation {
-    /// The volume size.
-    pub size_in_bytes: u64,
-    /// Bytes the backing store holds.
-    pub allocated_bytes: u64,
+pub struct Extents {
+    /// Where the answer starts.
+    pub offset: u64,
+    /// How much of the volume it covers (shorter than asked when the list was cut).
+    pub length: u64,
+    /// The parts of it that may hold data, in order; the rest reads zeros.
+    pub extents: Vec<Extent>,
+}
+
+/// One data extent.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Extent {
+    /// Byte offset in the volume.
+    pub offset: u64,
+    /// Bytes.
+    pub length: u64,
 }
 
 /// Owns the client's runtime; stops it without blocking, from any context.
@@ -220,10 +227,12 @@ impl AdminClient {
         Self::decode(&path, &bytes)
     }
 
-    /// `GET /sim/volumes/{id}/allocation`, waiting on this thread.
-    pub fn allocation_blocking(&self, volume_id: &str) -> Result<Allocation, ClientError> {
-        let path = format!("/sim/volumes/{volume_id}/allocation");
-        let bytes = self.call_blocking(Method::GET, path.clone(), Vec::new(), None)?;
+    /// `GET /sim/volumes/{id}/extents?nqn=`: the data extents in `len` bytes at `offset`,
+    /// waiting on this thread. Refused unless mapped to `nqn`.
+    pub fn extents_blocking(&self, volume_id: &str, nqn: &str, offset: u64, len: u64) -> Result<Extents, ClientError> {
+        let path = format!("/sim/volumes/{volume_id}/extents");
+        let query = vec![("nqn", nqn.to_string()), ("offset", offset.to_string()), ("length", len.to_string())];
+        let bytes = self.call_blocking(Method::GET, path.clone(), query, None)?;
         Self::decode(&path, &bytes)
     }
 
@@ -284,20 +293,12 @@ fn io_error(context: String, source: ClientError) -> io::Error {
 pub struct SimConnector {
     admin: AdminClient,
     checked: AtomicBool,
-    local_hole_map: bool,
 }
 
 impl SimConnector {
     /// A connector for the simulator at `gateway` (URL, credentials, TLS options).
     pub fn new(gateway: &ClientOptions) -> Result<SimConnector, ConnectorError> {
-        Ok(SimConnector { admin: AdminClient::new(gateway)?, checked: AtomicBool::new(false), local_hole_map: true })
-    }
-
-    /// Whether the hole map may come from the backing file when it is on this
-    /// machine (default true); false keeps everything on the HTTPS surface.
-    pub fn local_hole_map(mut self, on: bool) -> SimConnector {
-        self.local_hole_map = on;
-        self
+        Ok(SimConnector { admin: AdminClient::new(gateway)?, checked: AtomicBool::new(false) })
     }
 
     /// The admin client it uses.
@@ -336,16 +337,7 @@ impl Connector for SimConnector {
             context: format!("opening volume {} ({}) for host {}", volume.id, volume.name, target.host_nqn),
             source,
         })?;
-        let mut device = SimDevice::new(self.admin.clone(), &volume.id, &target.host_nqn, volume.size);
-        if self.local_hole_map {
-            if let Ok(b) = self.admin.backing(&volume.id, &target.host_nqn).await {
-                let path = std::path::PathBuf::from(b.path);
-                if std::fs::File::open(&path).is_ok() {
-                    device.hole_map = Some(path);
-                }
-            }
-        }
-        Ok(Box::new(device))
+        Ok(Box::new(SimDevice::new(self.admin.clone(), &volume.id, &target.host_nqn, volume.size)))
     }
 
     async fn device_path(
@@ -380,8 +372,6 @@ pub struct SimDevice {
     nqn: String,
     size: u64,
     buffers: Mutex<Buffers>,
-    /// The backing file, when it is readable here (for its hole map only).
-    hole_map: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SimDevice {
@@ -399,7 +389,6 @@ impl SimDevice {
             nqn: nqn.to_string(),
             size,
             buffers: Mutex::new(Buffers::default()),
-            hole_map: None,
         }
     }
 
@@ -503,25 +492,39 @@ impl BlockDevice for SimDevice {
         self.send_pending(&mut b)
     }
 
+    /// The simulator's extent list for the range (asked again where it was cut short).
     fn data_ranges(&self, range: Range<u64>) -> io::Result<Option<Vec<Range<u64>>>> {
         self.flush()?;
-        if let Some(path) = &self.hole_map {
-            // Writes are on the file once answered, so its map is current.
-            match super::FileDevice::open_read_only(path).and_then(|f| f.data_ranges(range.clone())) {
-                Ok(Some(ranges)) => return Ok(Some(ranges)),
-                Ok(None) => {}
-                Err(e) => tracing::debug!(path = %path.display(), "no hole map from the backing file: {e}"),
+        let mut out: Vec<Range<u64>> = Vec::new();
+        let mut pos = range.start;
+        while pos < range.end {
+            let answer = self
+                .admin
+                .extents_blocking(&self.volume_id, &self.nqn, pos, range.end - pos)
+                .map_err(|e| io_error(format!("data extents of volume {} at {pos}", self.volume_id), e))?;
+            if answer.offset != pos || answer.length == 0 || answer.length > range.end - pos {
+                return Err(io::Error::other(format!(
+                    "volume {}: extents asked for {pos}+{}, answered for {}+{}",
+                    self.volume_id,
+                    range.end - pos,
+                    answer.offset,
+                    answer.length
+                )));
             }
+            let end = pos + answer.length;
+            for e in answer.extents {
+                let r = e.offset.max(pos)..(e.offset.saturating_add(e.length)).min(end);
+                if r.is_empty() {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+                    _ => out.push(r),
+                }
+            }
+            pos = end;
         }
-        let a = self
-            .admin
-            .allocation_blocking(&self.volume_id)
-            .map_err(|e| io_error(format!("allocation of volume {}", self.volume_id), e))?;
-        if a.allocated_bytes == 0 {
-            return Ok(Some(Vec::new()));
-        }
-        let _ = range;
-        Ok(None)
+        Ok(Some(out))
     }
 }
 

@@ -270,6 +270,14 @@ impl FileStore {
         sparse::allocated_bytes(&self.path(volume)).ok()
     }
 
+    /// The data segments of `[offset, offset + len)` (`SEEK_DATA`/`SEEK_HOLE` on the file).
+    pub fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+        let _shared = self.content.read().expect("lock");
+        let f = self.open_checked(volume, offset, len, false)?;
+        sparse::data_segments_in(&f, offset, offset + len)
+            .map_err(|e| self.err(format!("mapping the data of {volume} in {offset}+{len}"), e))
+    }
+
     /// Removes the temporary directory, if this store made one.
     pub fn close(&self) {
         if let Some(t) = self.temp.lock().expect("lock").take() {
@@ -337,6 +345,9 @@ impl DataPlane for FilePlane {
     }
     fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         self.store.write_at(volume, offset, data)
+    }
+    fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+        self.store.data_segments(volume, offset, len)
     }
     fn backing_path(&self, volume: Id) -> Option<PathBuf> {
         Some(self.store.path(volume))

@@ -633,6 +633,10 @@ impl DataPlane for NvmetPlane {
     fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         self.store.write_at(volume, offset, data)
     }
+    /// The file's map: nvmet's buffered file I/O writes through the same page cache.
+    fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+        self.store.data_segments(volume, offset, len)
+    }
     fn backing_path(&self, volume: Id) -> Option<PathBuf> {
         Some(self.store.path(volume))
     }

@@ -67,29 +67,38 @@ pub fn clone_into(source: &File, target: &File) -> io::Result<CopyMethod> {
 /// The `[start, end)` ranges of `file` that hold data, in order. A filesystem without
 /// `SEEK_DATA` yields the whole file as one segment.
 pub fn data_segments(file: &File, len: u64) -> io::Result<Vec<(u64, u64)>> {
+    data_segments_in(file, 0, len)
+}
+
+/// The `[start, end)` ranges of `file` that hold data within `[from, to)`, in order and
+/// clipped to it. A filesystem without `SEEK_DATA` yields the whole range as one segment.
+pub fn data_segments_in(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> {
     let fd = file.as_raw_fd();
     let mut out = Vec::new();
-    let mut pos = 0u64;
-    while pos < len {
+    let mut pos = from;
+    while pos < to {
         // SAFETY: lseek on an open descriptor.
         let start = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
         if start < 0 {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::ENXIO) => break,
-                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) if out.is_empty() && pos == 0 => {
-                    return Ok(vec![(0, len)]);
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) if out.is_empty() && pos == from => {
+                    return Ok(vec![(from, to)]);
                 }
                 _ => return Err(e),
             }
         }
         let start = start as u64;
+        if start >= to {
+            break;
+        }
         // SAFETY: as above.
         let end = unsafe { libc::lseek(fd, start as libc::off_t, libc::SEEK_HOLE) };
         if end < 0 {
             return Err(io::Error::last_os_error());
         }
-        let end = (end as u64).min(len);
+        let end = (end as u64).min(to);
         if end > start {
             out.push((start, end));
         }
@@ -180,5 +189,26 @@ mod tests {
         g.read_exact_at(&mut buf, 20 << 20).unwrap();
         assert!(buf.iter().all(|&x| x == 0));
         assert!(allocated_bytes(&b).unwrap() < 1 << 20, "copy stayed sparse");
+    }
+
+    #[test]
+    fn data_segments_in_a_range_are_clipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = File::options().read(true).write(true).create(true).truncate(true).open(dir.path().join("a")).unwrap();
+        f.set_len(64 << 20).unwrap();
+        f.write_all_at(&[7u8; 1 << 20], 8 << 20).unwrap();
+        f.write_all_at(&[9u8; 1 << 20], 40 << 20).unwrap();
+        f.sync_all().unwrap();
+        let all = data_segments(&f, 64 << 20).unwrap();
+        if all == vec![(0, 64 << 20)] {
+            return; // no SEEK_DATA on this filesystem: everything is data, which is allowed
+        }
+        let covers = |segs: &[(u64, u64)], at: u64| segs.iter().any(|(s, e)| *s <= at && at < *e);
+        assert!(covers(&all, 8 << 20) && covers(&all, 40 << 20) && !covers(&all, 20 << 20), "{all:?}");
+        let part = data_segments_in(&f, (8 << 20) + 4096, 30 << 20).unwrap();
+        assert_eq!(part.first().map(|s| s.0), Some((8 << 20) + 4096), "{part:?}");
+        assert!(part.iter().all(|(s, e)| *s >= (8 << 20) + 4096 && *e <= 30 << 20 && s < e), "{part:?}");
+        assert!(!covers(&part, 40 << 20));
+        assert!(data_segments_in(&f, 20 << 20, 30 << 20).unwrap().is_empty());
     }
 }

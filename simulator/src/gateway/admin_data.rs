@@ -10,7 +10,15 @@
 //!      -> 200 {"volumeId", "path", "sizeInBytes", "dataPlane"}
 //! GET  /sim/volumes/{id}/allocation
 //!      -> 200 {"volumeId", "sizeInBytes", "allocatedBytes", "dataPlane"}
+//! GET  /sim/volumes/{id}/extents?host=<hostId>|nqn=<hostNqn>&offset=<bytes>&length=<bytes>
+//!      -> 200 {"volumeId", "offset", "length", "extents": [{"offset", "length"}, ...], "dataPlane"}
 //! ```
+//!
+//! `extents` lists, in order, the parts of the range that may hold data; the rest reads
+//! zeros. `offset` defaults to 0 and `length` to the rest of the volume. At most
+//! `MAX_EXTENTS` extents come back: when there are more, the answer's `length` is shorter
+//! than asked (it ends with the last extent listed) and the caller asks again from there.
+//! A plane that cannot tell lists the whole range (`DataPlane::data_segments`).
 //!
 //! Data and backing-file access act for a host, as a connector on that host would: the
 //! volume must be mapped to it (`ReadOnly` mappings refuse writes, `NoAccess` both), the way
@@ -36,6 +44,8 @@ use crate::model::{AccessMode, Fault, Id};
 
 /// The most bytes one data request reads or writes.
 pub const MAX_CHUNK: usize = 16 * 1024 * 1024;
+/// The most extents one extents request lists.
+pub const MAX_EXTENTS: usize = 16 * 1024;
 
 type Shared = State<Arc<Gateway>>;
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -46,6 +56,7 @@ pub fn router() -> Router<Arc<Gateway>> {
         .route("/volumes/{id}/data", get(read).put(write))
         .route("/volumes/{id}/backing", get(backing))
         .route("/volumes/{id}/allocation", get(allocation))
+        .route("/volumes/{id}/extents", get(extents))
 }
 
 fn params(q: Params) -> ApiResult<HashMap<String, String>> {
@@ -199,6 +210,41 @@ async fn allocation(State(gw): Shared, Path(id): Path<String>) -> ApiResult<Resp
         "volumeId": volume.to_string(),
         "sizeInBytes": size,
         "allocatedBytes": allocated.unwrap_or(0),
+        "dataPlane": gw.plane().kind().to_string(),
+    })))
+}
+
+async fn extents(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiResult<Response> {
+    let p = params(q)?;
+    let volume = volume_id(&id)?;
+    no_bytes(&gw)?;
+    let (mode, size) = mapped_for(&gw, volume, &p)?;
+    if mode == AccessMode::NoAccess {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            0,
+            format!("Request failed: volume {volume} is mapped with NoAccess"),
+        ));
+    }
+    let offset = number(&p, "offset")?.unwrap_or(0);
+    let length = match number(&p, "length")? {
+        Some(n) => n,
+        None => size.saturating_sub(offset),
+    };
+    range_check(offset, length, size)?;
+    let plane = gw.plane().clone();
+    let mut segments = blocking(move || plane.data_segments(volume, offset, length).map_err(ApiError::from)).await?;
+    let mut covered = length;
+    if segments.len() > MAX_EXTENTS {
+        segments.truncate(MAX_EXTENTS);
+        covered = segments.last().map_or(0, |(_, end)| end - offset);
+    }
+    let list: Vec<_> = segments.iter().map(|(s, e)| json!({ "offset": s, "length": e - s })).collect();
+    Ok(ok(json!({
+        "volumeId": volume.to_string(),
+        "offset": offset,
+        "length": covered,
+        "extents": list,
         "dataPlane": gw.plane().kind().to_string(),
     })))
 }
