@@ -171,22 +171,33 @@ async fn main() {
 
     let mut rows = Vec::new();
 
-    // Baseline: cp --sparse=always of the backing file, then fsync.
+    // Baseline: cp --sparse=always of the backing file, then fsync (GNU cp; busybox's, as in
+    // the VM, has no --sparse: then there is no baseline row).
     let out: PathBuf = gw.state_dir.join("cp-baseline.img");
     drop_caches();
     let t = Instant::now();
-    let status = std::process::Command::new("cp").arg("--sparse=always").arg(&backing).arg(&out).status().unwrap();
-    assert!(status.success(), "cp failed");
-    std::fs::File::open(&out).unwrap().sync_all().unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(std::fs::metadata(&out).unwrap().len(), VOLUME);
-    std::fs::remove_file(&out).unwrap();
-    rows.push(Row {
-        name: "cp --sparse=always".into(),
-        secs,
-        written: data,
-        note: "backing file to file, + fsync".into(),
-    });
+    let cp = std::process::Command::new("cp")
+        .arg("--sparse=always")
+        .arg(&backing)
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    if cp.success() {
+        std::fs::File::open(&out).unwrap().sync_all().unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), VOLUME);
+        std::fs::remove_file(&out).unwrap();
+        rows.push(Row {
+            name: "cp --sparse=always".into(),
+            secs,
+            written: data,
+            note: "backing file to file, + fsync".into(),
+        });
+    } else {
+        let _ = std::fs::remove_file(&out);
+        println!("cp --sparse=always: not supported by this cp; no baseline row");
+    }
 
     for name in &a.connectors {
         let (connector, note): (Arc<dyn Connector>, &str) = match name.as_str() {
