@@ -14,8 +14,10 @@
 #   2. driver/tests/nvme.rs with PFLEX_REQUIRE_NVME=1: the driver's data test (attach, write,
 #      snapshot, restore, both kinds of copy, detach) through the nvme connector.
 #   3. `pflex-conformance run --data nvme` against `pflex-sim serve --data-plane nvmet`,
-#      PFLEX_CONFORMANCE_CASES (default 6) cases of at most PFLEX_CONFORMANCE_MAX_STEPS (10)
-#      steps, seed PFLEX_CONFORMANCE_SEED (default random, printed).
+#      PFLEX_E2E_CONFORMANCE_CASES (default 6) cases of at most
+#      PFLEX_E2E_CONFORMANCE_MAX_STEPS (10) steps, seed PFLEX_E2E_CONFORMANCE_SEED (default
+#      random, printed). Separate from scripts/test-conformance.sh's PFLEX_CONFORMANCE_*:
+#      every host copy moves 8 GiB through NVMe/TCP here, which is slow in an emulated VM.
 #
 # Where nvmet works natively (root, `modprobe nvmet nvmet-tcp nvme-tcp` succeeds),
 # the stages run on this machine instead of in a VM (PFLEX_E2E_NATIVE=1|0 forces the choice).
@@ -57,8 +59,8 @@ if [[ $native == auto ]]; then
     if [[ $EUID == 0 ]] && modprobe -a nvmet nvmet-tcp nvme-tcp 2>/dev/null; then native=1; else native=0; fi
     echo "test-nvmet-e2e: $( ((native)) && echo "nvmet loads natively: running here" || echo "no native nvmet: running in the VM")" >&2
 fi
-conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_CONFORMANCE_CASES:-6} PFLEX_CONFORMANCE_MAX_STEPS=${PFLEX_CONFORMANCE_MAX_STEPS:-10}"
-[[ -n ${PFLEX_CONFORMANCE_SEED:-} ]] && conf_env+=" PFLEX_CONFORMANCE_SEED=$PFLEX_CONFORMANCE_SEED"
+conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_E2E_CONFORMANCE_CASES:-6} PFLEX_CONFORMANCE_MAX_STEPS=${PFLEX_E2E_CONFORMANCE_MAX_STEPS:-10}"
+[[ -n ${PFLEX_E2E_CONFORMANCE_SEED:-} ]] && conf_env+=" PFLEX_CONFORMANCE_SEED=$PFLEX_E2E_CONFORMANCE_SEED"
 set +e # the stages' status is read from PIPESTATUS below
 if [[ $native == 1 ]]; then
     modprobe -a nvmet nvmet-tcp nvme-tcp
