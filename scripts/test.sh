@@ -56,9 +56,11 @@ stage "conformance harness against the simulator (file plane; sim and loop conne
 bash scripts/test-conformance.sh
 record "conformance (sim, loop): ok"
 
-stage "NVMe/TCP end to end with the kernel's nvmet (natively, or in a VM where this kernel has none)"
+# About 10-13 minutes in the emulated VM: the simulator's nvmet test, the driver's nvme data
+# test and `pflex-conformance --data nvme` (PFLEX_E2E_CONFORMANCE_CASES, default 6).
+stage "NVMe/TCP end to end: simulator nvmet test, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
 bash scripts/test-nvmet-e2e.sh
-record "nvmet end to end: ok"
+record "NVMe/TCP end to end (simulator, driver, conformance): ok"
 
 stage "summary"
 printf '%s\n' "${results[@]}"
