@@ -119,6 +119,19 @@ fn mapped_for(gw: &Gateway, volume: Id, p: &HashMap<String, String>) -> ApiResul
     Ok((mapping.access_mode, v.size_kb * 1024))
 }
 
+/// The volume's size, if the host may read it (mapped, and not with `NoAccess`).
+fn readable_for(gw: &Gateway, volume: Id, p: &HashMap<String, String>) -> ApiResult<u64> {
+    let (mode, size) = mapped_for(gw, volume, p)?;
+    if mode == AccessMode::NoAccess {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            0,
+            format!("Request failed: volume {volume} is mapped with NoAccess"),
+        ));
+    }
+    Ok(size)
+}
+
 fn range_check(offset: u64, length: u64, size: u64) -> ApiResult<()> {
     if offset.checked_add(length).is_none_or(|end| end > size) {
         return Err(ApiError::bad_request(format!(
@@ -138,14 +151,7 @@ async fn read(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiResult
     let p = params(q)?;
     let volume = volume_id(&id)?;
     no_bytes(&gw)?;
-    let (mode, size) = mapped_for(&gw, volume, &p)?;
-    if mode == AccessMode::NoAccess {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            0,
-            format!("Request failed: volume {volume} is mapped with NoAccess"),
-        ));
-    }
+    let size = readable_for(&gw, volume, &p)?;
     let offset = number(&p, "offset")?.unwrap_or(0);
     let length = match number(&p, "length")? {
         Some(n) => n,
@@ -218,14 +224,7 @@ async fn extents(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiRes
     let p = params(q)?;
     let volume = volume_id(&id)?;
     no_bytes(&gw)?;
-    let (mode, size) = mapped_for(&gw, volume, &p)?;
-    if mode == AccessMode::NoAccess {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            0,
-            format!("Request failed: volume {volume} is mapped with NoAccess"),
-        ));
-    }
+    let size = readable_for(&gw, volume, &p)?;
     let offset = number(&p, "offset")?.unwrap_or(0);
     let length = match number(&p, "length")? {
         Some(n) => n,
