@@ -114,29 +114,11 @@ impl BlockDevice for FileDevice {
     }
 
     fn write_zeroes(&self, offset: u64, len: u64) -> io::Result<()> {
-        if !self.is_block {
-            let (o, l) = (
-                libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-                libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-            );
-            // SAFETY: fallocate on a valid descriptor owned by `self.file`.
-            let r = unsafe {
-                libc::fallocate(self.file.as_raw_fd(), libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, o, l)
-            };
-            if r == 0 {
-                return Ok(());
-            }
-        }
         // Block devices, or filesystems that cannot punch holes: write zeros.
-        const CHUNK: u64 = 1 << 20;
-        let zeros = vec![0u8; CHUNK.min(len) as usize];
-        let mut done = 0;
-        while done < len {
-            let n = CHUNK.min(len - done) as usize;
-            self.write_at(&zeros[..n], offset + done)?;
-            done += n as u64;
+        if !self.is_block && super::punch_hole(self.file.as_raw_fd(), offset, len)? {
+            return Ok(());
         }
-        Ok(())
+        super::write_zero_chunks(self, offset, len)
     }
 }
 

@@ -294,25 +294,9 @@ impl BlockDevice for LoopBlockDevice {
     }
 
     fn write_zeroes(&self, offset: u64, len: u64) -> io::Result<()> {
-        let (o, l) = (
-            libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-            libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-        );
-        // SAFETY: fallocate on a valid descriptor owned by `self.dev`.
-        let r = unsafe {
-            libc::fallocate(self.dev.as_raw_fd(), libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, o, l)
-        };
-        if r == 0 {
+        if super::punch_hole(self.dev.as_raw_fd(), offset, len)? {
             return Ok(());
         }
-        const CHUNK: u64 = 1 << 20;
-        let zeros = vec![0u8; CHUNK.min(len) as usize];
-        let mut done = 0;
-        while done < len {
-            let n = CHUNK.min(len - done) as usize;
-            self.write_at(&zeros[..n], offset + done)?;
-            done += n as u64;
-        }
-        Ok(())
+        super::write_zero_chunks(self, offset, len)
     }
 }

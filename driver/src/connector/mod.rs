@@ -141,16 +141,32 @@ pub trait BlockDevice: Send + Sync {
 
     /// Makes `len` bytes at `offset` read as zeros.
     fn write_zeroes(&self, offset: u64, len: u64) -> io::Result<()> {
-        const CHUNK: u64 = 1 << 20;
-        let zeros = vec![0u8; CHUNK.min(len) as usize];
-        let mut done = 0;
-        while done < len {
-            let n = CHUNK.min(len - done) as usize;
-            self.write_at(&zeros[..n], offset + done)?;
-            done += n as u64;
-        }
-        Ok(())
+        write_zero_chunks(self, offset, len)
     }
+}
+
+/// Makes `len` bytes at `offset` read as zeros by writing zeros, a MiB at a time: what every
+/// device can do, and the fallback when it cannot punch holes.
+pub(crate) fn write_zero_chunks<D: BlockDevice + ?Sized>(device: &D, offset: u64, len: u64) -> io::Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK.min(len) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = CHUNK.min(len - done) as usize;
+        device.write_at(&zeros[..n], offset + done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Deallocates `len` bytes at `offset` of an open file or device so they read as zeros.
+/// False when the filesystem or device cannot (the caller then writes zeros).
+pub(crate) fn punch_hole(fd: std::os::unix::io::RawFd, offset: u64, len: u64) -> io::Result<bool> {
+    let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
+    let (o, l) = (libc::off_t::try_from(offset).map_err(invalid)?, libc::off_t::try_from(len).map_err(invalid)?);
+    // SAFETY: fallocate on a descriptor the caller keeps open for the duration of the call.
+    let r = unsafe { libc::fallocate(fd, libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, o, l) };
+    Ok(r == 0)
 }
 
 /// Which connector.
