@@ -142,7 +142,9 @@ fn choose_plane(
 }
 
 impl Server {
-    pub async fn bind(config: ServeConfig) -> Result<Server, StartError> {
+    pub async fn bind(mut config: ServeConfig) -> Result<Server, StartError> {
+        // The admin user the inventory lists is the one these credentials log in as.
+        config.topology.admin_user = config.auth.user.clone();
         let fresh_seed = config.seed.unwrap_or_else(rand::random);
         let topology = config.topology.clone();
         let fresh = || Model::new(&topology, fresh_seed);

@@ -255,7 +255,13 @@ async fn system_list_get_and_relationships() {
     let names: Vec<_> = pds.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"pd1") && names.contains(&"pd2"));
-    assert_eq!(api.get_ok(&format!("/api/instances/System::{id}/relationships/Sdc")).await, json!([]));
+    // The default topology's two SDCs, connected.
+    let sdcs = api.get_ok(&format!("/api/instances/System::{id}/relationships/Sdc")).await;
+    let sdc_ips: Vec<_> =
+        sdcs.as_array().unwrap().iter().map(|s| (s["sdcIp"].clone(), s["mdmConnectionState"].clone())).collect();
+    assert_eq!(sdc_ips.len(), 2);
+    assert!(sdc_ips.contains(&(json!("127.0.0.11"), json!("Connected"))));
+    assert!(sdc_ips.contains(&(json!("127.0.0.12"), json!("Connected"))));
     let stats = api.get_ok(&format!("/api/instances/System::{id}/relationships/Statistics")).await;
     assert_eq!(stats["numOfProtectionDomains"], json!(2));
     assert_eq!(stats["numOfStoragePools"], json!(3));
@@ -316,8 +322,11 @@ async fn protection_domains_list_get_query_and_relationships() {
     assert_eq!(ips, ["127.0.0.2", "127.0.0.3"]);
     let stats = api.get_ok(&format!("/api/instances/ProtectionDomain::{pd1}/relationships/Statistics")).await;
     assert_eq!(stats["numOfStoragePools"], json!(2));
+    // The default topology's three SDSs per domain.
+    let sdss = api.get_ok(&format!("/api/instances/ProtectionDomain::{pd1}/relationships/Sds")).await;
+    assert_eq!(sdss.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect::<Vec<_>>().len(), 3);
     // Relationships to types the simulator has none of are empty lists.
-    assert_eq!(api.get_ok(&format!("/api/instances/ProtectionDomain::{pd1}/relationships/Sds")).await, json!([]));
+    assert_eq!(api.get_ok(&format!("/api/instances/ProtectionDomain::{pd1}/relationships/Sdr")).await, json!([]));
     // Legacy lookup (cinder, siolib).
     assert_eq!(api.get_ok("/api/types/Domain/instances/getByName::pd1").await, json!(pd1));
 }
@@ -904,8 +913,11 @@ async fn nvme_host_create_list_get_rename_and_remove() {
     // One id space: Sdc:: shows the same object, and every list has it.
     assert_eq!(api.get_ok(&format!("/api/instances/Sdc::{id}")).await, host);
     assert_eq!(api.get_ok("/api/types/Host/instances").await, json!([host]));
-    assert_eq!(api.get_ok("/api/types/Sdc/instances").await, json!([host]));
-    assert_eq!(api.get_ok(&format!("/api/instances/System::{system}/relationships/Sdc")).await, json!([host]));
+    // The Sdc list has the topology's two SDCs beside the NVMe host.
+    let sdcs = api.get_ok("/api/types/Sdc/instances").await;
+    assert_eq!(sdcs.as_array().unwrap().len(), 3);
+    assert!(sdcs.as_array().unwrap().contains(&host));
+    assert_eq!(api.get_ok(&format!("/api/instances/System::{system}/relationships/Sdc")).await, sdcs);
     assert_eq!(api.post_ok("/api/types/Host/instances/action/queryIdByKey", json!({ "nqn": NQN1 })).await, json!(id));
 
     // A second host with numbers as JSON numbers; defaults without them.
@@ -954,7 +966,8 @@ async fn nvme_host_create_list_get_rename_and_remove() {
     assert_eq!(ok(removed), json!({}));
     assert_fault(&api.get(&format!("/api/instances/Sdc::{id}")).await, 80, "Could not find the SDC");
     assert_fault(&api.get(&format!("/api/instances/Host::{id}")).await, 91, "Could not find the host");
-    assert_eq!(ids(&api.get_ok("/api/types/Sdc/instances").await), [other.to_string()]);
+    assert_eq!(ids(&api.get_ok("/api/types/Host/instances").await), [other.to_string()]);
+    assert!(!ids(&api.get_ok("/api/types/Sdc/instances").await).contains(&id.to_string()));
     assert_fault(
         &api.post_raw(&format!("/api/instances/Sdc::{id}/action/removeSdc"), None, None).await,
         80,

@@ -18,7 +18,7 @@ use crate::model::*;
 
 const GIB_KB: u64 = 1024 * 1024;
 
-fn reply_json(reply: Reply) -> Value {
+pub(super) fn reply_json(reply: Reply) -> Value {
     match reply {
         Reply::Empty => json!({}),
         Reply::Created(id) => json!({ "id": id.to_string() }),
@@ -36,6 +36,9 @@ async fn run(gw: &Arc<Gateway>, command: Command) -> ApiResult<Value> {
 
 /// `POST /api/types/{Type}/instances`.
 pub async fn create(gw: &Arc<Gateway>, ty: &str, body: &Body) -> ApiResult<Value> {
+    if let Some(answer) = super::inventory::create(gw, ty, body).await {
+        return answer;
+    }
     match ty {
         // {"storagePoolId", "protectionDomainId"?, "name"?, "volumeSizeInKb" | "volumeSizeInGb",
         //  "volumeType"?, "useRmcache"?, "compressionMethod"?, "volumeClass"?}
@@ -117,6 +120,9 @@ pub async fn instance_action(gw: &Arc<Gateway>, object: &ObjectPath, action: &st
             system_action(gw, action, body).await
         }
         ("Sdc" | "Host", Some(id)) => host_action(gw, &object.ty, id, action, body).await,
+        (ty, Some(id)) if super::inventory::TYPES.contains(&ty) => {
+            super::inventory::instance_action(gw, ty, id, action, body).await.expect("an inventory type")
+        }
         ("Volume" | "Sdc" | "Host", None) => Err(ApiError::not_found_path()),
         (ty, _) => Err(unknown_action(ty, action)),
     }
@@ -205,6 +211,9 @@ async fn volume_action(gw: &Arc<Gateway>, volume: Id, action: &str, body: &Body)
 }
 
 async fn system_action(gw: &Arc<Gateway>, action: &str, body: &Body) -> ApiResult<Value> {
+    if let Some(answer) = super::inventory::system_action(gw, action, body).await {
+        return answer;
+    }
     match action {
         // {"snapshotDefs": [{"volumeId", "snapshotName"?}], "accessModeLimit"?}
         "snapshotVolumes" => {

@@ -12,8 +12,10 @@ mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
+mod inventory;
 mod objects;
 mod render;
+mod render_inventory;
 mod router;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};

@@ -12,15 +12,11 @@ use crate::model::*;
 
 /// Types real clients list that the simulator has no objects of: their lists are empty.
 const EMPTY_TYPES: &[&str] = &[
-    "Sds",
-    "Device",
-    "FaultSet",
     "SnapshotPolicy",
     "ReplicationConsistencyGroup",
     "ReplicationPair",
     "AccelerationPool",
     "Sdr",
-    "User",
     "SpSds",
     "NvmeController",
     "PeerMdm",
@@ -35,19 +31,36 @@ fn empty() -> Value {
 pub fn list(gw: &Gateway, ty: &str) -> ApiResult<Value> {
     let model = gw.read();
     let system = model.system().id;
+    if let Some(items) = super::inventory::list(&model, ty) {
+        return Ok(Value::Array(items));
+    }
     let items: Vec<Value> = match ty {
-        "System" => vec![render::system(model.system())],
+        "System" => vec![system_json(&model)],
         "ProtectionDomain" => model.domains().map(|d| render::protection_domain(d, system)).collect(),
         "StoragePool" => model.pools().map(render::storage_pool).collect(),
         "Volume" => model.volumes().map(|v| render::volume(&model, v)).collect(),
         "VTree" => model.vtrees().map(|t| render::vtree(&model, t)).collect(),
-        "Sdc" => model.hosts().map(|h| render::host(h, system)).collect(),
+        "Sdc" => model.hosts().map(|h| host_json(&model, h)).collect(),
         "Host" => model.hosts().filter(|h| h.nqn().is_some()).map(|h| render::host(h, system)).collect(),
         "Sdt" => model.sdts().map(|s| render::sdt(s, system)).collect(),
         t if EMPTY_TYPES.contains(&t) => vec![],
         _ => return Err(ApiError::not_found_path()),
     };
     Ok(Value::Array(items))
+}
+
+/// The System with the fields the inventory decides.
+fn system_json(model: &Model) -> Value {
+    let mut v = render::system(model.system());
+    super::render_inventory::system_fields(model, &mut v);
+    v
+}
+
+/// A host with the SDC fields the inventory decides.
+fn host_json(model: &Model, h: &Host) -> Value {
+    let mut v = render::host(h, model.system().id);
+    super::render_inventory::sdc_fields(model, h.id, &mut v);
+    v
 }
 
 fn need_id(object: &ObjectPath) -> ApiResult<Id> {
@@ -57,14 +70,17 @@ fn need_id(object: &ObjectPath) -> ApiResult<Id> {
 /// The object a path names, rendered, or the type's own "not found".
 fn render_one(model: &Model, ty: &str, id: Id) -> ApiResult<Value> {
     let system = model.system().id;
+    if let Some(found) = super::inventory::get(model, ty, id) {
+        return found;
+    }
     Ok(match ty {
-        "System" if id == system => render::system(model.system()),
+        "System" if id == system => system_json(model),
         "System" => return Err(Fault::not_found().into()),
         "ProtectionDomain" => render::protection_domain(model.domain(id).ok_or_else(Fault::fd_not_found)?, system),
         "StoragePool" => render::storage_pool(model.pool(id).ok_or_else(Fault::storage_pool_not_found)?),
         "Volume" => render::volume(model, model.volume(id).ok_or_else(Fault::vol_not_found)?),
         "VTree" => render::vtree(model, model.vtree(id).ok_or_else(Fault::vtree_not_found)?),
-        "Sdc" => render::host(model.host(id).ok_or_else(Fault::ini_not_found)?, system),
+        "Sdc" => host_json(model, model.host(id).ok_or_else(Fault::ini_not_found)?),
         "Host" => render::host(model.host(id).filter(|h| h.nqn().is_some()).ok_or_else(Fault::host_not_found)?, system),
         "Sdt" => render::sdt(model.sdt(id).ok_or_else(Fault::not_found)?, system),
         _ => return Err(ApiError::not_found_path()),
@@ -195,13 +211,15 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
     render_one(&model, &object.ty, id)?;
     let system = model.system().id;
     let volumes = |it: &mut dyn Iterator<Item = &Volume>| Value::Array(it.map(|v| render::volume(&model, v)).collect());
+    if let Some(found) = super::inventory::related(&model, &object.ty, id, rel) {
+        return Ok(found);
+    }
     Ok(match (object.ty.as_str(), rel) {
         ("System", "Statistics") => stats_with_bwcs(&system_stats(gw, &model)),
         ("System", "ProtectionDomain") => {
             Value::Array(model.domains().map(|d| render::protection_domain(d, system)).collect())
         }
-        ("System", "Sdc") => Value::Array(model.hosts().map(|h| render::host(h, system)).collect()),
-        ("System", "User") => empty(),
+        ("System", "Sdc") => Value::Array(model.hosts().map(|h| host_json(&model, h)).collect()),
         ("ProtectionDomain", "StoragePool") => {
             let pd = model.domain(id).expect("checked");
             Value::Array(pd.pools.iter().filter_map(|p| model.pool(*p)).map(render::storage_pool).collect())
@@ -319,7 +337,7 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
             "Sdc" => model.hosts().map(|h| h.id).collect(),
             "VTree" => model.vtrees().map(|t| t.id).collect(),
             "System" => vec![model.system().id],
-            _ => vec![],
+            t => super::inventory::all_ids(&model, t).unwrap_or_default(),
         },
         None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
     };
@@ -332,7 +350,7 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
             "Volume" => volume_stats_value(&model, id),
             "VTree" => render::stats(&vtree_stats(gw, &model, id)),
             "Sdc" => host_stats(model.host(id).expect("checked")),
-            _ => json!({}),
+            t => super::inventory::statistics(&model, t, id).unwrap_or_else(|| json!({})),
         };
         let mut selected = Map::new();
         for p in &properties {

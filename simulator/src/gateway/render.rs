@@ -12,15 +12,15 @@ fn link(rel: &str, href: String) -> Value {
     json!({ "rel": rel, "href": href })
 }
 
-fn self_link(ty: &str, id: Id) -> Value {
+pub(super) fn self_link(ty: &str, id: Id) -> Value {
     link("self", format!("/api/instances/{ty}::{id}"))
 }
 
-fn rel_link(ty: &str, id: Id, rel: &str) -> Value {
+pub(super) fn rel_link(ty: &str, id: Id, rel: &str) -> Value {
     link(&format!("/api/{ty}/relationship/{rel}"), format!("/api/instances/{ty}::{id}/relationships/{rel}"))
 }
 
-fn parent_link(field: &str, ty: &str, id: Id) -> Value {
+pub(super) fn parent_link(field: &str, ty: &str, id: Id) -> Value {
     link(&format!("/api/parent/relationship/{field}"), format!("/api/instances/{ty}::{id}"))
 }
 
@@ -162,7 +162,7 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         "name": p.name,
         "protectionDomainId": p.protection_domain.to_string(),
         "mediaType": p.media_type,
-        "dataLayout": "MediumGranularity",
+        "dataLayout": p.data_layout.as_str(),
         "zeroPaddingEnabled": p.zero_padding,
         "useRmcache": false,
         "useRfcache": false,
@@ -171,7 +171,7 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         "checksumEnabled": false,
         "rebuildEnabled": true,
         "rebalanceEnabled": true,
-        "compressionMethod": "Invalid",
+        "compressionMethod": p.compression.as_str(),
         "fragmentationEnabled": true,
         "numOfParallelRebuildRebalanceJobsPerDevice": 2,
         "capacityAlertHighThreshold": 80,
@@ -293,8 +293,8 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         "ancestorVolumeId": v.ancestor.map(|a| a.to_string()),
         "consistencyGroupId": v.consistency_group.map(|g| g.to_string()),
         "volumeType": volume_type,
-        "dataLayout": "MediumGranularity",
-        "compressionMethod": "Invalid",
+        "dataLayout": model.pool(v.pool).map(|p| p.data_layout.as_str()),
+        "compressionMethod": model.pool(v.pool).map(|p| p.compression.as_str()),
         "creationTime": v.creation_time,
         "mappedSdcInfo": mapped,
         "mappingToAllSdcsEnabled": false,
@@ -330,8 +330,8 @@ pub fn vtree(model: &Model, t: &VTree) -> Value {
         "id": id.to_string(),
         "name": null,
         "storagePoolId": t.pool.to_string(),
-        "dataLayout": "MediumGranularity",
-        "compressionMethod": "Invalid",
+        "dataLayout": model.pool(t.pool).map(|p| p.data_layout.as_str()),
+        "compressionMethod": model.pool(t.pool).map(|p| p.compression.as_str()),
         "inDeletion": false,
         "rootVolumes": model.vtree_roots(id).iter().map(Id::to_string).collect::<Vec<_>>(),
         "baseVolumeId": model.vtree_roots(id).first().map(Id::to_string),

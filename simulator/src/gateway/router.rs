@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::{actions, admin, objects, Gateway};
-use crate::model::Id;
+use crate::model::{Fault, Id};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -32,6 +32,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/instances/{object}", get(instance))
         .route("/api/instances/{object}/relationships/{related}", get(related))
         .route("/api/instances/{object}/action/{action}", post(instance_action))
+        .route("/api/instances/{object}/queryMdmCluster", post(query_mdm_cluster))
         .route("/api/v1/corelcm/status", get(lcm_status))
         .route_layer(middleware::from_fn_with_state(gateway.clone(), require_token));
     Router::new()
@@ -191,6 +192,17 @@ async fn instance(State(gw): Shared, Path(object): Path<String>) -> ApiResult<Re
 async fn related(State(gw): Shared, Path((object, rel)): Path<(String, String)>) -> ApiResult<Response> {
     let object = ObjectPath::parse(&object)?;
     objects::related(&gw, &object, &rel).map(ok)
+}
+
+/// PyPowerFlex's and goscaleio's `queryMdmCluster` path (no `/action/`).
+async fn query_mdm_cluster(State(gw): Shared, Path(object): Path<String>) -> ApiResult<Response> {
+    match ObjectPath::parse(&object)? {
+        ObjectPath { ty, id } if ty == "System" && id.is_none_or(|id| id == gw.read().system().id) => {
+            Ok(ok(super::inventory::query_mdm_cluster(&gw)))
+        }
+        ObjectPath { ty, .. } if ty == "System" => Err(Fault::not_found().into()),
+        _ => Err(ApiError::not_found_path()),
+    }
 }
 
 async fn instance_action(

@@ -133,6 +133,8 @@ pub enum Command {
         host: Id,
         value: u32,
     },
+    /// SDSs, devices, fault sets, users, the MDM cluster, SDC access (`inventory`).
+    Inventory(super::inventory::InventoryCommand),
 }
 
 /// What a successful command returns to the client.
@@ -195,5 +197,6 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         RemoveHost { host, host_api } => hosts::remove(model, *host, *host_api),
         SetHostMaxNumPaths { host, value } => hosts::set_paths(model, *host, Some(*value), None),
         SetHostMaxNumSysPorts { host, value } => hosts::set_paths(model, *host, None, Some(*value)),
+        Inventory(command) => super::inventory::plan(model, command),
     }
 }

@@ -80,6 +80,8 @@ pub enum Effect {
         max_num_paths: Option<u32>,
         max_num_sys_ports: Option<u32>,
     },
+    /// SDSs, devices, fault sets, users, the MDM cluster, SDC access (`inventory`).
+    Inventory(super::inventory::InventoryEffect),
 }
 
 /// A volume as created, serialisable for the journal.
@@ -94,6 +96,7 @@ fn seq_of(id: Id) -> u64 {
 
 pub(super) fn apply(model: &mut Model, effect: &Effect) {
     match effect {
+        Effect::Inventory(e) => super::inventory::apply(model, e),
         Effect::VolumeCreated(v) => create_volume(model, v),
         Effect::VolumeRemoved { volume } => remove_volume(model, *volume),
         Effect::VolumeReparented { volume, ancestor } => {

@@ -108,3 +108,53 @@ impl Fault {
         Fault { message: format!("Parameter out of range: {reason}"), ..Fault::invalid_parameter() }
     }
 }
+
+// The inventory's refusals (SDSs, devices, fault sets, users, the MDM cluster, SDC access).
+// Codes are positions in goscaleio's table (reliable below ~300, reference §3.5); those above
+// are inferred and listed in FIDELITY.md.
+faults! {
+    already_exists => 7, "ALREADY_EXISTS", "Already exists";
+    wrong_cmd_params => 62, "WRONG_CMD_PARAMS", "Wrong command parameters. Check the help output for this command to see the correct parameters.";
+    sds_not_found => 78, "TGT_NOT_FOUND", "Could not find SDS";
+    too_many_sdss_in_fd => 94, "TOO_MANY_TGTS_IN_FDOM", "There are too many SDSs in Protection Domain";
+    sds_name_in_use => 98, "TGT_NAME_IN_USE", "SDS name is already in use. Please use a different name.";
+    wrong_cluster_state => 105, "WRONG_CLUSTER_STATE", "The MDM cluster state is incorrect";
+    too_many_devices => 125, "TOO_MANY_DEVICES", "There are too many devices for SDS";
+    device_not_found => 126, "TGT_DEVICE_NOT_FOUND", "Could not find the SDS device";
+    not_enough_sdss_in_pool => 144, "NOT_ENOUGH_TGTS_IN_STORAGE_POOL", "Less than three devices from different SDSs are defined in this Storage Pool. Add devices to the Storage Pool from additional SDSs.";
+    last_ip => 187, "LAST_IP", "SDS must have at least one IP address";
+    ip_belongs_to_other_sds => 192, "IP_BELONGS_TO_OTHER_TGT", "The specified IP address belongs to another SDS. Please use the correct IP address.";
+    sds_ip_not_found => 193, "TGT_IP_NOT_FOUND", "The SDS IP address cannot be found.";
+    invalid_port => 194, "INVALID_PORT", "The specified SDS port is not in the valid range. Please try again with a valid port number.";
+    sds_needs_sds_ip => 199, "TGT_MUST_HAVE_TGT_IP_ROLE", "SDS must have at least one IP for SDS communication.";
+    sds_ip_already_exists => 200, "TGT_IP_ALREADY_EXISTS", "The SDS IP already exists.";
+    role_already_set => 201, "ROLE_ALREADY_SET", "The IP role for this SDS has already been configured.";
+    device_name_exists => 206, "DEV_NAME_ALREADY_EXISTS", "A device with the given name already exists in the SDS";
+    device_too_small => 207, "DEV_SIZE_TOO_SMALL", "The specified device size is too small.";
+    device_too_large => 208, "DEV_SIZE_TOO_LARGE", "The specified device size is too large. Please specify a size smaller than the capacity of the specified device.";
+    user_not_found => 234, "USER_NOT_FOUND", "User not found. Please check that you have the correct user name.";
+    illegal_cmd_for_tb => 241, "ILLEGAL_CMD_FOR_TB", "The command used for Tie-Breaker is not allowed";
+    tb_is_mdm => 243, "TB_IS_MDM", "MDM role is not a Tie-Breaker but a Slave";
+    user_already_exists => 250, "USER_ALREADY_EXIST", "This user name already exists. Please use a different name.";
+    too_many_users => 251, "TOO_MANY_USERS", "The maximum number of users is already defined in the system. Use an existing user name, or delete a user before you try to define a new one.";
+    user_cannot_modify_himself => 254, "USER_CAN_NOT_MODIFY_HIMSELF", "You do not have permission to modify your own user credentials.";
+    fault_set_not_found => 265, "FAULT_SET_NOT_FOUND", "Could not find the Fault Set";
+    fault_set_name_exists => 266, "FAULT_SET_NAME_ALREADY_EXISTS", "This Fault Set name already exists. Please use a different name.";
+    fault_set_has_sdss => 268, "FAULT_SET_HAS_TGTS", "This Fault Set is not empty, and cannot be removed. Please remove all SDSs from the Fault Set, and then try again.";
+    sds_needs_sdc_ip => 275, "TGT_MUST_HAVE_INI_IP_ROLE", "SDS must have at least one IP for SDC communication.";
+    invalid_device_path => 283, "INVALID_DEVICE_PATH", "The path to the device is invalid. Please ensure that you are using the correct path.";
+    /// Inferred code.
+    not_enough_devices_for_removal => 306, "NOT_ENOUGH_DEVICES_IN_STORAGE_POOL_FOR_REMOVAL", "Not enough devices in Storage Pool";
+    /// Inferred code.
+    cannot_restrict_unapproved_ips => 488, "AMS_CANNOT_RESTRICT_SDC_MODE_SDC_HAS_UNAPPROVED_IPS", "Cannot set restricted SDC mode due to SDC having an IP that is not approved by MDM";
+    /// Inferred code.
+    mdm_not_in_cluster => 556, "CMD_ERROR_ID_NOT_IN_CLUSTER", "The MDM ID passed is not a cluster member";
+    /// Inferred code.
+    already_in_this_cluster_mode => 558, "ALREADY_IN_THIS_CLUSTER_MODE", "The MDM is already in this cluster mode.";
+    /// Inferred code.
+    mdm_is_tb => 564, "MDM_IS_TB", "MDM role is not a Slave but a Tie-Breaker";
+    /// Inferred code.
+    sdc_already_approved => 671, "SDC_ALREADY_APPROVED", "The SDC is already approved.";
+    /// Inferred code.
+    unapproved_sdc_ips => 893, "UNAPPROVED_SDC_IPS", "The current SDC IP must be in the set of IPs.";
+}

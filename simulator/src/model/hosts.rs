@@ -101,7 +101,7 @@ pub(super) fn set_limits(
     ))
 }
 
-fn check_host_name(model: &Model, name: &str, renaming: Option<Id>) -> Result<(), Fault> {
+pub(super) fn check_host_name(model: &Model, name: &str, renaming: Option<Id>) -> Result<(), Fault> {
     check_name_syntax(name)?;
     match model.host_by_name(name) {
         Some(h) if Some(h.id) != renaming => Err(Fault::dup_host_name()),

@@ -66,6 +66,11 @@ pub enum IdKind {
     Sdc,
     NvmeHost,
     SnapshotGroup,
+    Sds,
+    Device,
+    FaultSet,
+    User,
+    Mdm,
 }
 
 impl IdKind {
@@ -80,6 +85,11 @@ impl IdKind {
             IdKind::Sdc => 0x5dc0,
             IdKind::NvmeHost => 0x4057,
             IdKind::SnapshotGroup => 0x6a09,
+            IdKind::Sds => 0x5d50,
+            IdKind::Device => 0xde71,
+            IdKind::FaultSet => 0xfa57,
+            IdKind::User => 0x05e7,
+            IdKind::Mdm => 0x3d30,
         }
     }
 }

@@ -10,17 +10,23 @@
 //! Invariant: this module knows nothing about HTTP, JSON bodies or files.
 
 pub mod breakage;
+mod cluster;
 mod commands;
 mod effects;
 pub mod fault;
 mod hosts;
 pub mod ids;
+pub mod inventory;
+pub mod inventory_stats;
+pub mod layout;
 pub mod limits;
 pub mod objects;
+mod sds;
 pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod topology;
+mod users;
 mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -58,6 +64,9 @@ pub struct Model {
     hosts: BTreeMap<Id, Host>,
     /// Members of each snapshot group (consistency group), for `removeConsistencyGroupSnapshots`.
     snapshot_groups: BTreeMap<Id, Vec<Id>>,
+    /// SDSs, devices, fault sets, users, the MDM cluster and SDC access settings.
+    #[serde(default)]
+    inventory: inventory::Inventory,
     seq: Sequences,
     /// Lookup indexes, rebuilt after loading rather than stored.
     #[serde(skip)]
@@ -96,6 +105,7 @@ impl Model {
             vtrees: BTreeMap::new(),
             hosts: BTreeMap::new(),
             snapshot_groups: BTreeMap::new(),
+            inventory: Default::default(),
             seq: Sequences::default(),
             index: Index::default(),
             broken: Default::default(),
@@ -124,6 +134,10 @@ impl Model {
                         zero_padding: pool_spec.zero_padding,
                         max_capacity_kb: pool_spec.capacity_gb * 1024 * 1024,
                         spare_percentage: pool_spec.spare_percentage,
+                        data_layout: pool_spec.data_layout,
+                        compression: pool_spec
+                            .compression_method
+                            .unwrap_or_else(|| layout::Compression::default_for(pool_spec.data_layout)),
                         usage: PoolUsage::default(),
                         volumes: Default::default(),
                     },
@@ -160,6 +174,7 @@ impl Model {
                 },
             );
         }
+        inventory::seed(&mut model, topology);
         model.rebuild_index();
         model
     }

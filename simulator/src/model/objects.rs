@@ -39,6 +39,10 @@ pub struct StoragePool {
     /// Raw capacity of the pool's devices (both mirror copies), KiB.
     pub max_capacity_kb: u64,
     pub spare_percentage: u64,
+    #[serde(default)]
+    pub data_layout: super::layout::DataLayout,
+    #[serde(default)]
+    pub compression: super::layout::Compression,
     pub usage: PoolUsage,
     /// The pool's volumes and snapshots, so listing one pool does not scan the system.
     #[serde(default)]

@@ -5,6 +5,9 @@
 
 use serde::Deserialize;
 
+use super::inventory::DEFAULT_SDS_PORT;
+use super::layout::{Compression, DataLayout};
+
 /// The embedded default topology (`fixtures/topology-default.json`).
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../fixtures/topology-default.json");
 
@@ -16,6 +19,13 @@ pub struct Topology {
     pub protection_domains: Vec<DomainSpec>,
     #[serde(default)]
     pub sdcs: Vec<SdcSpec>,
+    /// The MDM cluster; a three-node cluster on 127.0.0.5 to .7 when absent.
+    #[serde(default)]
+    pub mdm_cluster: Option<MdmSpec>,
+    /// The admin user, the one the gateway's credentials log in as: the serve command's
+    /// `--user`, not a topology setting.
+    #[serde(skip, default = "default_admin_user")]
+    pub admin_user: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +35,40 @@ pub struct DomainSpec {
     pub storage_pools: Vec<PoolSpec>,
     #[serde(default)]
     pub sdts: Vec<SdtSpec>,
+    /// The domain's SDSs; three are made up (`<domain>-sds1` ...) when the list is empty.
+    #[serde(default)]
+    pub sdss: Vec<SdsSpec>,
+    #[serde(default)]
+    pub fault_sets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SdsSpec {
+    pub name: String,
+    pub ips: Vec<String>,
+    #[serde(default)]
+    pub fault_set: Option<String>,
+    #[serde(default = "default_sds_port")]
+    pub port: u16,
+}
+
+/// One MDM of the topology's cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MdmNodeSpec {
+    pub name: String,
+    pub ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MdmSpec {
+    pub primary: MdmNodeSpec,
+    #[serde(default)]
+    pub secondaries: Vec<MdmNodeSpec>,
+    #[serde(default)]
+    pub tie_breakers: Vec<MdmNodeSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +83,11 @@ pub struct PoolSpec {
     pub zero_padding: bool,
     #[serde(default = "default_spare")]
     pub spare_percentage: u64,
+    #[serde(default)]
+    pub data_layout: DataLayout,
+    /// Defaults to what the layout reports (`Invalid` on MG, `None` on FG).
+    #[serde(default)]
+    pub compression_method: Option<Compression>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +132,44 @@ fn default_discovery_port() -> u16 {
 fn default_storage_port() -> u16 {
     12200
 }
+fn default_sds_port() -> u16 {
+    DEFAULT_SDS_PORT
+}
+fn default_admin_user() -> String {
+    "admin".to_string()
+}
+
+impl DomainSpec {
+    /// The SDSs this domain has: the listed ones, or three made-up ones on
+    /// 127.0.<100 + n>.1 to .3 for the domain's position `n`.
+    pub fn sds_specs_at(&self, n: usize) -> Vec<SdsSpec> {
+        if !self.sdss.is_empty() {
+            return self.sdss.clone();
+        }
+        (1..=3)
+            .map(|i| SdsSpec {
+                name: format!("{}-sds{i}", self.name),
+                ips: vec![format!("127.0.{}.{i}", 100 + n)],
+                fault_set: None,
+                port: DEFAULT_SDS_PORT,
+            })
+            .collect()
+    }
+}
+
+impl Topology {
+    /// The MDM cluster: the topology's, or three nodes on 127.0.0.5 to .7.
+    pub fn mdm_cluster(&self) -> MdmSpec {
+        self.mdm_cluster.clone().unwrap_or_else(|| {
+            let node = |name: &str, ip: &str| MdmNodeSpec { name: name.into(), ips: vec![ip.into()] };
+            MdmSpec {
+                primary: node("mdm1", "127.0.0.5"),
+                secondaries: vec![node("mdm2", "127.0.0.6")],
+                tie_breakers: vec![node("tb1", "127.0.0.7")],
+            }
+        })
+    }
+}
 
 /// Why a topology cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +189,32 @@ impl Topology {
 
     pub fn default_embedded() -> Topology {
         Topology::parse(DEFAULT_TOPOLOGY).expect("the embedded topology is valid")
+    }
+
+    /// A domain's SDSs and fault sets: unique names, IPv4 loopback addresses used once.
+    fn validate_inventory_of(&self, pd: &DomainSpec) -> Result<(), TopologyError> {
+        let n = self.protection_domains.iter().position(|d| std::ptr::eq(d, pd)).unwrap_or(0);
+        let mut names = std::collections::HashSet::new();
+        for sds in pd.sds_specs_at(n) {
+            if !names.insert(sds.name.clone()) {
+                return Err(TopologyError::Invalid(format!("SDS {} appears twice in {}", sds.name, pd.name)));
+            }
+            if sds.ips.is_empty() {
+                return Err(TopologyError::Invalid(format!("SDS {} has no IP", sds.name)));
+            }
+            for ip in &sds.ips {
+                loopback(&format!("SDS {}", sds.name), ip)?;
+            }
+            if let Some(fs) = &sds.fault_set {
+                if !pd.fault_sets.contains(fs) {
+                    return Err(TopologyError::Invalid(format!(
+                        "SDS {}: fault set {fs} is not in {}",
+                        sds.name, pd.name
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), TopologyError> {
@@ -129,23 +242,43 @@ impl Topology {
                 if pool.spare_percentage >= 100 {
                     return invalid(format!("storage pool {}: sparePercentage must be below 100", pool.name));
                 }
+                if pool.compression_method.is_some_and(|c| !c.fits(pool.data_layout)) {
+                    return invalid(format!(
+                        "storage pool {}: compressionMethod Invalid is for MediumGranularity pools only, None and Normal for FineGranularity",
+                        pool.name
+                    ));
+                }
             }
+            self.validate_inventory_of(pd)?;
             for sdt in &pd.sdts {
                 for ip in &sdt.ips {
-                    let parsed: std::net::Ipv4Addr = ip.parse().map_err(|_| {
-                        TopologyError::Invalid(format!("SDT {}: {ip} is not an IPv4 address", sdt.name))
-                    })?;
-                    if !parsed.is_loopback() {
-                        return invalid(format!(
-                            "SDT {}: {ip} is not a loopback address; the simulator only serves 127.0.0.0/8",
-                            sdt.name
-                        ));
-                    }
+                    loopback(&format!("SDT {}", sdt.name), ip)?;
                 }
+            }
+        }
+        let cluster = self.mdm_cluster();
+        if cluster.secondaries.len() != cluster.tie_breakers.len() || cluster.secondaries.len() > 2 {
+            return invalid("mdmCluster: one or two secondaries with as many tieBreakers, or neither".into());
+        }
+        for node in std::iter::once(&cluster.primary).chain(&cluster.secondaries).chain(&cluster.tie_breakers) {
+            for ip in &node.ips {
+                loopback(&format!("MDM {}", node.name), ip)?;
             }
         }
         Ok(())
     }
+}
+
+/// `ip` must be an IPv4 loopback address: the simulator only serves 127.0.0.0/8.
+fn loopback(what: &str, ip: &str) -> Result<(), TopologyError> {
+    let parsed: std::net::Ipv4Addr =
+        ip.parse().map_err(|_| TopologyError::Invalid(format!("{what}: {ip} is not an IPv4 address")))?;
+    if !parsed.is_loopback() {
+        return Err(TopologyError::Invalid(format!(
+            "{what}: {ip} is not a loopback address; the simulator only serves 127.0.0.0/8"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
