@@ -1555,6 +1555,11 @@ async fn observable(api: &Api) -> Value {
         "hosts": api.get_ok("/api/types/Sdc/instances").await,
         "sp1": api.pool_stats(&sp1).await,
         "pd1": api.get_ok(&format!("/api/instances/ProtectionDomain::{}/relationships/Statistics", api.pd_id("pd1").await)).await,
+        "sds": api.get_ok("/api/types/Sds/instances").await,
+        "devices": api.get_ok("/api/types/Device/instances").await,
+        "faultSets": api.get_ok("/api/types/FaultSet/instances").await,
+        "users": api.get_ok("/api/types/User/instances").await,
+        "system": api.get_ok("/api/types/System/instances").await,
     })
 }
 
@@ -1572,6 +1577,36 @@ async fn make_changes(api: &Api, tag: &str) -> Vec<String> {
     ok(api.volume_action(&a, "setVolumeSize", json!({ "sizeInGB": "24" })).await);
     ok(api.volume_action(&c, "removeVolume", json!({ "removeMode": "ONLY_ME" })).await);
     ok(api.volume_action(&a, "setVolumeAccessModeLimit", json!({ "accessModeLimit": "ReadOnly" })).await);
+    // The inventory's changes are journaled too.
+    let pd1 = api.pd_id("pd1").await;
+    let ip = format!("127.0.9.{}", tag.as_bytes()[0]);
+    let fs = api
+        .post_ok("/api/types/FaultSet/instances", json!({ "protectionDomainId": pd1, "name": format!("{tag}fs") }))
+        .await;
+    let sds = api
+        .post_ok(
+            "/api/types/Sds/instances",
+            json!({ "protectionDomainId": pd1, "name": format!("{tag}sds"), "faultSetId": fs["id"],
+                    "sdsIpList": [{ "SdsIp": { "ip": ip, "role": "all" } }],
+                    "deviceInfoList": [{ "devicePath": "/dev/sdz", "storagePoolId": sp1 }] }),
+        )
+        .await;
+    ok(api
+        .post(
+            &format!("/api/instances/Sds::{}/action/setSdsName", sds["id"].as_str().unwrap()),
+            json!({ "name": format!("{tag}sds2") }),
+        )
+        .await);
+    api.post_ok(
+        "/api/types/User/instances",
+        json!({ "name": format!("{tag}user"), "userRole": "Monitor", "password": "Secret123!" }),
+    )
+    .await;
+    api.post_ok(
+        "/api/instances/System/action/addStandbyMdm",
+        json!({ "ips": [format!("127.0.8.{}", tag.as_bytes()[0])], "role": "TieBreaker" }),
+    )
+    .await;
     vec![a, b, snap, host]
 }
 
