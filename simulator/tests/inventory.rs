@@ -7,13 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-#[track_caller]
-fn assert_fields(what: &str, object: &Value, fields: &[&str]) {
-    let map = object.as_object().unwrap_or_else(|| panic!("{what} is an object: {object}"));
-    let missing: Vec<_> = fields.iter().filter(|f| !map.contains_key(**f)).collect();
-    assert!(missing.is_empty(), "{what} lacks fields {missing:?}");
-}
-
 fn rels(object: &Value) -> Vec<String> {
     object["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap().to_string()).collect()
 }

@@ -10,14 +10,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-/// Asserts that `object` has every key in `fields`.
-#[track_caller]
-fn assert_fields(what: &str, object: &Value, fields: &[&str]) {
-    let map = object.as_object().unwrap_or_else(|| panic!("{what} is an object: {object}"));
-    let missing: Vec<_> = fields.iter().filter(|f| !map.contains_key(**f)).collect();
-    assert!(missing.is_empty(), "{what} lacks reference fields {missing:?}");
-}
-
 /// Asserts the `rel`s of `links`, in order, and that every `href` is a path under `/api/instances/`.
 #[track_caller]
 fn assert_links(what: &str, object: &Value, rels: &[&str]) {

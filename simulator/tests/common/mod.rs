@@ -255,3 +255,11 @@ pub fn is_id(s: &str) -> bool {
 pub fn ids(list: &Value) -> Vec<String> {
     list.as_array().expect("a list").iter().map(|o| o["id"].as_str().expect("id").to_string()).collect()
 }
+
+/// Asserts that `object` has every key in `fields`.
+#[track_caller]
+pub fn assert_fields(what: &str, object: &Value, fields: &[&str]) {
+    let map = object.as_object().unwrap_or_else(|| panic!("{what} is an object: {object}"));
+    let missing: Vec<_> = fields.iter().filter(|f| !map.contains_key(**f)).collect();
+    assert!(missing.is_empty(), "{what} lacks reference fields {missing:?}");
+}
