@@ -483,6 +483,16 @@ async fn mdm_cluster_modes_standbys_ownership_and_names() {
     );
     ok(api.post(&sys("renameMdm"), json!({ "id": tb["id"], "newName": "tb2" })).await);
     assert_eq!(query().await["tieBreakers"][1]["name"], "tb2");
+    let primary = query().await["master"]["id"].clone();
+    ok(api.post(&sys("modifyVirtualIpInterfaces"), json!({ "id": primary, "virtIpIntfs": ["ens1"] })).await);
+    assert_eq!(query().await["master"]["virtualInterfaces"], json!(["ens1"]));
+    ok(api.post(&sys("modifyVirtualIpInterfaces"), json!({ "id": primary, "clear": true })).await);
+    assert_eq!(query().await["master"]["virtualInterfaces"], json!([]));
+    assert_fault(
+        &api.post(&sys("modifyVirtualIpInterfaces"), json!({ "id": tb["id"], "virtIpIntfs": ["ens1"] })).await,
+        721,
+        "Virtual IP interfaces are not allowed for Tie-Breaker",
+    );
     ok(api.post(&sys("setMdmPerformanceParameters"), json!({ "perfProfile": "Compact" })).await);
     assert_eq!(api.get_ok("/api/types/System/instances").await[0]["perfProfile"], "Compact");
 
@@ -510,6 +520,17 @@ async fn sdc_approval_and_restricted_mode() {
         (json!("Disconnected"), json!(["127.0.0.13"]))
     );
     assert_fault(&api.post(&sys("approveSdc"), json!({ "sdcGuid": guid })).await, 671, "The SDC is already approved.");
+    assert_fault(
+        &api.post(&sys("approveSdc"), json!({ "sdcGuid": "not-a-guid" })).await,
+        64,
+        "Parameter out of range: sdcGuid \"not-a-guid\" is not a GUID",
+    );
+    // A never-connected SDC can be removed; its approval goes with it.
+    let approved = id["id"].as_str().unwrap();
+    ok(api.post_raw(&format!("/api/instances/Sdc::{approved}/action/removeSdc"), None, None).await);
+    let again = api.post_ok(&sys("approveSdc"), json!({ "sdcGuid": guid })).await;
+    let sdc = api.get_ok(&format!("/api/instances/Sdc::{}", again["id"].as_str().unwrap())).await;
+    assert_eq!((sdc["sdcApprovedIps"].clone(), sdc["sdcGuid"].clone()), (Value::Null, json!(guid.to_uppercase())));
 
     ok(api.post(&sys("setRestrictedSdcMode"), json!({ "restrictedSdcMode": "Guid" })).await);
     let s = api.get_ok(&format!("/api/instances/System::{system}")).await;

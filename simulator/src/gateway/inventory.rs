@@ -137,63 +137,66 @@ fn ids(body: &Body, key: &str) -> ApiResult<Vec<Id>> {
     Ok(body.ids(key, "Mdm")?.unwrap_or_default())
 }
 
+/// Runs a parsed command; `None` when the call is not the inventory's.
+async fn run_parsed(gw: &Arc<Gateway>, parsed: ApiResult<Option<C>>) -> Option<ApiResult<Value>> {
+    match parsed {
+        Ok(None) => None,
+        Ok(Some(c)) => Some(run(gw, c).await),
+        Err(e) => Some(Err(e)),
+    }
+}
+
 /// `POST /api/types/{Sds|Device|FaultSet|User}/instances`.
 pub async fn create(gw: &Arc<Gateway>, ty: &str, body: &Body) -> Option<ApiResult<Value>> {
-    let command = || -> ApiResult<C> {
-        Ok(match ty {
-            // {"protectionDomainId", "sdsIpList": [{"SdsIp": {"ip", "role"}}], "name"?, "sdsPort"?,
-            //  "faultSetId"?, "deviceInfoList"?, "rmcacheEnabled"?, "rmcacheSizeInKb"?, "drlMode"?, ...}
-            "Sds" => {
-                let ips =
-                    required(body.array("sdsIpList")?, "sdsIpList")?.iter().map(ip_spec).collect::<ApiResult<_>>()?;
-                let devices = body
-                    .array("deviceInfoList")?
-                    .map(|items| {
-                        items
-                            .iter()
-                            .map(|d| device_spec(&Body::from_value(d)?, "devicePath", "deviceName"))
-                            .collect::<ApiResult<Vec<_>>>()
-                    })
-                    .transpose()?
-                    .unwrap_or_default();
-                C::CreateSds {
-                    domain: body.required_id("protectionDomainId", "ProtectionDomain")?,
-                    name: body.string("name")?,
-                    ips,
-                    port: port(body, "sdsPort")?,
-                    fault_set: body.id("faultSetId", "FaultSet")?,
-                    devices,
-                    rmcache_enabled: body.boolean("rmcacheEnabled")?,
-                    rmcache_size_kb: body.uint("rmcacheSizeInKb")?,
-                    drl_mode: body.string("drlMode")?,
-                }
-            }
-            // {"deviceCurrentPathname", "sdsId", "storagePoolId", "name"?, "mediaType"?,
-            //  "capacityLimitInKb"?, "externalAccelerationType"?, "forceDeviceTakeover"?}
-            "Device" => C::CreateDevice {
-                sds: body.required_id("sdsId", "Sds")?,
-                device: device_spec(body, "deviceCurrentPathname", "name")?,
-            },
-            // {"protectionDomainId", "name"?}
-            "FaultSet" => C::CreateFaultSet {
+    run_parsed(gw, create_command(ty, body)).await
+}
+
+fn create_command(ty: &str, body: &Body) -> ApiResult<Option<C>> {
+    Ok(Some(match ty {
+        // {"protectionDomainId", "sdsIpList": [{"SdsIp": {"ip", "role"}}], "name"?, "sdsPort"?,
+        //  "faultSetId"?, "deviceInfoList"?, "rmcacheEnabled"?, "rmcacheSizeInKb"?, "drlMode"?, ...}
+        "Sds" => {
+            let ips = required(body.array("sdsIpList")?, "sdsIpList")?.iter().map(ip_spec).collect::<ApiResult<_>>()?;
+            let devices = body
+                .array("deviceInfoList")?
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|d| device_spec(&Body::from_value(d)?, "devicePath", "deviceName"))
+                        .collect::<ApiResult<Vec<_>>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            C::CreateSds {
                 domain: body.required_id("protectionDomainId", "ProtectionDomain")?,
                 name: body.string("name")?,
-            },
-            // {"name", "userRole", "password"}; the password is required but not kept.
-            "User" => {
-                body.required_string("password")?;
-                C::CreateUser { name: body.required_string("name")?, role: body.required_string("userRole")? }
+                ips,
+                port: port(body, "sdsPort")?,
+                fault_set: body.id("faultSetId", "FaultSet")?,
+                devices,
+                rmcache_enabled: body.boolean("rmcacheEnabled")?,
+                rmcache_size_kb: body.uint("rmcacheSizeInKb")?,
+                drl_mode: body.string("drlMode")?,
             }
-            _ => unreachable!("only inventory types are handed over"),
-        })
-    };
-    if !TYPES.contains(&ty) {
-        return None;
-    }
-    Some(match command() {
-        Ok(c) => run(gw, c).await,
-        Err(e) => Err(e),
-    })
+        }
+        // {"deviceCurrentPathname", "sdsId", "storagePoolId", "name"?, "mediaType"?,
+        //  "capacityLimitInKb"?, "externalAccelerationType"?, "forceDeviceTakeover"?}
+        "Device" => C::CreateDevice {
+            sds: body.required_id("sdsId", "Sds")?,
+            device: device_spec(body, "deviceCurrentPathname", "name")?,
+        },
+        // {"protectionDomainId", "name"?}
+        "FaultSet" => C::CreateFaultSet {
+            domain: body.required_id("protectionDomainId", "ProtectionDomain")?,
+            name: body.string("name")?,
+        },
+        // {"name", "userRole", "password"}; the password is required but not kept.
+        "User" => {
+            body.required_string("password")?;
+            C::CreateUser { name: body.required_string("name")?, role: body.required_string("userRole")? }
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// `POST /api/instances/{Sds|Device|FaultSet|User}::{id}/action/{action}`.
@@ -216,11 +219,11 @@ pub async fn instance_action(
         ("User", "setUserRole") => body.required_string("userRole").map(|role| Some(C::SetUserRole { user: id, role })),
         _ => Err(unknown_action(ty, action)),
     };
-    Some(match command {
-        Ok(Some(c)) => run(gw, c).await,
-        Ok(None) => Ok(json!({})),
-        Err(e) => Err(e),
-    })
+    match command {
+        // An action that changes nothing (`clearFaultSet`).
+        Ok(None) => Some(Ok(json!({}))),
+        parsed => run_parsed(gw, parsed).await,
+    }
 }
 
 fn sds_command(sds: Id, action: &str, body: &Body) -> ApiResult<Option<C>> {
@@ -294,88 +297,76 @@ pub fn query_mdm_cluster(gw: &Gateway) -> Value {
 
 /// The System actions of the inventory; `None` for the others.
 pub async fn system_action(gw: &Arc<Gateway>, action: &str, body: &Body) -> Option<ApiResult<Value>> {
-    let command = || -> ApiResult<C> {
-        Ok(match action {
-            // {"mode", "addSlaveMdmIdList"?, "addTBIdList"?, "removeSlaveMdmIdList"?, "removeTBIdList"?}
-            "switchClusterMode" => {
-                let mode = body.required_string("mode")?;
-                C::SwitchClusterMode {
-                    mode: ClusterMode::parse(&mode)
-                        .ok_or_else(|| Fault::invalid(format!("mode {mode:?}: OneNode, ThreeNodes or FiveNodes")))?,
-                    add_secondaries: ids(body, "addSlaveMdmIdList")?,
-                    add_tiebreakers: ids(body, "addTBIdList")?,
-                    remove_secondaries: ids(body, "removeSlaveMdmIdList")?,
-                    remove_tiebreakers: ids(body, "removeTBIdList")?,
-                }
-            }
-            // {"ips", "role", "managementIps"?, "name"?, "port"?, "allowAsymmetricIps"?,
-            //  "forceClean"?, "virtIpIntfs"?}
-            "addStandbyMdm" => {
-                let role = body.required_string("role")?;
-                C::AddStandbyMdm {
-                    ips: strings(body, "ips")?,
-                    role: MdmRole::parse(&role)
-                        .ok_or_else(|| Fault::invalid(format!("role {role:?}: Manager or TieBreaker")))?,
-                    management_ips: strings(body, "managementIps")?,
-                    name: body.string("name")?,
-                    port: port(body, "port")?,
-                    virtual_interfaces: strings(body, "virtIpIntfs")?,
-                }
-            }
-            // {"id"}
-            "removeStandbyMdm" => C::RemoveStandbyMdm { mdm: body.required_id("id", "Mdm")? },
-            // {"id"}
-            "changeMdmOwnership" => C::ChangeMdmOwnership { mdm: body.required_id("id", "Mdm")? },
-            // {"id", "newName"}
-            "renameMdm" => C::RenameMdm { mdm: body.required_id("id", "Mdm")?, name: body.required_string("newName")? },
-            // {"perfProfile"}
-            "setMdmPerformanceParameters" => C::SetMdmPerfProfile { profile: body.required_string("perfProfile")? },
-            // {"restrictedSdcMode": None | Guid | ApprovedIp}
-            "setRestrictedSdcMode" => {
-                let mode = body.required_string("restrictedSdcMode")?;
-                C::SetRestrictedSdcMode {
-                    mode: RestrictedSdcMode::parse(&mode).ok_or_else(|| {
-                        Fault::invalid(format!("restrictedSdcMode {mode:?}: None, Guid or ApprovedIp"))
-                    })?,
-                }
-            }
-            // {"sdcGuid", "sdcIp"?, "sdcIps"?, "name"?}
-            "approveSdc" => {
-                let mut ips = strings(body, "sdcIps")?;
-                if let Some(ip) = body.string("sdcIp")? {
-                    if !ips.contains(&ip) {
-                        ips.insert(0, ip);
-                    }
-                }
-                C::ApproveSdc { guid: body.required_string("sdcGuid")?, ips, name: body.string("name")? }
-            }
-            // {"sdcId", "sdcApprovedIps"}
-            "setApprovedSdcIps" => C::SetApprovedSdcIps {
-                sdc: body.required_id("sdcId", "Sdc")?,
-                ips: required(body.strings("sdcApprovedIps")?, "sdcApprovedIps")?,
-            },
-            _ => unreachable!("only inventory actions are handed over"),
-        })
-    };
-    const ACTIONS: &[&str] = &[
-        "switchClusterMode",
-        "addStandbyMdm",
-        "removeStandbyMdm",
-        "changeMdmOwnership",
-        "renameMdm",
-        "setMdmPerformanceParameters",
-        "setRestrictedSdcMode",
-        "approveSdc",
-        "setApprovedSdcIps",
-    ];
     if action == "queryMdmCluster" {
         return Some(Ok(query_mdm_cluster(gw)));
     }
-    if !ACTIONS.contains(&action) {
-        return None;
-    }
-    Some(match command() {
-        Ok(c) => run(gw, c).await,
-        Err(e) => Err(e),
-    })
+    run_parsed(gw, system_command(action, body)).await
+}
+
+fn system_command(action: &str, body: &Body) -> ApiResult<Option<C>> {
+    Ok(Some(match action {
+        // {"mode", "addSlaveMdmIdList"?, "addTBIdList"?, "removeSlaveMdmIdList"?, "removeTBIdList"?}
+        "switchClusterMode" => {
+            let mode = body.required_string("mode")?;
+            C::SwitchClusterMode {
+                mode: ClusterMode::parse(&mode)
+                    .ok_or_else(|| Fault::invalid(format!("mode {mode:?}: OneNode, ThreeNodes or FiveNodes")))?,
+                add_secondaries: ids(body, "addSlaveMdmIdList")?,
+                add_tiebreakers: ids(body, "addTBIdList")?,
+                remove_secondaries: ids(body, "removeSlaveMdmIdList")?,
+                remove_tiebreakers: ids(body, "removeTBIdList")?,
+            }
+        }
+        // {"ips", "role", "managementIps"?, "name"?, "port"?, "allowAsymmetricIps"?,
+        //  "forceClean"?, "virtIpIntfs"?}
+        "addStandbyMdm" => {
+            let role = body.required_string("role")?;
+            C::AddStandbyMdm {
+                ips: strings(body, "ips")?,
+                role: MdmRole::parse(&role)
+                    .ok_or_else(|| Fault::invalid(format!("role {role:?}: Manager or TieBreaker")))?,
+                management_ips: strings(body, "managementIps")?,
+                name: body.string("name")?,
+                port: port(body, "port")?,
+                virtual_interfaces: strings(body, "virtIpIntfs")?,
+            }
+        }
+        // {"id"}
+        "removeStandbyMdm" => C::RemoveStandbyMdm { mdm: body.required_id("id", "Mdm")? },
+        // {"id"}
+        "changeMdmOwnership" => C::ChangeMdmOwnership { mdm: body.required_id("id", "Mdm")? },
+        // {"id", "newName"}
+        "renameMdm" => C::RenameMdm { mdm: body.required_id("id", "Mdm")?, name: body.required_string("newName")? },
+        // {"id", "virtIpIntfs"} or {"id", "clear": true} (PyPowerFlex `modify_virtual_ip_interface`)
+        "modifyVirtualIpInterfaces" => C::SetMdmVirtualInterfaces {
+            mdm: body.required_id("id", "Mdm")?,
+            interfaces: if body.boolean("clear")?.unwrap_or(false) { vec![] } else { strings(body, "virtIpIntfs")? },
+        },
+        // {"perfProfile"}
+        "setMdmPerformanceParameters" => C::SetMdmPerfProfile { profile: body.required_string("perfProfile")? },
+        // {"restrictedSdcMode": None | Guid | ApprovedIp}
+        "setRestrictedSdcMode" => {
+            let mode = body.required_string("restrictedSdcMode")?;
+            C::SetRestrictedSdcMode {
+                mode: RestrictedSdcMode::parse(&mode)
+                    .ok_or_else(|| Fault::invalid(format!("restrictedSdcMode {mode:?}: None, Guid or ApprovedIp")))?,
+            }
+        }
+        // {"sdcGuid", "sdcIp"?, "sdcIps"?, "name"?}
+        "approveSdc" => {
+            let mut ips = strings(body, "sdcIps")?;
+            if let Some(ip) = body.string("sdcIp")? {
+                if !ips.contains(&ip) {
+                    ips.insert(0, ip);
+                }
+            }
+            C::ApproveSdc { guid: body.required_string("sdcGuid")?, ips, name: body.string("name")? }
+        }
+        // {"sdcId", "sdcApprovedIps"}
+        "setApprovedSdcIps" => C::SetApprovedSdcIps {
+            sdc: body.required_id("sdcId", "Sdc")?,
+            ips: required(body.strings("sdcApprovedIps")?, "sdcApprovedIps")?,
+        },
+        _ => return Ok(None),
+    }))
 }

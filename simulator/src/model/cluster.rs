@@ -151,6 +151,17 @@ pub(super) fn rename(model: &Model, id: Id, name: &str) -> Result<Plan, Fault> {
     Ok(set(c))
 }
 
+/// Virtual IP interfaces belong to managers: tiebreakers take none.
+pub(super) fn set_virtual_interfaces(model: &Model, id: Id, interfaces: &[String]) -> Result<Plan, Fault> {
+    let mut c = model.mdm_cluster().clone();
+    let mdm = c.mdms.get_mut(&id).ok_or_else(Fault::mdm_not_in_cluster)?;
+    if mdm.role == MdmRole::TieBreaker && !interfaces.is_empty() {
+        return Err(Fault::virt_ip_intf_not_allowed_for_tb());
+    }
+    mdm.virtual_interfaces = interfaces.to_vec();
+    Ok(set(c))
+}
+
 pub(super) fn set_perf_profile(model: &Model, profile: &str) -> Result<Plan, Fault> {
     let mut c = model.mdm_cluster().clone();
     c.perf_profile = ["HighPerformance", "Compact"]

@@ -185,6 +185,7 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
             model.hosts.insert(host.id, (**host).clone());
         }
         Effect::HostRemoved { host } => {
+            model.inventory.sdc_access.forget(*host);
             if let Some(h) = model.hosts.remove(host) {
                 if let Some(name) = &h.name {
                     model.index.host_by_name.remove(name);

@@ -154,6 +154,8 @@ faults! {
     /// Inferred code.
     mdm_is_tb => 564, "MDM_IS_TB", "MDM role is not a Slave but a Tie-Breaker";
     /// Inferred code.
+    virt_ip_intf_not_allowed_for_tb => 721, "VIRT_IP_INTF_NOT_ALLOWED_FOR_TB", "Virtual IP interfaces are not allowed for Tie-Breaker";
+    /// Inferred code.
     sdc_already_approved => 671, "SDC_ALREADY_APPROVED", "The SDC is already approved.";
     /// Inferred code.
     unapproved_sdc_ips => 893, "UNAPPROVED_SDC_IPS", "The current SDC IP must be in the set of IPs.";

@@ -280,6 +280,14 @@ pub struct SdcAccess {
     pub disconnected: BTreeSet<Id>,
 }
 
+impl SdcAccess {
+    /// Drops what is kept about a removed SDC.
+    pub fn forget(&mut self, sdc: Id) {
+        self.approved_ips.remove(&sdc);
+        self.disconnected.remove(&sdc);
+    }
+}
+
 /// The changes to the inventory, journaled like every other effect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InventoryEffect {
@@ -711,6 +719,11 @@ pub enum InventoryCommand {
         mdm: Id,
         name: String,
     },
+    /// `modifyVirtualIpInterfaces`: the interfaces, or none with `clear`.
+    SetMdmVirtualInterfaces {
+        mdm: Id,
+        interfaces: Vec<String>,
+    },
     SetMdmPerfProfile {
         profile: String,
     },
@@ -777,6 +790,7 @@ pub(super) fn plan(model: &Model, command: &InventoryCommand) -> Result<super::P
         RemoveStandbyMdm { mdm } => cluster::remove_standby(model, *mdm),
         ChangeMdmOwnership { mdm } => cluster::change_ownership(model, *mdm),
         RenameMdm { mdm, name } => cluster::rename(model, *mdm, name),
+        SetMdmVirtualInterfaces { mdm, interfaces } => cluster::set_virtual_interfaces(model, *mdm, interfaces),
         SetMdmPerfProfile { profile } => cluster::set_perf_profile(model, profile),
         SetRestrictedSdcMode { mode } => cluster::set_restricted_mode(model, *mode),
         ApproveSdc { guid, ips, name } => cluster::approve_sdc(model, guid, ips, name.as_deref()),
