@@ -18,6 +18,8 @@ mod hosts;
 pub mod ids;
 pub mod inventory;
 pub mod inventory_stats;
+#[cfg(test)]
+mod inventory_tests;
 pub mod layout;
 pub mod limits;
 pub mod objects;
