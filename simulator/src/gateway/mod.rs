@@ -15,6 +15,7 @@ pub mod error;
 mod objects;
 mod render;
 mod router;
+mod statistics;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -17,6 +17,7 @@ mod hosts;
 pub mod ids;
 pub mod limits;
 pub mod objects;
+mod secure;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -155,7 +156,12 @@ impl Model {
                 Host {
                     id,
                     name: sdc.name.clone(),
-                    kind: HostKind::Sdc { guid: sdc.guid.clone(), ip: sdc.ip.clone() },
+                    kind: HostKind::Sdc {
+                        guid: sdc.guid.clone(),
+                        ip: sdc.ip.clone(),
+                        connected: sdc.connected,
+                        perf_profile: PerfProfile::default(),
+                    },
                     volumes: Default::default(),
                 },
             );
