@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
+use super::objects::unknown_action;
 use super::render;
 use super::Gateway;
 use crate::model::stats::{self, Measure, Stats};
@@ -62,17 +63,18 @@ pub fn query_selected(
     body: &Body,
     exists: impl Fn(&Model, Id) -> ApiResult<()>,
 ) -> ApiResult<Value> {
+    let source = source(ty).ok_or_else(|| unknown_action(ty, "querySelectedStatistics"))?;
     let properties = body.strings("properties")?.unwrap_or_default();
     let model = gw.read();
     let ids: Vec<Id> = match body.ids("ids", ty)? {
         Some(ids) => ids,
-        None if body.has("allIds") => source(ty).map(|s| (s.ids)(&model)).unwrap_or_default(),
+        None if body.has("allIds") => (source.ids)(&model),
         None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
     };
     let mut out = Map::new();
     for id in ids {
         exists(&model, id)?;
-        let all = of(gw, &model, ty, id).unwrap_or_else(|| Value::Object(Map::new()));
+        let all = of(gw, &model, ty, id).unwrap_or_default();
         let mut selected = Map::new();
         for p in &properties {
             let value = all.get(p).cloned().ok_or_else(|| {
