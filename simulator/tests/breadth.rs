@@ -131,6 +131,8 @@ async fn query_selected_statistics_answers_every_type_with_all_ids() {
     )
     .await);
     assert_eq!(all, json!({ system.clone(): { "numOfVolumes": 3, "numOfProtectionDomains": 2, "numOfSdc": 2 } }));
+    // Asked without ids (PyPowerFlex `system.query_selected_statistics`), the one System answers unkeyed.
+    assert_eq!(ok(query("System", json!({ "properties": ["numOfVolumes"] })).await), json!({ "numOfVolumes": 3 }));
     let full = api.get_ok(&format!("/api/instances/System::{system}/relationships/Statistics")).await;
     assert_eq!(full["numOfStoragePools"], 3);
 

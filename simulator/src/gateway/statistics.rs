@@ -17,27 +17,53 @@ use crate::model::{Id, Model};
 /// Where one type's statistics come from.
 struct Source {
     ty: &'static str,
+    /// The one object of its type (the System): asked without ids, it answers its
+    /// statistics unkeyed (PyPowerFlex `system.query_selected_statistics` sends only
+    /// `properties`, and its tests expect `{property: value}`).
+    singleton: bool,
     ids: fn(&Model) -> Vec<Id>,
     stats: fn(&Model, Id, Option<Measure>) -> Stats,
 }
 
 const SOURCES: &[Source] = &[
-    Source { ty: "System", ids: |m| vec![m.system().id], stats: |m, _, measure| stats::system(m, measure) },
-    Source { ty: "ProtectionDomain", ids: |m| m.domains().map(|d| d.id).collect(), stats: stats::domain },
+    Source {
+        ty: "System",
+        singleton: true,
+        ids: |m| vec![m.system().id],
+        stats: |m, _, measure| stats::system(m, measure),
+    },
+    Source {
+        ty: "ProtectionDomain",
+        singleton: false,
+        ids: |m| m.domains().map(|d| d.id).collect(),
+        stats: stats::domain,
+    },
     Source {
         ty: "StoragePool",
+        singleton: false,
         ids: |m| m.pools().map(|p| p.id).collect(),
         stats: |m, id, measure| m.pool(id).map(|p| stats::pool(m, p, measure)).unwrap_or_default(),
     },
-    Source { ty: "Volume", ids: |m| m.volumes().map(|v| v.id).collect(), stats: stats::volume },
-    Source { ty: "VTree", ids: |m| m.vtrees().map(|t| t.id).collect(), stats: stats::vtree },
-    Source { ty: "Sdc", ids: |m| m.hosts().map(|h| h.id).collect(), stats: |m, id, _| stats::host(m, id) },
+    Source { ty: "Volume", singleton: false, ids: |m| m.volumes().map(|v| v.id).collect(), stats: stats::volume },
+    Source { ty: "VTree", singleton: false, ids: |m| m.vtrees().map(|t| t.id).collect(), stats: stats::vtree },
+    Source {
+        ty: "Sdc",
+        singleton: false,
+        ids: |m| m.hosts().map(|h| h.id).collect(),
+        stats: |m, id, _| stats::host(m, id),
+    },
     Source {
         ty: "Host",
+        singleton: false,
         ids: |m| m.hosts().filter(|h| h.nqn().is_some()).map(|h| h.id).collect(),
         stats: |m, id, _| stats::host(m, id),
     },
-    Source { ty: "Sdt", ids: |m| m.sdts().map(|s| s.id).collect(), stats: |m, id, _| stats::sdt(m, id) },
+    Source {
+        ty: "Sdt",
+        singleton: false,
+        ids: |m| m.sdts().map(|s| s.id).collect(),
+        stats: |m, id, _| stats::sdt(m, id),
+    },
 ];
 
 fn source(ty: &str) -> Option<&'static Source> {
@@ -66,13 +92,7 @@ pub fn query_selected(
     let source = source(ty).ok_or_else(|| unknown_action(ty, "querySelectedStatistics"))?;
     let properties = body.strings("properties")?.unwrap_or_default();
     let model = gw.read();
-    let ids: Vec<Id> = match body.ids("ids", ty)? {
-        Some(ids) => ids,
-        None if body.has("allIds") => (source.ids)(&model),
-        None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
-    };
-    let mut out = Map::new();
-    for id in ids {
+    let select = |id: Id| -> ApiResult<Value> {
         exists(&model, id)?;
         let all = of(gw, &model, ty, id).unwrap_or_default();
         let mut selected = Map::new();
@@ -82,7 +102,17 @@ pub fn query_selected(
             })?;
             selected.insert(p.clone(), value);
         }
-        out.insert(id.to_string(), Value::Object(selected));
+        Ok(Value::Object(selected))
+    };
+    let ids: Vec<Id> = match body.ids("ids", ty)? {
+        Some(ids) => ids,
+        None if body.has("allIds") => (source.ids)(&model),
+        None if source.singleton => return (source.ids)(&model).into_iter().next().map_or(Ok(Value::Null), select),
+        None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
+    };
+    let mut out = Map::new();
+    for id in ids {
+        out.insert(id.to_string(), select(id)?);
     }
     Ok(Value::Object(out))
 }
