@@ -550,6 +550,80 @@ class PyPowerFlexCompat(unittest.TestCase):
         self.assertGreaterEqual(len(TRAFFIC.api_login_tokens) - start, target)
         self.assertEqual(State.client.system.api_version(cached=False), "4.5")
 
+    # ---------------------------------------------------------------- statistics
+    def test_37_statistics_for_all_storage_pools(self):
+        """utility.get_statistics_for_all_storagepools(): querySelectedStatistics with allIds
+        and the 216 properties PyPowerFlex asks by default (§2.3); every one is answered, with
+        values that follow the volumes."""
+        need("client", "pool_id", "vol_id", "snap_id")
+        wanted = (PyPowerFlex.constants.StoragePoolConstants.DEFAULT_STATISTICS_PROPERTIES
+                  + PyPowerFlex.constants.StoragePoolConstants.DEFAULT_STATISTICS_PROPERTIES_ABOVE_3_5)
+        all_pools = State.client.utility.get_statistics_for_all_storagepools()
+        self.assertEqual(sorted(all_pools), sorted(p["id"] for p in State.client.storage_pool.get()))
+        for pool_id, stats in all_pools.items():
+            missing = [p for p in wanted if p not in stats]
+            self.assertEqual(missing, [], f"pool {pool_id} lacks statistics")
+        mine = all_pools[State.pool_id]
+        in_pool = State.client.storage_pool.get_volumes(State.pool_id)
+        self.assertEqual(mine["numOfVolumes"], len(in_pool))
+        self.assertEqual(sorted(mine["volumeIds"]), sorted(v["id"] for v in in_pool))
+        vtree = State.client.volume.get(entity_id=State.vol_id)["vtreeId"]
+        self.assertIn(vtree, mine["vtreeIds"])
+        self.assertEqual(mine["thinAndSnapshotRatio"], "Infinity", "nothing written yet (§2.3)")
+        # A new 8 GiB thin volume: one more volume, 8 GiB more address space, nothing written.
+        v = State.client.volume.create(State.pool_id, 8, name=f"compat-stat-{RUN}")
+        try:
+            after = State.client.utility.get_statistics_for_all_storagepools(
+                ids=[State.pool_id], properties=["numOfVolumes", "volumeAddressSpaceInKb",
+                                                 "netProvisionedAddressesInKb"])
+            self.assertEqual(after[State.pool_id]["numOfVolumes"], mine["numOfVolumes"] + 1)
+            self.assertEqual(after[State.pool_id]["volumeAddressSpaceInKb"],
+                             mine["volumeAddressSpaceInKb"] + 8 * GIB_KB)
+            self.assertEqual(after[State.pool_id]["netProvisionedAddressesInKb"],
+                             mine["netProvisionedAddressesInKb"], "an unwritten thin volume holds nothing")
+            stats = State.client.volume.get_statistics(v["id"])
+            self.assertEqual(stats["netProvisionedAddressesInKb"], 0,
+                             "CloudStack reads this as the physical size (§2.4)")
+            self.assertEqual(stats["volumeAddressSpaceInKb"], 8 * GIB_KB)
+        finally:
+            State.client.volume.delete(v["id"], RemoveMode.only_me)
+
+    def test_38_statistics_for_all_volumes(self):
+        need("client", "vol_id", "snap_id")
+        wanted = PyPowerFlex.constants.VolumeConstants.DEFAULT_STATISTICS_PROPERTIES
+        every = State.client.utility.get_statistics_for_all_volumes()
+        self.assertIn(State.vol_id, every)
+        self.assertIn(State.snap_id, every)
+        for vol_id, stats in every.items():
+            missing = [p for p in wanted if p not in stats]
+            self.assertEqual(missing, [], f"volume {vol_id} lacks statistics")
+        self.assertEqual(every[State.vol_id]["numOfChildVolumes"], 1)
+        self.assertEqual(every[State.vol_id]["childVolumeIds"], [State.snap_id])
+        one = State.client.utility.get_statistics_for_all_volumes(ids=[State.snap_id])
+        self.assertEqual(list(one), [State.snap_id])
+        self.assertEqual(one[State.snap_id]["numOfDescendantVolumes"], 0)
+
+    def test_39_statistics_for_sdcs_domains_and_system(self):
+        need("client", "host_id", "pd_ids", "system_id")
+        sdcs = State.client.sdc.query_selected_statistics(["numOfMappedVolumes", "volumeIds"])
+        self.assertEqual(sdcs[State.host_id], {"numOfMappedVolumes": 0, "volumeIds": []})
+        pd = State.pd_ids[0]
+        pds = State.client.protection_domain.query_selected_statistics(
+            ["numOfStoragePools", "numOfVolumes"], ids=[pd])
+        pools = State.client.protection_domain.get_storage_pools(pd)
+        self.assertEqual(pds[pd]["numOfStoragePools"], len(pools))
+        self.assertEqual(pds[pd]["numOfVolumes"],
+                         sum(len(State.client.storage_pool.get_volumes(p["id"])) for p in pools))
+        system = State.client.system.query_selected_statistics(
+            ["numOfProtectionDomains", "numOfStoragePools", "numOfVolumes"])
+        self.assertEqual(system["numOfProtectionDomains"], len(State.pd_ids))
+        self.assertEqual(system["numOfStoragePools"], len(State.client.storage_pool.get()))
+        self.assertEqual(system["numOfVolumes"], len(State.client.volume.get()))
+        # The gateway configuration CloudStack and PyPowerFlex read (§1).
+        config = State.client.system.get_gateway_configuration_details()
+        self.assertEqual(config["systemId"], State.system_id)
+        self.assertTrue(config["mdmAddresses"], config)
+
     # ---------------------------------------------------------------- deletes
     def test_40_delete_snapshot(self):
         need("client", "snap_id")

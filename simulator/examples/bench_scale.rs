@@ -224,6 +224,7 @@ async fn main() {
                     .execute(Command::SnapshotVolumes {
                         defs: (0..snaps).map(|_| (base, None)).collect(),
                         access_mode: powerflex_sim::model::AccessMode::ReadWrite,
+                        retention_min: None,
                     })
                     .await
                     .expect("fill snapshots");

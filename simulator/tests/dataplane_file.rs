@@ -173,7 +173,19 @@ async fn thick_volumes_are_allocated_and_statistics_follow_allocation() {
         api.ok(Method::GET, &format!("/api/instances/StoragePool::{pool}/relationships/Statistics"), None).await;
     let thin_kb = api.allocated(&thin).await / 1024;
     assert_eq!(stats["thinCapacityInUseInKb"].as_u64().unwrap(), thin_kb * 2, "{stats}");
+    // What the addresses hold: the thick volume all of its size, the thin one what was written.
+    assert!(thin_kb >= 3 * 1024, "{thin_kb}");
+    assert_eq!(stats["netProvisionedAddressesInKb"].as_u64().unwrap(), 8 * 1024 * 1024 + thin_kb, "{stats}");
     let v = api.ok(Method::GET, &format!("/api/instances/Volume::{thin}"), None).await;
+    let tree = v["vtreeId"].as_str().unwrap();
+    for path in [
+        format!("/api/instances/Volume::{thin}/relationships/Statistics"),
+        format!("/api/instances/VTree::{tree}/relationships/Statistics"),
+    ] {
+        let stats = api.ok(Method::GET, &path, None).await;
+        assert_eq!(stats["netProvisionedAddressesInKb"].as_u64().unwrap(), thin_kb, "{path}: {stats}");
+        assert_eq!(stats["volumeAddressSpaceInKb"].as_u64().unwrap(), 8 * 1024 * 1024, "{path}: {stats}");
+    }
     assert!(v["nguid"].as_str().unwrap().starts_with(&thin), "{v}");
     gw.stop().await;
 }

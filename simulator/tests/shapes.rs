@@ -598,9 +598,46 @@ async fn pool_statistics_shape() {
             assert_fields(name, value, &["totalWeightInKb", "numOccured", "numSeconds"]);
         }
     }
-    // Strings, as on real systems (the ansible sample).
+    // Strings, as on real systems (the ansible sample), while nothing is written.
     assert_eq!(stats["thinAndSnapshotRatio"], "Infinity");
     insta::assert_json_snapshot!("pool_statistics", stats);
+}
+
+/// The statistics PyPowerFlex (1.14 and 2.0) asks by default, from its `constants.py`.
+fn pypowerflex_properties(ty: &str) -> Vec<String> {
+    let text = include_str!("data/pypowerflex_statistics.json");
+    let lists: Value = serde_json::from_str(text).unwrap();
+    lists[ty].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn statistics_carry_every_property_pypowerflex_asks_with_real_types() {
+    let (_gw, api) = start().await;
+    let sp1 = api.pool_id("sp1").await;
+    let volume = api.create_volume(&sp1, "props", 8).await;
+    let pool = api.pool_stats(&sp1).await;
+    let expected = pypowerflex_properties("StoragePool");
+    assert_eq!(expected.len(), 216);
+    for (ty, stats, names) in [
+        ("StoragePool", pool, expected),
+        (
+            "Volume",
+            api.get_ok(&format!("/api/instances/Volume::{volume}/relationships/Statistics")).await,
+            pypowerflex_properties("Volume"),
+        ),
+    ] {
+        let missing: Vec<_> = names.iter().filter(|p| stats.get(p.as_str()).is_none()).collect();
+        assert!(missing.is_empty(), "{ty} statistics lack {missing:?}");
+        for (name, value) in stats.as_object().unwrap() {
+            if name.ends_with("Bwc") || name.ends_with("Latency") {
+                assert_fields(name, value, &["totalWeightInKb", "numOccured", "numSeconds"]);
+            } else if name.ends_with("Ids") {
+                assert!(value.is_array(), "{ty}.{name} is a list: {value}");
+            } else if name.ends_with("InKb") || name.starts_with("numOf") {
+                assert!(value.is_u64(), "{ty}.{name} is an unsigned integer: {value}");
+            }
+        }
+    }
 }
 
 #[tokio::test]

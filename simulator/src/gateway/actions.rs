@@ -205,6 +205,24 @@ async fn volume_action(gw: &Arc<Gateway>, volume: Id, action: &str, body: &Body)
         "setVolumeUseRmcache" => {
             Command::SetUseRmcache { volume, enabled: body.boolean("useRmcache")?.unwrap_or(false) }
         }
+        // {"accessMode", "sdcId" | "hostId" | "guid"} (goscaleio, PyPowerFlex send sdcId)
+        "setVolumeMappingAccessMode" => {
+            let host = match body.id("hostId", "Host")? {
+                Some(id) => HostRef::Id(id),
+                None => host_ref(body, "sdcId")?.ok_or_else(missing_host)?,
+            };
+            let raw = body.required_string("accessMode")?;
+            let mode = AccessMode::parse_exact(&raw)
+                .ok_or_else(|| ApiError::not_one_of("accessMode", &AccessMode::ALL.map(AccessMode::as_str), &raw))?;
+            Command::SetMappingAccessMode { volume, host, mode }
+        }
+        // {"retentionPeriodInMin"}
+        "setSnapshotSecurity" => Command::SetSnapshotSecurity {
+            volume,
+            retention_min: body
+                .uint("retentionPeriodInMin")?
+                .ok_or_else(|| ApiError::bad_request("Missing required parameter: retentionPeriodInMin"))?,
+        },
         _ => return Err(unknown_action("Volume", action)),
     };
     run(gw, command).await
@@ -215,7 +233,7 @@ async fn system_action(gw: &Arc<Gateway>, action: &str, body: &Body) -> ApiResul
         return answer;
     }
     match action {
-        // {"snapshotDefs": [{"volumeId", "snapshotName"?}], "accessModeLimit"?}
+        // {"snapshotDefs": [{"volumeId", "snapshotName"?}], "accessModeLimit"?, "retentionPeriodInMin"?}
         "snapshotVolumes" => {
             let defs = body
                 .array("snapshotDefs")?
@@ -227,7 +245,8 @@ async fn system_action(gw: &Arc<Gateway>, action: &str, body: &Body) -> ApiResul
                 })
                 .collect::<ApiResult<Vec<_>>>()?;
             let access_mode = access_mode(body, "accessModeLimit")?.unwrap_or(AccessMode::ReadWrite);
-            run(gw, Command::SnapshotVolumes { defs, access_mode }).await
+            let retention_min = body.uint("retentionPeriodInMin")?;
+            run(gw, Command::SnapshotVolumes { defs, access_mode, retention_min }).await
         }
         // {"snapGroupId"}
         "removeConsistencyGroupSnapshots" => {
@@ -271,10 +290,12 @@ async fn host_action(gw: &Arc<Gateway>, ty: &str, host: Id, action: &str, body: 
         "modifyMaxNumPaths" => Command::SetHostMaxNumPaths { host, value: small(body, "newMaxNumPaths")? },
         // {"newMaxNumSysPorts"}
         "modifyMaxNumSysPorts" => Command::SetHostMaxNumSysPorts { host, value: small(body, "newMaxNumSysPorts")? },
-        // {"perfProfile"}: accepted; it changes nothing a client can observe here.
+        // {"perfProfile": Compact | HighPerformance}
         "setSdcPerformanceParameters" => {
-            gw.read().host(host).ok_or_else(Fault::ini_not_found)?;
-            return Ok(json!({}));
+            let raw = body.required_string("perfProfile")?;
+            let profile = PerfProfile::parse(&raw)
+                .ok_or_else(|| ApiError::not_one_of("perfProfile", &PerfProfile::ALL.map(PerfProfile::as_str), &raw))?;
+            Command::SetSdcPerfProfile { host, profile }
         }
         _ => return Err(unknown_action(ty, action)),
     };

@@ -59,6 +59,15 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, 0, message)
     }
 
+    /// A value outside a parameter's fixed set, worded as the gateway's enum check words it
+    /// (goscaleio's tests carry it for `perfProfile`, `accessMode`, `userRole`).
+    pub fn not_one_of(key: &str, allowed: &[&str], value: &str) -> ApiError {
+        ApiError::bad_request(format!(
+            "{key} should get one of the following values: {}, but its value is {value}",
+            allowed.join(", ")
+        ))
+    }
+
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 0, format!("Request body exceeds {limit} bytes"))
     }

@@ -14,12 +14,10 @@ use super::actions::reply_json;
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::objects::unknown_action;
-use super::{render, render_inventory as r, Gateway};
+use super::{render_inventory as r, Gateway};
 use crate::model::inventory::{
     ClusterMode, DeviceSpec, InventoryCommand as C, IpRole, IpSpec, MdmRole, RestrictedSdcMode,
 };
-use crate::model::inventory_stats;
-use crate::model::stats::Stats;
 use crate::model::*;
 
 /// The inventory types, for lists and lookups.
@@ -48,40 +46,12 @@ pub fn get(model: &Model, ty: &str, id: Id) -> Option<ApiResult<Value>> {
     })
 }
 
-/// Statistics of an inventory object: the model's counters plus idle bandwidth counters.
-pub fn statistics(model: &Model, ty: &str, id: Id) -> Option<Value> {
-    let stats: Stats = match ty {
-        "Sds" => inventory_stats::sds(model, id),
-        "Device" => inventory_stats::device(model, id),
-        "FaultSet" => inventory_stats::fault_set(model, id),
-        _ => return None,
-    };
-    let mut v = render::stats(&stats);
-    for key in
-        ["totalReadBwc", "totalWriteBwc", "primaryReadBwc", "primaryWriteBwc", "secondaryReadBwc", "secondaryWriteBwc"]
-    {
-        v[key] = render::idle_bwc();
-    }
-    Some(v)
-}
-
-/// Every id of a type, for `querySelectedStatistics` with `allIds`.
-pub fn all_ids(model: &Model, ty: &str) -> Option<Vec<Id>> {
-    Some(match ty {
-        "Sds" => model.sdss().map(|s| s.id).collect(),
-        "Device" => model.devices().map(|d| d.id).collect(),
-        "FaultSet" => model.fault_sets().map(|f| f.id).collect(),
-        _ => return None,
-    })
-}
-
 /// Relationships of and to inventory objects. The object itself has been checked.
 pub fn related(model: &Model, ty: &str, id: Id, rel: &str) -> Option<Value> {
     let system = model.system().id;
     let sdss = |it: &mut dyn Iterator<Item = &inventory::Sds>| Value::Array(it.map(r::sds).collect());
     let devices = |it: &mut dyn Iterator<Item = &inventory::Device>| Value::Array(it.map(r::device).collect());
     Some(match (ty, rel) {
-        ("Sds" | "Device" | "FaultSet", "Statistics") => statistics(model, ty, id)?,
         ("Sds", "Device") => devices(&mut model.sds_devices(id)),
         ("StoragePool", "Device") => devices(&mut model.pool_devices(id)),
         ("FaultSet", "Sds") => sdss(&mut model.fault_set_sdss(id)),

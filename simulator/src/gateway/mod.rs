@@ -17,6 +17,7 @@ mod objects;
 mod render;
 mod render_inventory;
 mod router;
+mod statistics;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};

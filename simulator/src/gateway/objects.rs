@@ -1,13 +1,12 @@
 //! The read side: lists, single objects, relationships, statistics and id lookups.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
-use super::render;
 use super::router::ObjectPath;
 use super::Gateway;
-use crate::model::stats::{self, Stat, Stats, Written};
+use super::{render, statistics};
 use crate::model::*;
 
 /// Types real clients list that the simulator has no objects of: their lists are empty.
@@ -91,119 +90,6 @@ pub fn get(gw: &Gateway, object: &ObjectPath) -> ApiResult<Value> {
     render_one(&gw.read(), &object.ty, need_id(object)?)
 }
 
-/// Net KiB written to a pool's thin volumes and snapshots, as the data plane measures it.
-fn written(gw: &Gateway, model: &Model, pool: Id) -> Written {
-    let plane = gw.plane();
-    let mut written = Written::default();
-    if plane.kind() == crate::dataplane::PlaneKind::None {
-        return written;
-    }
-    for v in model.pool_volumes(pool) {
-        let kb = plane.allocated_kb(v.id).unwrap_or(0);
-        match (v.is_snapshot, v.provisioning) {
-            (true, _) => written.snapshot_kb += kb,
-            (false, Provisioning::Thin) => written.thin_kb += kb,
-            (false, Provisioning::Thick) => {}
-        }
-    }
-    written
-}
-
-/// VTree statistics with the data plane's measure of what its volumes hold.
-fn vtree_stats(gw: &Gateway, model: &Model, id: Id) -> Stats {
-    let written_kb = model.vtree_volumes(id).filter_map(|v| gw.plane().allocated_kb(v.id)).sum();
-    stats::vtree(model, id, written_kb)
-}
-
-fn pool_stats(gw: &Gateway, model: &Model, pool: &StoragePool, with_ids: bool) -> Stats {
-    stats::pool(model, pool, written(gw, model, pool.id), with_ids)
-}
-
-/// The back-end bandwidth counters goscaleio's `types.Statistics` decodes (reference §2.3),
-/// on pools and the system. Idle: the simulator measures no I/O rates.
-const BACKEND_BWCS: &[&str] = &[
-    "primaryReadBwc",
-    "primaryWriteBwc",
-    "secondaryReadBwc",
-    "secondaryWriteBwc",
-    "totalReadBwc",
-    "totalWriteBwc",
-    "rebalanceReadBwc",
-    "rebalanceWriteBwc",
-    "fwdRebuildReadBwc",
-    "fwdRebuildWriteBwc",
-    "bckRebuildReadBwc",
-    "bckRebuildWriteBwc",
-    "normRebuildReadBwc",
-    "normRebuildWriteBwc",
-    "userDataReadBwc",
-    "userDataWriteBwc",
-];
-
-/// Pool or system statistics as JSON: the counters plus the idle bandwidth counters.
-fn stats_with_bwcs(stats: &Stats) -> Value {
-    let mut v = render::stats(stats);
-    for key in BACKEND_BWCS {
-        v[*key] = render::idle_bwc();
-    }
-    v
-}
-
-/// System statistics: the pools' statistics summed.
-fn system_stats(gw: &Gateway, model: &Model) -> Stats {
-    let mut total: Stats = Vec::new();
-    for pool in model.pools() {
-        for (name, value) in pool_stats(gw, model, pool, false) {
-            match (total.iter_mut().find(|(n, _)| *n == name), value) {
-                (Some((_, Stat::Int(sum))), Stat::Int(n)) => *sum += n,
-                (Some(_), _) => {}
-                (None, v) => total.push((name, v)),
-            }
-        }
-    }
-    total.push(("numOfProtectionDomains", Stat::Int(model.domains().count() as u64)));
-    total.push(("numOfStoragePools", Stat::Int(model.pools().count() as u64)));
-    total.push(("numOfSdc", Stat::Int(model.hosts().count() as u64)));
-    total
-}
-
-fn host_stats(host: &Host) -> Value {
-    let ids: Vec<String> = host.volumes.iter().map(Id::to_string).collect();
-    json!({
-        "numOfMappedVolumes": ids.len(),
-        "volumeIds": ids,
-        "userDataReadBwc": render::idle_bwc(),
-        "userDataWriteBwc": render::idle_bwc(),
-        "userDataTrimBwc": render::idle_bwc(),
-        "userDataSdcReadLatency": render::idle_bwc(),
-        "userDataSdcWriteLatency": render::idle_bwc(),
-        "userDataSdcTrimLatency": render::idle_bwc(),
-    })
-}
-
-fn volume_stats_value(model: &Model, id: Id) -> Value {
-    let mut v = render::stats(&stats::volume(model, id));
-    for key in [
-        "userDataReadBwc",
-        "userDataWriteBwc",
-        "userDataTrimBwc",
-        "userDataSdcReadLatency",
-        "userDataSdcWriteLatency",
-        "userDataSdcTrimLatency",
-    ] {
-        v[key] = render::idle_bwc();
-    }
-    let extra = json!({
-        "initiatorSdcId": null, "registrationKey": null, "registrationKeys": [],
-        "reservationType": "NotReserved", "replicationState": "UnmarkedForReplication",
-        "replicationJournalVolume": false, "rplTotalJournalCap": 0, "rplUsedJournalCap": 0,
-    });
-    for (k, val) in extra.as_object().expect("object") {
-        v[k] = val.clone();
-    }
-    v
-}
-
 pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value> {
     let id = need_id(object)?;
     let model = gw.read();
@@ -211,11 +97,15 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
     render_one(&model, &object.ty, id)?;
     let system = model.system().id;
     let volumes = |it: &mut dyn Iterator<Item = &Volume>| Value::Array(it.map(|v| render::volume(&model, v)).collect());
+    if rel == "Statistics" {
+        if let Some(stats) = statistics::of(gw, &model, &object.ty, id) {
+            return Ok(stats);
+        }
+    }
     if let Some(found) = super::inventory::related(&model, &object.ty, id, rel) {
         return Ok(found);
     }
     Ok(match (object.ty.as_str(), rel) {
-        ("System", "Statistics") => stats_with_bwcs(&system_stats(gw, &model)),
         ("System", "ProtectionDomain") => {
             Value::Array(model.domains().map(|d| render::protection_domain(d, system)).collect())
         }
@@ -228,28 +118,13 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
             let pd = model.domain(id).expect("checked");
             Value::Array(pd.sdts.iter().filter_map(|s| model.sdt(*s)).map(|s| render::sdt(s, system)).collect())
         }
-        ("ProtectionDomain", "Statistics") => {
-            let pd = model.domain(id).expect("checked");
-            json!({
-                "numOfStoragePools": pd.pools.len(),
-                "numOfSdt": pd.sdts.len(),
-                "numOfVolumes": pd.volume_count,
-            })
-        }
-        ("StoragePool", "Statistics") => {
-            stats_with_bwcs(&pool_stats(gw, &model, model.pool(id).expect("checked"), true))
-        }
         ("StoragePool", "Volume") => volumes(&mut model.pool_volumes(id)),
         ("StoragePool", "VTree") => {
             Value::Array(model.vtrees().filter(|t| t.pool == id).map(|t| render::vtree(&model, t)).collect())
         }
-        ("Volume", "Statistics") => volume_stats_value(&model, id),
         ("VTree", "Volume") => volumes(&mut model.vtree_volumes(id)),
-        ("VTree", "Statistics") => render::stats(&vtree_stats(gw, &model, id)),
         ("Sdc" | "Host", "Volume") => volumes(&mut model.host_volumes(id)),
-        ("Sdc" | "Host", "Statistics") => host_stats(model.host(id).expect("checked")),
         ("Host", "NvmeController") => empty(),
-        ("Sdt", "Statistics") => json!({ "numOfConnectedHosts": 0 }),
         (_, r) if EMPTY_TYPES.contains(&r) => empty(),
         _ => return Err(ApiError::not_found_path()),
     })
@@ -265,7 +140,9 @@ pub fn type_action(gw: &Gateway, ty: &str, action: &str, body: &Body) -> ApiResu
             let model = gw.read();
             ids.into_iter().map(|id| render_one(&model, ty, id)).collect::<ApiResult<Vec<_>>>().map(Value::Array)
         }
-        "querySelectedStatistics" => query_selected_statistics(gw, ty, body),
+        "querySelectedStatistics" => {
+            statistics::query_selected(gw, ty, body, |model, id| render_one(model, ty, id).map(drop))
+        }
         _ => Err(unknown_action(ty, action)),
     }
 }
@@ -322,46 +199,6 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
         _ => return Err(unknown_action(ty, "queryIdByKey")),
     };
     Ok(json!(id.to_string()))
-}
-
-fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
-    let properties = body.strings("properties")?.unwrap_or_default();
-    let model = gw.read();
-    let all = body.has("allIds");
-    let ids: Vec<Id> = match body.ids("ids", ty)? {
-        Some(ids) => ids,
-        None if all => match ty {
-            "StoragePool" => model.pools().map(|p| p.id).collect(),
-            "Volume" => model.volumes().map(|v| v.id).collect(),
-            "ProtectionDomain" => model.domains().map(|d| d.id).collect(),
-            "Sdc" => model.hosts().map(|h| h.id).collect(),
-            "VTree" => model.vtrees().map(|t| t.id).collect(),
-            "System" => vec![model.system().id],
-            t => super::inventory::all_ids(&model, t).unwrap_or_default(),
-        },
-        None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
-    };
-    let mut out = Map::new();
-    for id in ids {
-        render_one(&model, ty, id)?;
-        let full: Value = match ty {
-            "StoragePool" => stats_with_bwcs(&pool_stats(gw, &model, model.pool(id).expect("checked"), false)),
-            "System" => stats_with_bwcs(&system_stats(gw, &model)),
-            "Volume" => volume_stats_value(&model, id),
-            "VTree" => render::stats(&vtree_stats(gw, &model, id)),
-            "Sdc" => host_stats(model.host(id).expect("checked")),
-            t => super::inventory::statistics(&model, t, id).unwrap_or_else(|| json!({})),
-        };
-        let mut selected = Map::new();
-        for p in &properties {
-            let value = full.get(p).cloned().ok_or_else(|| {
-                ApiError::bad_request(format!("Request failed: unknown statistics property {p:?} for {ty}"))
-            })?;
-            selected.insert(p.clone(), value);
-        }
-        out.insert(id.to_string(), Value::Object(selected));
-    }
-    Ok(Value::Object(out))
 }
 
 /// Legacy `GET /api/types/{Type}/instances/getByName::{name}` (cinder, siolib).

@@ -24,16 +24,79 @@ pub(super) fn parent_link(field: &str, ty: &str, id: Id) -> Value {
     link(&format!("/api/parent/relationship/{field}"), format!("/api/instances/{ty}::{id}"))
 }
 
+/// Where an MDM sits in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MdmRole {
+    Primary,
+    Secondary,
+    TieBreaker,
+}
+
+/// One MDM of the cluster.
+struct Mdm {
+    /// Tells the MDMs' ids apart.
+    n: u64,
+    name: &'static str,
+    role: MdmRole,
+    ip: &'static str,
+}
+
+/// The MDM cluster: the one place `System.mdmCluster`, the System's MDM IP lists and
+/// `/api/Configuration`'s `mdmAddresses` take their members from.
+fn mdm_cluster(_s: &System) -> Vec<Mdm> {
+    vec![
+        Mdm { n: 1, name: "mdm1", role: MdmRole::Primary, ip: "127.0.0.1" },
+        Mdm { n: 2, name: "mdm2", role: MdmRole::Secondary, ip: "127.0.0.1" },
+        Mdm { n: 3, name: "tb1", role: MdmRole::TieBreaker, ip: "127.0.0.1" },
+    ]
+}
+
+fn mdm_ips(s: &System, roles: &[MdmRole]) -> Vec<&'static str> {
+    let mut ips: Vec<&'static str> = Vec::new();
+    for m in mdm_cluster(s).iter().filter(|m| roles.contains(&m.role)) {
+        if !ips.contains(&m.ip) {
+            ips.push(m.ip);
+        }
+    }
+    ips
+}
+
+/// The addresses SDCs connect to: the primary and secondary MDMs (not tie-breakers).
+fn mdm_addresses(s: &System) -> Vec<&'static str> {
+    mdm_ips(s, &[MdmRole::Primary, MdmRole::Secondary])
+}
+
+/// `GET /api/Configuration`: the gateway's own settings. CloudStack (4.21+) reads `systemId`,
+/// `mdmPort` and `mdmAddresses`; the SNMP and security fields are the gateway's defaults.
+pub fn configuration(s: &System) -> Value {
+    json!({
+        "systemId": s.id.to_string(),
+        "mdmAddresses": mdm_addresses(s),
+        "mdmPort": 6611,
+        "snmpSamplingFrequency": 30,
+        "snmpResendFrequency": 0,
+        "snmpTrapsReceiverIps": [],
+        "snmpPort": 162,
+        "featuresEnableSnmp": false,
+        "featuresEnableIM": true,
+        "allowNonSecureCommunication": false,
+        "bypassCertificateCheck": false,
+    })
+}
+
 pub fn system(s: &System) -> Value {
     let id = s.id;
-    // Each MDM has its own id (`n` tells them apart).
-    let mdm = |n: u64, name: &str, role: &str, ip: &str| {
+    let cluster = mdm_cluster(s);
+    let render_mdm = |m: &Mdm| {
+        let role = if m.role == MdmRole::TieBreaker { "TieBreaker" } else { "Manager" };
         json!({
-            "name": name, "id": format!("{:016x}", id.0 ^ (0x1111 * n)), "port": 9011, "ips": [ip],
-            "managementIPs": [ip], "role": role, "status": "Normal", "versionInfo": "R4_5.2100.0",
+            "name": m.name, "id": format!("{:016x}", id.0 ^ (0x1111 * m.n)), "port": 9011, "ips": [m.ip],
+            "managementIPs": [m.ip], "role": role, "status": "Normal", "versionInfo": "R4_5.2100.0",
             "opensslVersion": "OpenSSL 1.0.2zg-fips  1 Aug 2023", "virtualInterfaces": [],
         })
     };
+    let in_role = |role: MdmRole| cluster.iter().filter(|m| m.role == role).map(render_mdm).collect::<Vec<_>>();
+    let master = in_role(MdmRole::Primary).into_iter().next().unwrap_or(Value::Null);
     json!({
         "id": id.to_string(),
         "name": s.name,
@@ -41,10 +104,10 @@ pub fn system(s: &System) -> Value {
         "installId": s.install_id.to_string(),
         "mdmCluster": {
             "clusterState": "ClusteredNormal", "clusterMode": "ThreeNodes",
-            "master": mdm(1, "mdm1", "Manager", "127.0.0.1"),
-            "slaves": [mdm(2, "mdm2", "Manager", "127.0.0.1")],
-            "tieBreakers": [mdm(3, "tb1", "TieBreaker", "127.0.0.1")],
-            "standbyMDMs": [], "goodNodesNum": 3, "goodReplicasNum": 2, "id": id.to_string(),
+            "master": master,
+            "slaves": in_role(MdmRole::Secondary),
+            "tieBreakers": in_role(MdmRole::TieBreaker),
+            "standbyMDMs": [], "goodNodesNum": cluster.len(), "goodReplicasNum": 2, "id": id.to_string(),
         },
         "mdmManagementPort": 8611,
         "mdmExternalPort": 7611,
@@ -70,10 +133,10 @@ pub fn system(s: &System) -> Value {
         "mdmSecurityPolicy": "None",
         "upgradeState": "NoUpgrade",
         "systemNqn": s.system_nqn,
-        "primaryMdmActorIpList": ["127.0.0.1"],
-        "secondaryMdmActorIpList": ["127.0.0.1"],
-        "tiebreakerMdmIpList": ["127.0.0.1"],
-        "mdmManagementIPList": ["127.0.0.1"],
+        "primaryMdmActorIpList": mdm_ips(s, &[MdmRole::Primary]),
+        "secondaryMdmActorIpList": mdm_ips(s, &[MdmRole::Secondary]),
+        "tiebreakerMdmIpList": mdm_ips(s, &[MdmRole::TieBreaker]),
+        "mdmManagementIPList": mdm_ips(s, &[MdmRole::Primary, MdmRole::Secondary, MdmRole::TieBreaker]),
         "lastUpgradeTime": 0,
         "realignNetPathInterval": 0,
         "lastRealignNetPathTime": 0,
@@ -304,8 +367,8 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         "isVvol": false,
         "managedBy": "ScaleIO",
         "notGenuineSnapshot": false,
-        "secureSnapshotExpTime": 0,
-        "originalExpiryTime": 0,
+        "secureSnapshotExpTime": v.secure_snapshot_exp_time,
+        "originalExpiryTime": v.original_expiry_time,
         "retentionLevels": [],
         "snplIdOfSourceVolume": null,
         "snplIdOfAutoSnapshot": null,
@@ -326,15 +389,18 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
 
 pub fn vtree(model: &Model, t: &VTree) -> Value {
     let id = t.id;
+    let roots = model.vtree_roots(id);
+    // A VTree is named after its base volume (and follows its renames).
+    let name = roots.first().and_then(|r| model.volume(*r)).and_then(|v| v.name.clone());
     json!({
         "id": id.to_string(),
-        "name": null,
+        "name": name,
         "storagePoolId": t.pool.to_string(),
         "dataLayout": model.pool(t.pool).map(|p| p.data_layout.as_str()),
         "compressionMethod": model.pool(t.pool).map(|p| p.compression.as_str()),
         "inDeletion": false,
-        "rootVolumes": model.vtree_roots(id).iter().map(Id::to_string).collect::<Vec<_>>(),
-        "baseVolumeId": model.vtree_roots(id).first().map(Id::to_string),
+        "rootVolumes": roots.iter().map(Id::to_string).collect::<Vec<_>>(),
+        "baseVolumeId": roots.first().map(Id::to_string),
         "vtreeMigrationInfo": {
             "sourceStoragePoolId": null, "destinationStoragePoolId": null,
             "migrationStatus": "NotInMigration", "migrationPauseReason": null,
@@ -354,9 +420,10 @@ pub fn host(h: &Host, system: Id) -> Value {
     let id = h.id;
     let common = json!({ "id": id.to_string(), "name": h.name, "systemId": system.to_string() });
     let mut v = match &h.kind {
-        HostKind::Sdc { guid, ip } => json!({
+        HostKind::Sdc { guid, ip, connected, perf_profile } => json!({
             "sdcGuid": guid, "sdcIp": ip, "sdcIps": [ip], "sdcApproved": true, "sdcApprovedIps": null,
-            "mdmConnectionState": "Connected", "osType": "Linux", "perfProfile": "HighPerformance",
+            "mdmConnectionState": if *connected { "Connected" } else { "Disconnected" },
+            "osType": "Linux", "perfProfile": perf_profile.as_str(),
             "sdcType": "AppSdc", "hostType": "SdcHost", "hostOsFullType": null,
             "softwareVersionInfo": "R4_5.2100.0", "versionInfo": "R4_5.2100.0",
             "installedSoftwareVersionInfo": "R4_5.2100.0", "kernelVersion": "6.1.0", "kernelBuildNumber": null,
@@ -394,7 +461,10 @@ pub fn stat(value: &Stat) -> Value {
         Stat::Int(n) => json!(n),
         Stat::Float(f) => json!(f),
         Stat::Text(t) => json!(t),
+        Stat::Bool(b) => json!(b),
         Stat::Ids(ids) => json!(ids.iter().map(Id::to_string).collect::<Vec<_>>()),
+        Stat::Null => Value::Null,
+        Stat::Rate => idle_bwc(),
     }
 }
 
@@ -403,6 +473,6 @@ pub fn stats(stats: &Stats) -> Value {
 }
 
 /// Bandwidth counters (`{totalWeightInKb, numOccured, numSeconds}`) that clients decode.
-pub fn idle_bwc() -> Value {
+fn idle_bwc() -> Value {
     json!({ "totalWeightInKb": 0, "numOccured": 0, "numSeconds": 0 })
 }

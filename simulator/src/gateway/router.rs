@@ -34,6 +34,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/instances/{object}/action/{action}", post(instance_action))
         .route("/api/instances/{object}/queryMdmCluster", post(query_mdm_cluster))
         .route("/api/v1/corelcm/status", get(lcm_status))
+        .route("/api/Configuration", get(configuration))
         .route_layer(middleware::from_fn_with_state(gateway.clone(), require_token));
     Router::new()
         .route("/api/login", get(api_login))
@@ -142,6 +143,11 @@ async fn version() -> Response {
 
 async fn lcm_status() -> Response {
     ok(json!({ "lcmStatus": "READY", "clusterVersion": "4.5.2.0", "clusterBuild": "1262" }))
+}
+
+/// The gateway's configuration (CloudStack 4.21+ reads it when a pool is added).
+async fn configuration(State(gw): Shared) -> Response {
+    ok(super::render::configuration(gw.read().system()))
 }
 
 /// The object a path names: `Volume::0123456789abcdef`, or a bare type (`System`).

@@ -224,7 +224,12 @@ pub(super) fn approve_sdc(model: &Model, guid: &str, ips: &[String], name: Optio
     let host = Host {
         id,
         name: name.map(str::to_string),
-        kind: HostKind::Sdc { guid: guid.to_uppercase(), ip: ips.first().cloned().unwrap_or_default() },
+        kind: HostKind::Sdc {
+            guid: guid.to_uppercase(),
+            ip: ips.first().cloned().unwrap_or_default(),
+            connected: false,
+            perf_profile: Default::default(),
+        },
         volumes: Default::default(),
     };
     Ok(plan(InventoryEffect::SdcApproved { host: Box::new(host), approved_ips: ips.to_vec() }, Reply::Created(id)))

@@ -3,8 +3,8 @@
 use super::effects::Effect;
 use super::fault::Fault;
 use super::ids::Id;
-use super::objects::{AccessMode, Provisioning};
-use super::{hosts, volumes, Model};
+use super::objects::{AccessMode, PerfProfile, Provisioning};
+use super::{hosts, secure, volumes, Model};
 
 /// How `removeVolume` treats the volume's relatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub enum Command {
     SnapshotVolumes {
         defs: Vec<(Id, Option<String>)>,
         access_mode: AccessMode,
+        /// `retentionPeriodInMin`: the snapshots are secure for this long.
+        retention_min: Option<u64>,
     },
     RemoveConsistencyGroupSnapshots {
         group: Id,
@@ -135,6 +137,22 @@ pub enum Command {
     },
     /// SDSs, devices, fault sets, users, the MDM cluster, SDC access (`inventory`).
     Inventory(super::inventory::InventoryCommand),
+    /// `setVolumeMappingAccessMode`: one mapping's access mode.
+    SetMappingAccessMode {
+        volume: Id,
+        host: HostRef,
+        mode: AccessMode,
+    },
+    /// `setSnapshotSecurity`: secure for `retention_min` minutes from now.
+    SetSnapshotSecurity {
+        volume: Id,
+        retention_min: u64,
+    },
+    /// `setSdcPerformanceParameters`.
+    SetSdcPerfProfile {
+        host: Id,
+        profile: PerfProfile,
+    },
 }
 
 /// What a successful command returns to the client.
@@ -169,9 +187,11 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         CreateVolume { pool, domain, name, size_kb, provisioning, use_rmcache } => {
             volumes::create(model, *pool, *domain, name.as_deref(), *size_kb, *provisioning, *use_rmcache, now)
         }
-        SnapshotVolumes { defs, access_mode } => volumes::snapshot(model, defs, *access_mode, now),
-        RemoveConsistencyGroupSnapshots { group } => volumes::remove_group(model, *group),
-        RemoveVolume { volume, mode } => volumes::remove(model, *volume, *mode),
+        SnapshotVolumes { defs, access_mode, retention_min } => {
+            volumes::snapshot(model, defs, *access_mode, *retention_min, now)
+        }
+        RemoveConsistencyGroupSnapshots { group } => volumes::remove_group(model, *group, now),
+        RemoveVolume { volume, mode } => volumes::remove(model, *volume, *mode, now),
         SetVolumeSize { volume, size_gb } => volumes::resize(model, *volume, *size_gb),
         SetVolumeName { volume, name } => volumes::rename(model, *volume, name),
         AddMapping { volume, host, allow_multiple, access_mode, host_api } => {
@@ -198,5 +218,8 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         SetHostMaxNumPaths { host, value } => hosts::set_paths(model, *host, Some(*value), None),
         SetHostMaxNumSysPorts { host, value } => hosts::set_paths(model, *host, None, Some(*value)),
         Inventory(command) => super::inventory::plan(model, command),
+        SetMappingAccessMode { volume, host, mode } => hosts::set_mapping_access_mode(model, *volume, host, *mode),
+        SetSnapshotSecurity { volume, retention_min } => secure::set(model, *volume, *retention_min, now),
+        SetSdcPerfProfile { host, profile } => hosts::set_perf_profile(model, *host, *profile),
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::Id;
-use super::objects::{AccessMode, Host, HostKind, Mapping, Provisioning, VTree, Volume};
+use super::objects::{AccessMode, Host, HostKind, Mapping, PerfProfile, Provisioning, VTree, Volume};
 use super::Model;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +82,20 @@ pub enum Effect {
     },
     /// SDSs, devices, fault sets, users, the MDM cluster, SDC access (`inventory`).
     Inventory(super::inventory::InventoryEffect),
+    MappingAccessModeSet {
+        volume: Id,
+        host: Id,
+        mode: AccessMode,
+    },
+    /// The snapshot is secure until `exp_time`.
+    SnapshotSecuritySet {
+        volume: Id,
+        exp_time: u64,
+    },
+    SdcPerfProfileSet {
+        host: Id,
+        profile: PerfProfile,
+    },
 }
 
 /// A volume as created, serialisable for the journal.
@@ -217,6 +231,25 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
                 if let Some(v) = max_num_sys_ports {
                     *s = *v;
                 }
+            }
+        }
+        Effect::MappingAccessModeSet { volume, host, mode } => {
+            if let Some(m) = model.volumes.get_mut(volume).and_then(|v| v.mappings.iter_mut().find(|m| m.host == *host))
+            {
+                m.access_mode = *mode;
+            }
+        }
+        Effect::SnapshotSecuritySet { volume, exp_time } => {
+            if let Some(v) = model.volumes.get_mut(volume) {
+                if v.original_expiry_time == 0 {
+                    v.original_expiry_time = *exp_time;
+                }
+                v.secure_snapshot_exp_time = *exp_time;
+            }
+        }
+        Effect::SdcPerfProfileSet { host, profile } => {
+            if let Some(HostKind::Sdc { perf_profile, .. }) = model.hosts.get_mut(host).map(|h| &mut h.kind) {
+                *perf_profile = *profile;
             }
         }
     }

@@ -89,6 +89,15 @@ faults! {
     vtree_migrate_same_sp => 718, "VTREE_MIGRATE_SAME_SP", "The destination Storage Pool and the source Storage Pool are the same.";
     /// `removeMappedHost` when the mapping is absent (LXD matches 4039; the message is inferred).
     invalid_host_mapping => 4039, "INVALID_HOST_MAPPING", "The volume is not mapped to the host";
+    /// `removeSdc` of a connected SDC. Name and message from goscaleio's code table; the code
+    /// is its position there (the entry after NOT_ALLOWED_MORE_THAN_ONE_MAPPING), inferred.
+    ini_must_be_disconnected => 298, "INI_MUST_BE_DISCONNECTED", "Cannot remove an SDC which is currently connected to the MDM.";
+    /// `setSnapshotSecurity` on a base volume. Inferred code, name and message.
+    vol_is_not_snapshot => 4100, "VOL_IS_NOT_SNAPSHOT", "The volume is not a snapshot";
+    /// `setSnapshotSecurity` asking for an earlier expiry. Inferred code, name and message.
+    secure_snapshot_expiry_advanced => 4101, "SECURE_SNAPSHOT_EXPIRY_CANNOT_BE_ADVANCED", "The expiration time of a secure snapshot can be delayed but not advanced";
+    /// Removing a secure snapshot before it expires. Inferred code, name and message.
+    secure_snapshot_not_expired => 4102, "SECURE_SNAPSHOT_NOT_EXPIRED", "A secure snapshot cannot be removed before its expiration time";
 }
 
 impl Fault {

@@ -5,7 +5,7 @@ use super::effects::Effect;
 use super::fault::Fault;
 use super::ids::{self, Id, IdKind};
 use super::limits;
-use super::objects::{AccessMode, Host, HostKind, Mapping};
+use super::objects::{AccessMode, Host, HostKind, Mapping, PerfProfile};
 use super::volumes::{check_name_syntax, existing};
 use super::Model;
 
@@ -43,9 +43,7 @@ pub(super) fn map(
         return Err(Fault::ini_mapped_to_too_many_vols());
     }
     let mode = access_mode.unwrap_or(v.access_mode_limit);
-    if v.access_mode_limit == AccessMode::ReadOnly && mode == AccessMode::ReadWrite {
-        return Err(Fault::invalid("the volume's access mode limit is ReadOnly"));
-    }
+    check_within_limit(v.access_mode_limit, mode)?;
     let mut target = h.id;
     if model.is_broken(super::breakage::Breakage::MapWrongHost) {
         // Any other host; a made-up id when there is none.
@@ -158,6 +156,9 @@ pub(super) fn rename(model: &Model, host: Id, name: &str, host_api: bool) -> Res
 
 pub(super) fn remove(model: &Model, host: Id, host_api: bool) -> Result<Plan, Fault> {
     let h = resolve(model, &HostRef::Id(host), host_api)?;
+    if matches!(h.kind, HostKind::Sdc { connected: true, .. }) {
+        return Err(Fault::ini_must_be_disconnected());
+    }
     if !h.volumes.is_empty() {
         return Err(Fault::ini_has_mappings());
     }
@@ -175,4 +176,35 @@ pub(super) fn set_paths(model: &Model, host: Id, paths: Option<u32>, ports: Opti
         return Err(Fault::invalid("maxNumPaths must be 1 to 8 and maxNumSysPorts 1 to 64"));
     }
     Ok(Plan::new(vec![Effect::HostPathsSet { host, max_num_paths: paths, max_num_sys_ports: ports }], Reply::Empty))
+}
+
+/// A mapping cannot give more access than the volume's `accessModeLimit`.
+fn check_within_limit(limit: AccessMode, mode: AccessMode) -> Result<(), Fault> {
+    if limit == AccessMode::ReadOnly && mode == AccessMode::ReadWrite {
+        return Err(Fault::invalid("the volume's access mode limit is ReadOnly"));
+    }
+    Ok(())
+}
+
+pub(super) fn set_mapping_access_mode(
+    model: &Model,
+    volume: Id,
+    host: &HostRef,
+    mode: AccessMode,
+) -> Result<Plan, Fault> {
+    let v = existing(model, volume)?;
+    let h = resolve(model, host, false)?;
+    if !v.mappings.iter().any(|m| m.host == h.id) {
+        return Err(Fault::vol_not_mapped_to_ini());
+    }
+    check_within_limit(v.access_mode_limit, mode)?;
+    Ok(Plan::new(vec![Effect::MappingAccessModeSet { volume, host: h.id, mode }], Reply::Empty))
+}
+
+pub(super) fn set_perf_profile(model: &Model, host: Id, profile: PerfProfile) -> Result<Plan, Fault> {
+    let h = model.host(host).ok_or_else(Fault::ini_not_found)?;
+    if h.nqn().is_some() {
+        return Err(Fault::invalid("only SDCs have a performance profile"));
+    }
+    Ok(Plan::new(vec![Effect::SdcPerfProfileSet { host, profile }], Reply::Empty))
 }

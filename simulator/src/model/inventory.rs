@@ -6,7 +6,7 @@
 //! `mdm_cluster`, `info` modules). The rules live in `sds.rs`, `cluster.rs` and `users.rs`; this
 //! file holds the objects, how they are seeded from the topology and how their effects apply.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -276,15 +276,12 @@ pub struct SdcAccess {
     pub mode: RestrictedSdcMode,
     /// `setApprovedSdcIps` (and `approveSdc`'s IPs), per SDC.
     pub approved_ips: BTreeMap<Id, Vec<String>>,
-    /// SDCs known only from `approveSdc`: approved, never connected.
-    pub disconnected: BTreeSet<Id>,
 }
 
 impl SdcAccess {
     /// Drops what is kept about a removed SDC.
     pub fn forget(&mut self, sdc: Id) {
         self.approved_ips.remove(&sdc);
-        self.disconnected.remove(&sdc);
     }
 }
 
@@ -400,7 +397,6 @@ pub(super) fn apply(model: &mut Model, effect: &InventoryEffect) {
         }
         InventoryEffect::SdcApproved { host, approved_ips } => {
             inv.seq.sdc = inv.seq.sdc.max(seq_of(host.id) + 1);
-            inv.sdc_access.disconnected.insert(host.id);
             if !approved_ips.is_empty() {
                 inv.sdc_access.approved_ips.insert(host.id, approved_ips.clone());
             }
@@ -579,10 +575,10 @@ impl Model {
         c.ips_of(&ids)
     }
 
-    /// Whether an SDC is connected to the MDM. SDCs from the topology are; SDCs known only
-    /// from `approveSdc` are not.
+    /// Whether an SDC is connected to the MDM. SDCs from the topology are unless their spec
+    /// says otherwise; SDCs known only from `approveSdc` are not.
     pub fn sdc_connected(&self, sdc: Id) -> bool {
-        !self.inventory.sdc_access.disconnected.contains(&sdc)
+        self.host(sdc).is_some_and(|h| matches!(h.kind, super::HostKind::Sdc { connected: true, .. }))
     }
 }
 

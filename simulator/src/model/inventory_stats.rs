@@ -4,7 +4,7 @@
 //! `query_selected_statistics` takes the caller's list), so the names are the capacity counters
 //! every storage object reports (goscaleio `types.Statistics`) plus the object's id lists.
 //! A device's share of its pool's reservations is proportional to its capacity; I/O rates are
-//! not measured and read 0 (the gateway adds the idle bandwidth counters).
+//! not measured: the bandwidth counters are idle rates.
 
 use super::ids::Id;
 use super::inventory::Device;
@@ -48,6 +48,12 @@ fn capacity<'a>(model: &Model, devices: impl Iterator<Item = &'a Device>) -> Sta
         ("degradedFailedCapacityInKb", Int(0)),
         ("numOfDevices", Int(n)),
         ("deviceIds", Ids(ids)),
+        ("totalReadBwc", Rate),
+        ("totalWriteBwc", Rate),
+        ("primaryReadBwc", Rate),
+        ("primaryWriteBwc", Rate),
+        ("secondaryReadBwc", Rate),
+        ("secondaryWriteBwc", Rate),
     ]
 }
 

@@ -24,6 +24,7 @@ pub mod layout;
 pub mod limits;
 pub mod objects;
 mod sds;
+mod secure;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -171,7 +172,12 @@ impl Model {
                 Host {
                     id,
                     name: sdc.name.clone(),
-                    kind: HostKind::Sdc { guid: sdc.guid.clone(), ip: sdc.ip.clone() },
+                    kind: HostKind::Sdc {
+                        guid: sdc.guid.clone(),
+                        ip: sdc.ip.clone(),
+                        connected: sdc.connected,
+                        perf_profile: PerfProfile::default(),
+                    },
                     volumes: Default::default(),
                 },
             );

@@ -98,6 +98,13 @@ impl AccessMode {
         }
     }
 
+    pub const ALL: [AccessMode; 3] = [AccessMode::ReadWrite, AccessMode::ReadOnly, AccessMode::NoAccess];
+
+    /// Exact names only, as the gateway's enum check takes them.
+    pub fn parse_exact(s: &str) -> Option<AccessMode> {
+        AccessMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     pub fn parse(s: &str) -> Option<AccessMode> {
         match s.to_ascii_lowercase().as_str() {
             "readwrite" => Some(AccessMode::ReadWrite),
@@ -127,6 +134,12 @@ pub struct Volume {
     /// The NVMe namespace id this volume takes in every host's subsystem.
     pub nsid: u32,
     pub mappings: Vec<Mapping>,
+    /// A secure snapshot cannot be removed before this time (seconds); 0: not secure.
+    #[serde(default)]
+    pub secure_snapshot_exp_time: u64,
+    /// The expiry set when the snapshot was made secure, before any delay.
+    #[serde(default)]
+    pub original_expiry_time: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +162,15 @@ pub struct VTree {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HostKind {
     /// A ScaleIO Data Client, known by GUID and IP.
-    Sdc { guid: String, ip: String },
+    Sdc {
+        guid: String,
+        ip: String,
+        /// Whether the SDC is connected to the MDM; a connected SDC cannot be removed.
+        #[serde(default = "connected")]
+        connected: bool,
+        #[serde(default)]
+        perf_profile: PerfProfile,
+    },
     /// An NVMe/TCP host, known by its NQN.
     Nvme { nqn: String, max_num_paths: u32, max_num_sys_ports: u32 },
 }
@@ -160,6 +181,34 @@ pub struct Host {
     pub name: Option<String>,
     pub kind: HostKind,
     pub volumes: BTreeSet<Id>,
+}
+
+fn connected() -> bool {
+    true
+}
+
+/// An SDC's performance profile (`setSdcPerformanceParameters`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PerfProfile {
+    #[default]
+    HighPerformance,
+    Compact,
+}
+
+impl PerfProfile {
+    pub const ALL: [PerfProfile; 2] = [PerfProfile::Compact, PerfProfile::HighPerformance];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PerfProfile::HighPerformance => "HighPerformance",
+            PerfProfile::Compact => "Compact",
+        }
+    }
+
+    /// Exact names only, as the gateway's enum check takes them.
+    pub fn parse(s: &str) -> Option<PerfProfile> {
+        PerfProfile::ALL.into_iter().find(|p| p.as_str() == s)
+    }
 }
 
 impl Host {

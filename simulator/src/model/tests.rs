@@ -47,6 +47,7 @@ impl Sim {
         match self.run(Command::SnapshotVolumes {
             defs: vec![(volume, name.map(str::to_string))],
             access_mode: AccessMode::ReadWrite,
+            retention_min: None,
         })? {
             Reply::Snapshots { volumes, .. } => Ok(volumes[0]),
             other => panic!("unexpected reply {other:?}"),
@@ -260,7 +261,11 @@ fn nguid_is_volume_id_dell_oui_and_system_tail() {
 fn snapshots_cannot_be_made_without_access() {
     let mut sim = Sim::new();
     let v = sim.create("v", GIB).unwrap();
-    let result = sim.run(Command::SnapshotVolumes { defs: vec![(v, None)], access_mode: AccessMode::NoAccess });
+    let result = sim.run(Command::SnapshotVolumes {
+        defs: vec![(v, None)],
+        access_mode: AccessMode::NoAccess,
+        retention_min: None,
+    });
     assert_eq!(code(result), 64);
 }
 
@@ -299,4 +304,102 @@ fn listing_a_pool_follows_its_volumes_through_migration() {
     });
     sim.run(Command::RemoveVolume { volume: v, mode: RemoveMode::WholeVtree }).unwrap();
     assert_eq!(sim.model.pool_volumes(to).count(), 0);
+}
+
+fn topology_with_sdcs() -> Topology {
+    Topology::parse(
+        r#"{"protectionDomains": [{"name": "pd1", "storagePools": [{"name": "sp1", "capacityGb": 1024}]}],
+            "sdcs": [{"guid": "a1", "ip": "10.0.0.1"}, {"guid": "b2", "ip": "10.0.0.2", "connected": false}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn secure_snapshots_expire_after_their_retention_and_can_only_be_delayed() {
+    let mut sim = Sim::new();
+    let base = sim.create("base", GIB).unwrap();
+    let Reply::Snapshots { volumes, group } = sim
+        .run(Command::SnapshotVolumes {
+            defs: vec![(base, None)],
+            access_mode: AccessMode::ReadOnly,
+            retention_min: Some(60),
+        })
+        .unwrap()
+    else {
+        panic!("snapshot reply")
+    };
+    let snap = volumes[0];
+    let created = sim.now;
+    assert_eq!(sim.model.volume(snap).unwrap().secure_snapshot_exp_time, created + 3600);
+    // Not removable before expiry, whichever way it is asked.
+    assert_eq!(code(sim.run(Command::RemoveVolume { volume: snap, mode: RemoveMode::OnlyMe })), 4102);
+    assert_eq!(code(sim.run(Command::RemoveVolume { volume: base, mode: RemoveMode::WholeVtree })), 4102);
+    assert_eq!(code(sim.run(Command::RemoveConsistencyGroupSnapshots { group })), 4102);
+    // Delay by setting a longer retention later; an earlier expiry is refused.
+    sim.now += 600;
+    assert_eq!(code(sim.run(Command::SetSnapshotSecurity { volume: snap, retention_min: 30 })), 4101);
+    sim.run(Command::SetSnapshotSecurity { volume: snap, retention_min: 120 }).unwrap();
+    let v = sim.model.volume(snap).unwrap();
+    assert_eq!((v.secure_snapshot_exp_time, v.original_expiry_time), (created + 600 + 7200, created + 3600));
+    assert_eq!(code(sim.run(Command::SetSnapshotSecurity { volume: base, retention_min: 10 })), 4100);
+    assert_eq!(code(sim.run(Command::SetSnapshotSecurity { volume: snap, retention_min: 0 })), 64);
+    // Once expired it goes like any snapshot.
+    sim.now = created + 600 + 7200;
+    sim.run(Command::RemoveVolume { volume: snap, mode: RemoveMode::OnlyMe }).unwrap();
+    assert!(sim.model.volume(snap).is_none());
+}
+
+#[test]
+fn a_connected_sdc_cannot_be_removed_and_a_disconnected_one_can() {
+    let mut sim = Sim { model: Model::new(&topology_with_sdcs(), 7), now: 1, journal: vec![] };
+    let by_guid = |guid: &str| {
+        sim.model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g == guid)).unwrap().id
+    };
+    let (connected, disconnected) = (by_guid("a1"), by_guid("b2"));
+    assert_eq!(code(sim.run(Command::RemoveHost { host: connected, host_api: false })), 298);
+    sim.run(Command::RemoveHost { host: disconnected, host_api: false }).unwrap();
+    assert!(sim.model.host(disconnected).is_none());
+}
+
+#[test]
+fn sdc_perf_profile_and_mapping_access_mode_change_and_replay() {
+    let mut sim = Sim { model: Model::new(&topology_with_sdcs(), 7), now: 1, journal: vec![] };
+    let sdc = sim.model.hosts().next().unwrap().id;
+    sim.run(Command::SetSdcPerfProfile { host: sdc, profile: PerfProfile::Compact }).unwrap();
+    let profile = |m: &Model| match &m.host(sdc).unwrap().kind {
+        HostKind::Sdc { perf_profile, .. } => *perf_profile,
+        other => panic!("not an SDC: {other:?}"),
+    };
+    assert_eq!(profile(&sim.model), PerfProfile::Compact);
+    let pool = sim.model.pools().next().unwrap().id;
+    let Reply::Created(v) = sim
+        .run(Command::CreateVolume {
+            pool,
+            domain: None,
+            name: None,
+            size_kb: GIB,
+            provisioning: Provisioning::Thin,
+            use_rmcache: false,
+        })
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    let set = |mode| Command::SetMappingAccessMode { volume: v, host: HostRef::Id(sdc), mode };
+    assert_eq!(code(sim.run(set(AccessMode::ReadOnly))), 84);
+    sim.run(Command::AddMapping {
+        volume: v,
+        host: HostRef::Id(sdc),
+        allow_multiple: false,
+        access_mode: None,
+        host_api: false,
+    })
+    .unwrap();
+    sim.run(set(AccessMode::ReadOnly)).unwrap();
+    assert_eq!(sim.model.volume(v).unwrap().mappings[0].access_mode, AccessMode::ReadOnly);
+    // The journal rebuilds the same state.
+    let mut replayed = Model::new(&topology_with_sdcs(), 7);
+    replayed.commit(&sim.journal);
+    assert_eq!(profile(&replayed), PerfProfile::Compact);
+    assert_eq!(replayed.volume(v).unwrap().mappings[0].access_mode, AccessMode::ReadOnly);
 }

@@ -109,6 +109,9 @@ pub struct SdcSpec {
     pub name: Option<String>,
     pub guid: String,
     pub ip: String,
+    /// Whether the SDC is connected to the MDM (a real SDC is, once its driver runs).
+    #[serde(default = "yes")]
+    pub connected: bool,
 }
 
 fn default_system_name() -> String {

@@ -7,7 +7,7 @@ use super::fault::Fault;
 use super::ids::{self, Id, IdKind};
 use super::limits;
 use super::objects::{AccessMode, Provisioning, StoragePool, Volume};
-use super::Model;
+use super::{secure, Model};
 
 const GIB_KB: u64 = 1024 * 1024;
 
@@ -123,6 +123,8 @@ pub(super) fn create(
         use_rmcache,
         nsid: nsid(model, 0),
         mappings: vec![],
+        secure_snapshot_exp_time: 0,
+        original_expiry_time: 0,
     };
     Ok(Plan::new(vec![Effect::VolumeCreated(Box::new(volume))], Reply::Created(id)))
 }
@@ -131,8 +133,10 @@ pub(super) fn snapshot(
     model: &Model,
     defs: &[(Id, Option<String>)],
     access_mode: AccessMode,
+    retention_min: Option<u64>,
     now: u64,
 ) -> Result<Plan, Fault> {
+    let secure_until = retention_min.map(|min| secure::expiry(now, min)).transpose()?.unwrap_or(0);
     if defs.is_empty() {
         return Err(Fault::invalid("snapshotDefs must name at least one volume"));
     }
@@ -180,21 +184,25 @@ pub(super) fn snapshot(
             use_rmcache: source.use_rmcache,
             nsid: nsid(model, n as u64),
             mappings: vec![],
+            secure_snapshot_exp_time: secure_until,
+            original_expiry_time: secure_until,
         })));
     }
     effects.push(Effect::SnapshotGroupCreated { group, volumes: created.clone() });
     Ok(Plan::new(effects, Reply::Snapshots { volumes: created, group }))
 }
 
-/// The effects that remove `targets`, refusing if any is mapped. With `reparent`, children that
-/// stay behind move up to the removed volume's ancestor.
-fn removal(model: &Model, targets: &[Id], reparent: bool) -> Result<Vec<Effect>, Fault> {
+/// The effects that remove `targets`, refusing if any is mapped or a secure snapshot that has
+/// not expired. With `reparent`, children that stay behind move up to the removed volume's
+/// ancestor.
+fn removal(model: &Model, targets: &[Id], reparent: bool, now: u64) -> Result<Vec<Effect>, Fault> {
     let mut effects = Vec::new();
     for id in targets {
         let v = existing(model, *id)?;
         if !v.mappings.is_empty() {
             return Err(Fault::vol_mapped());
         }
+        secure::check_removable(v, now)?;
     }
     for id in targets {
         if reparent {
@@ -210,7 +218,7 @@ fn removal(model: &Model, targets: &[Id], reparent: bool) -> Result<Vec<Effect>,
     Ok(effects)
 }
 
-pub(super) fn remove(model: &Model, id: Id, mode: RemoveMode) -> Result<Plan, Fault> {
+pub(super) fn remove(model: &Model, id: Id, mode: RemoveMode, now: u64) -> Result<Plan, Fault> {
     let v = existing(model, id)?;
     let targets: Vec<Id> = match mode {
         RemoveMode::OnlyMe => vec![id],
@@ -228,16 +236,16 @@ pub(super) fn remove(model: &Model, id: Id, mode: RemoveMode) -> Result<Plan, Fa
         }
         RemoveMode::WholeVtree => model.vtree_volumes(v.vtree).map(|m| m.id).collect(),
     };
-    let effects = removal(model, &targets, mode == RemoveMode::OnlyMe)?;
+    let effects = removal(model, &targets, mode == RemoveMode::OnlyMe, now)?;
     if model.is_broken(Breakage::KeepOnRemove) {
         return Ok(Plan::new(vec![], Reply::Empty));
     }
     Ok(Plan::new(effects, Reply::Empty))
 }
 
-pub(super) fn remove_group(model: &Model, group: Id) -> Result<Plan, Fault> {
+pub(super) fn remove_group(model: &Model, group: Id, now: u64) -> Result<Plan, Fault> {
     let members = model.snapshot_groups.get(&group).ok_or_else(Fault::vol_not_found_for_snap_group)?;
-    let effects = removal(model, members, true)?;
+    let effects = removal(model, members, true, now)?;
     Ok(Plan::new(effects, Reply::Removed(members.len() as u64)))
 }
 
