@@ -108,18 +108,6 @@ const CLUSTER: &[&str] = &[
     "tieBreakers",
     "standbyMDMs",
 ];
-const MDM: &[&str] = &[
-    "id",
-    "name",
-    "port",
-    "ips",
-    "managementIPs",
-    "role",
-    "status",
-    "virtualInterfaces",
-    "versionInfo",
-    "opensslVersion",
-];
 
 async fn first(api: &Api, path: &str) -> Value {
     api.get_ok(path).await[0].clone()
@@ -161,7 +149,8 @@ async fn inventory_shapes() {
     insta::assert_json_snapshot!("user", user);
     let cluster = api.post_ok("/api/instances/System/queryMdmCluster", json!({})).await;
     assert_fields("MdmCluster", &cluster, CLUSTER);
-    assert_fields("Mdm", &cluster["master"], MDM);
+    // Its MDM entries are `System.mdmCluster`'s (the same rendering; `shapes.rs` lists their
+    // fields and `mdm_cluster_modes_...` asserts the two equal).
     insta::assert_json_snapshot!("mdm_cluster", cluster);
 }
 
@@ -268,8 +257,18 @@ async fn sds_create_modify_and_remove_with_the_mdm_rules() {
     );
     ok(api.post(&action("setSdsPerformanceParameters"), json!({ "perfProfile": "Compact" })).await);
     ok(api.post(&action("enableRfcache"), json!({})).await);
+    ok(api.post(&action("setDrlMode"), json!({ "drlMode": "NonVolatile" })).await);
+    assert_fault(
+        &api.post(&action("setDrlMode"), json!({ "drlMode": "Sometimes" })).await,
+        64,
+        "Parameter out of range: drlMode \"Sometimes\": Volatile or NonVolatile",
+    );
     let sds = api.get_ok(&format!("/api/instances/Sds::{id}")).await;
     assert_eq!(sds["ipList"], json!([{ "ip": "127.0.0.32", "role": "all" }]));
+    assert_eq!(
+        (sds["drlMode"].clone(), sds["configuredDrlMode"].clone()),
+        (json!("NonVolatile"), json!("NonVolatile"))
+    );
     assert_eq!(
         (sds["port"].clone(), sds["perfProfile"].clone(), sds["rfcacheEnabled"].clone()),
         (json!(7100), json!("Compact"), json!(true))
@@ -323,6 +322,11 @@ async fn devices_follow_their_pool_and_keep_what_it_holds() {
     assert_eq!((d["name"].clone(), d["mediaType"].clone()), (json!("q2"), json!("HDD")));
     let stats = api.get_ok(&format!("/api/instances/Device::{dev}/relationships/Statistics")).await;
     assert_eq!(stats["maxCapacityInKb"], json!(300 * GIB_KB));
+    // A new capacity limit moves the pool's capacity with it.
+    ok(api.post(&action("setDeviceCapacityLimit"), json!({ "capacityLimitInGB": "400" })).await);
+    assert_eq!(api.get_ok(&format!("/api/instances/Device::{dev}")).await["capacityLimitInKb"], json!(400 * GIB_KB));
+    assert_eq!(api.pool_stats(&sp1).await["maxCapacityInKb"], json!(before + 400 * GIB_KB));
+    assert_fault(&api.post(&action("setDeviceCapacityLimit"), json!({ "capacityLimitInGB": "2048" })).await, 208, "The specified device size is too large. Please specify a size smaller than the capacity of the specified device.");
 
     // A pool with volumes keeps devices on three SDSs; an empty pool may lose any.
     api.create_volume(&sp1, "holds", 8).await;

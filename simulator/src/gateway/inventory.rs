@@ -217,6 +217,8 @@ fn sds_command(sds: Id, action: &str, body: &Body) -> ApiResult<Option<C>> {
         "setSdsPort" => C::SetSdsPort { sds, port: required(body.uint("sdsPort")?, "sdsPort")? },
         // {"perfProfile"}
         "setSdsPerformanceParameters" => C::SetSdsPerfProfile { sds, profile: body.required_string("perfProfile")? },
+        // {"drlMode": Volatile | NonVolatile} (goscaleio `SetDrlMode`)
+        "setDrlMode" => C::SetSdsDrlMode { sds, mode: body.required_string("drlMode")? },
         "enableRfcache" => C::SetSdsRfcache { sds, enabled: true },
         "disableRfcache" => C::SetSdsRfcache { sds, enabled: false },
         // {"rmcacheEnabled"}
@@ -239,6 +241,11 @@ fn device_command(device: Id, action: &str, body: &Body) -> ApiResult<Option<C>>
         "setDeviceName" => C::RenameDevice { device, name: body.required_string("newName")? },
         // {"mediaType"}
         "setMediaType" => C::SetDeviceMediaType { device, media_type: body.required_string("mediaType")? },
+        // {"capacityLimitInGB"} (goscaleio `SetDeviceCapacityLimit`)
+        "setDeviceCapacityLimit" => {
+            let gb = required(body.uint("capacityLimitInGB")?, "capacityLimitInGB")?;
+            C::SetDeviceCapacityLimit { device, capacity_kb: gb.saturating_mul(1024 * 1024) }
+        }
         // {"forceRemove"?}
         "removeDevice" => C::RemoveDevice { device },
         _ => return Err(unknown_action("Device", action)),

@@ -9,7 +9,7 @@
 use super::commands::{Plan, Reply};
 use super::effects::Effect;
 use super::fault::Fault;
-use super::hosts::check_host_name;
+use super::hosts::{check_host_name, free_host_id};
 use super::ids::{self, Id, IdKind};
 use super::inventory::{ClusterMode, InventoryEffect, Mdm, MdmCluster, MdmRole, RestrictedSdcMode};
 use super::objects::{Host, HostKind};
@@ -215,12 +215,7 @@ pub(super) fn approve_sdc(model: &Model, guid: &str, ips: &[String], name: Optio
     if model.hosts().filter(|h| h.nqn().is_none()).count() >= super::limits::SDCS {
         return Err(Fault::invalid("the system has its maximum of 2048 SDCs"));
     }
-    let mut seq = model.inventory.seq.sdc;
-    let mut id = ids::derive(model.seed, IdKind::Sdc, seq);
-    while model.host(id).is_some() {
-        seq += 1;
-        id = ids::derive(model.seed, IdKind::Sdc, seq);
-    }
+    let (id, _) = free_host_id(model, IdKind::Sdc, model.inventory.seq.sdc);
     let host = Host {
         id,
         name: name.map(str::to_string),

@@ -132,13 +132,7 @@ pub(super) fn create_nvme(
     if !(1..=limits::PATHS_PER_VOLUME as u32).contains(&paths) || !(1..=64).contains(&ports) {
         return Err(Fault::invalid("maxNumPaths must be 1 to 8 and maxNumSysPorts 1 to 64"));
     }
-    // The id's low 16 bits wrap after 65536 hosts created; skip ids still in use.
-    let mut seq = model.seq.host;
-    let mut id = ids::derive(model.seed, IdKind::NvmeHost, seq);
-    while model.host(id).is_some() {
-        seq += 1;
-        id = ids::derive(model.seed, IdKind::NvmeHost, seq);
-    }
+    let (id, seq) = free_host_id(model, IdKind::NvmeHost, model.seq.host);
     let host = Host {
         id,
         name: name.map(str::to_string),
@@ -146,6 +140,17 @@ pub(super) fn create_nvme(
         volumes: Default::default(),
     };
     Ok(Plan::new(vec![Effect::HostCreated { host: Box::new(host), seq }], Reply::Created(id)))
+}
+
+/// The first host id of `kind` from sequence number `seq` on that no host has, and its number.
+/// NVMe host ids' low 16 bits wrap after 65536 hosts created, so a drawn id may be in use.
+pub(super) fn free_host_id(model: &Model, kind: IdKind, mut seq: u64) -> (Id, u64) {
+    let mut id = ids::derive(model.seed, kind, seq);
+    while model.host(id).is_some() {
+        seq += 1;
+        id = ids::derive(model.seed, kind, seq);
+    }
+    (id, seq)
 }
 
 pub(super) fn rename(model: &Model, host: Id, name: &str, host_api: bool) -> Result<Plan, Fault> {

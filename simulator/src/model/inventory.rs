@@ -357,7 +357,11 @@ pub(super) fn apply(model: &mut Model, effect: &InventoryEffect) {
             }
         }
         InventoryEffect::DeviceUpdated(d) => {
-            inv.devices.insert(d.id, (**d).clone());
+            // A new capacity limit moves the pool's capacity by the difference.
+            let old = inv.devices.insert(d.id, (**d).clone()).map_or(d.capacity_kb, |o| o.capacity_kb);
+            if let Some(pool) = model.pools.get_mut(&d.pool) {
+                pool.max_capacity_kb = (pool.max_capacity_kb + d.capacity_kb).saturating_sub(old);
+            }
         }
         InventoryEffect::DeviceRemoved { device } => {
             if let Some(d) = inv.devices.remove(device) {
@@ -661,6 +665,14 @@ pub enum InventoryCommand {
         device: Id,
         name: String,
     },
+    SetDeviceCapacityLimit {
+        device: Id,
+        capacity_kb: u64,
+    },
+    SetSdsDrlMode {
+        sds: Id,
+        mode: String,
+    },
     SetDeviceMediaType {
         device: Id,
         media_type: String,
@@ -771,6 +783,8 @@ pub(super) fn plan(model: &Model, command: &InventoryCommand) -> Result<super::P
         RenameDevice { device, name } => sds::rename_device(model, *device, name),
         SetDeviceMediaType { device, media_type } => sds::set_media_type(model, *device, media_type),
         RemoveDevice { device } => sds::remove_device(model, *device),
+        SetDeviceCapacityLimit { device, capacity_kb } => sds::set_capacity_limit(model, *device, *capacity_kb),
+        SetSdsDrlMode { sds: id, mode } => sds::set_drl_mode(model, *id, mode),
         CreateFaultSet { domain, name } => sds::create_fault_set(model, *domain, name.as_deref()),
         RenameFaultSet { fault_set, name } => sds::rename_fault_set(model, *fault_set, name),
         RemoveFaultSet { fault_set } => sds::remove_fault_set(model, *fault_set),

@@ -116,12 +116,7 @@ pub(super) fn create(model: &Model, new: NewSds<'_>) -> Result<Plan, Fault> {
             return Err(Fault::invalid("the fault set is in another protection domain"));
         }
     }
-    let drl_mode = match new.drl_mode {
-        None => "Volatile".to_string(),
-        Some(m) if m.eq_ignore_ascii_case("Volatile") => "Volatile".into(),
-        Some(m) if m.eq_ignore_ascii_case("NonVolatile") => "NonVolatile".into(),
-        Some(m) => return Err(Fault::invalid(format!("drlMode {m:?}"))),
-    };
+    let drl_mode = check_drl_mode(new.drl_mode.unwrap_or("Volatile"))?;
     let id = ids::derive(model.seed, IdKind::Sds, model.inventory.seq.sds);
     let sds = Sds {
         id,
@@ -144,6 +139,21 @@ pub(super) fn create(model: &Model, new: NewSds<'_>) -> Result<Plan, Fault> {
         effects.push(InventoryEffect::DeviceCreated(Box::new(device)));
     }
     Ok(inventory(effects, Reply::Created(id)))
+}
+
+/// The SDS's dirty-region-log mode: `Volatile` or `NonVolatile`.
+fn check_drl_mode(mode: &str) -> Result<String, Fault> {
+    ["Volatile", "NonVolatile"]
+        .into_iter()
+        .find(|m| m.eq_ignore_ascii_case(mode))
+        .map(str::to_string)
+        .ok_or_else(|| Fault::invalid(format!("drlMode {mode:?}: Volatile or NonVolatile")))
+}
+
+pub(super) fn set_drl_mode(model: &Model, id: Id, mode: &str) -> Result<Plan, Fault> {
+    existing(model, id)?;
+    let mode = check_drl_mode(mode)?;
+    update(model, id, |s| s.drl_mode = mode)
 }
 
 /// Applies `change` to a copy of the SDS: for the settings with no rule beyond existence.
@@ -239,13 +249,7 @@ fn new_device(model: &Model, sds: &Sds, spec: &DeviceSpec, pending: &[Device], o
     if siblings.iter().any(|d| d.path == spec.path || (spec.name.is_some() && d.name == spec.name)) {
         return Err(Fault::device_name_exists());
     }
-    let capacity_kb = spec.capacity_limit_kb.unwrap_or(super::inventory::DEFAULT_DEVICE_KB);
-    if capacity_kb < MIN_DEVICE_KB {
-        return Err(Fault::device_too_small());
-    }
-    if capacity_kb > super::inventory::DEFAULT_DEVICE_KB {
-        return Err(Fault::device_too_large());
-    }
+    let capacity_kb = check_device_size(spec.capacity_limit_kb.unwrap_or(super::inventory::DEFAULT_DEVICE_KB))?;
     let media_type = match spec.media_type.as_deref() {
         None => pool.media_type.clone(),
         Some(m) => check_media_type(m)?,
@@ -259,6 +263,17 @@ fn new_device(model: &Model, sds: &Sds, spec: &DeviceSpec, pending: &[Device], o
         media_type,
         capacity_kb,
     })
+}
+
+/// A device's capacity: at least 240 GiB, at most the (simulated) disk's 1 TiB.
+fn check_device_size(capacity_kb: u64) -> Result<u64, Fault> {
+    if capacity_kb < MIN_DEVICE_KB {
+        return Err(Fault::device_too_small());
+    }
+    if capacity_kb > super::inventory::DEFAULT_DEVICE_KB {
+        return Err(Fault::device_too_large());
+    }
+    Ok(capacity_kb)
 }
 
 fn check_media_type(m: &str) -> Result<String, Fault> {
@@ -295,6 +310,16 @@ pub(super) fn set_media_type(model: &Model, id: Id, media_type: &str) -> Result<
     Ok(inventory(vec![InventoryEffect::DeviceUpdated(Box::new(changed))], Reply::Empty))
 }
 
+/// `setDeviceCapacityLimit`: the pool grows or shrinks with the device, and may shrink only as
+/// far as its reservations allow.
+pub(super) fn set_capacity_limit(model: &Model, id: Id, capacity_kb: u64) -> Result<Plan, Fault> {
+    let device = existing_device(model, id)?;
+    let capacity_kb = check_device_size(capacity_kb)?;
+    check_pool_after(model, device.pool, device.capacity_kb.saturating_sub(capacity_kb), &[])?;
+    let changed = Device { capacity_kb, ..device.clone() };
+    Ok(inventory(vec![InventoryEffect::DeviceUpdated(Box::new(changed))], Reply::Empty))
+}
+
 pub(super) fn remove_device(model: &Model, id: Id) -> Result<Plan, Fault> {
     let device = existing_device(model, id)?;
     check_capacity_after(model, &[device])?;
@@ -306,20 +331,27 @@ pub(super) fn remove_device(model: &Model, id: Id) -> Result<Plan, Fault> {
 /// least three SDSs so both copies of every block still have a home after a failure.
 fn check_capacity_after(model: &Model, leaving: &[&Device]) -> Result<(), Fault> {
     let pools: BTreeSet<Id> = leaving.iter().map(|d| d.pool).collect();
-    for pool_id in pools {
-        let pool = model.pool(pool_id).expect("a device's pool exists");
-        let gone: u64 = leaving.iter().filter(|d| d.pool == pool_id).map(|d| d.capacity_kb).sum();
-        let remaining = pool.max_capacity_kb.saturating_sub(gone);
-        let net_after = (remaining - remaining / 100 * pool.spare_percentage) / 2;
-        if net_after < pool.usage.thick_allocated_kb {
-            return Err(Fault::not_enough_devices_for_removal());
-        }
-        if pool.usage.volumes > 0 {
-            let sdss: BTreeSet<Id> =
-                model.pool_devices(pool_id).filter(|d| !leaving.iter().any(|l| l.id == d.id)).map(|d| d.sds).collect();
-            if sdss.len() < 3 {
-                return Err(Fault::not_enough_sdss_in_pool());
-            }
+    for pool in pools {
+        let in_pool: Vec<&&Device> = leaving.iter().filter(|d| d.pool == pool).collect();
+        let gone = in_pool.iter().map(|d| d.capacity_kb).sum();
+        check_pool_after(model, pool, gone, &in_pool.iter().map(|d| d.id).collect::<Vec<_>>())?;
+    }
+    Ok(())
+}
+
+/// Whether `pool_id` can lose `gone_kb` of raw capacity and the devices `removed`.
+fn check_pool_after(model: &Model, pool_id: Id, gone_kb: u64, removed: &[Id]) -> Result<(), Fault> {
+    let pool = model.pool(pool_id).expect("a device's pool exists");
+    let remaining = pool.max_capacity_kb.saturating_sub(gone_kb);
+    let net_after = (remaining - remaining / 100 * pool.spare_percentage) / 2;
+    if net_after < pool.usage.thick_allocated_kb {
+        return Err(Fault::not_enough_devices_for_removal());
+    }
+    if pool.usage.volumes > 0 {
+        let sdss: BTreeSet<Id> =
+            model.pool_devices(pool_id).filter(|d| !removed.contains(&d.id)).map(|d| d.sds).collect();
+        if sdss.len() < 3 {
+            return Err(Fault::not_enough_sdss_in_pool());
         }
     }
     Ok(())
