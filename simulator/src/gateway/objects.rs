@@ -34,7 +34,7 @@ pub fn list(gw: &Gateway, ty: &str) -> ApiResult<Value> {
         return Ok(Value::Array(items));
     }
     let items: Vec<Value> = match ty {
-        "System" => vec![system_json(&model)],
+        "System" => vec![render::system(&model)],
         "ProtectionDomain" => model.domains().map(|d| render::protection_domain(d, system)).collect(),
         "StoragePool" => model.pools().map(render::storage_pool).collect(),
         "Volume" => model.volumes().map(|v| render::volume(&model, v)).collect(),
@@ -48,12 +48,6 @@ pub fn list(gw: &Gateway, ty: &str) -> ApiResult<Value> {
     Ok(Value::Array(items))
 }
 
-/// The System with the fields the inventory decides.
-fn system_json(model: &Model) -> Value {
-    let mut v = render::system(model.system());
-    super::render_inventory::system_fields(model, &mut v);
-    v
-}
 
 /// A host with the SDC fields the inventory decides.
 fn host_json(model: &Model, h: &Host) -> Value {
@@ -73,7 +67,7 @@ fn render_one(model: &Model, ty: &str, id: Id) -> ApiResult<Value> {
         return found;
     }
     Ok(match ty {
-        "System" if id == system => system_json(model),
+        "System" if id == system => render::system(model),
         "System" => return Err(Fault::not_found().into()),
         "ProtectionDomain" => render::protection_domain(model.domain(id).ok_or_else(Fault::fd_not_found)?, system),
         "StoragePool" => render::storage_pool(model.pool(id).ok_or_else(Fault::storage_pool_not_found)?),

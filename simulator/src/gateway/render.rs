@@ -24,54 +24,12 @@ pub(super) fn parent_link(field: &str, ty: &str, id: Id) -> Value {
     link(&format!("/api/parent/relationship/{field}"), format!("/api/instances/{ty}::{id}"))
 }
 
-/// Where an MDM sits in the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MdmRole {
-    Primary,
-    Secondary,
-    TieBreaker,
-}
-
-/// One MDM of the cluster.
-struct Mdm {
-    /// Tells the MDMs' ids apart.
-    n: u64,
-    name: &'static str,
-    role: MdmRole,
-    ip: &'static str,
-}
-
-/// The MDM cluster: the one place `System.mdmCluster`, the System's MDM IP lists and
-/// `/api/Configuration`'s `mdmAddresses` take their members from.
-fn mdm_cluster(_s: &System) -> Vec<Mdm> {
-    vec![
-        Mdm { n: 1, name: "mdm1", role: MdmRole::Primary, ip: "127.0.0.1" },
-        Mdm { n: 2, name: "mdm2", role: MdmRole::Secondary, ip: "127.0.0.1" },
-        Mdm { n: 3, name: "tb1", role: MdmRole::TieBreaker, ip: "127.0.0.1" },
-    ]
-}
-
-fn mdm_ips(s: &System, roles: &[MdmRole]) -> Vec<&'static str> {
-    let mut ips: Vec<&'static str> = Vec::new();
-    for m in mdm_cluster(s).iter().filter(|m| roles.contains(&m.role)) {
-        if !ips.contains(&m.ip) {
-            ips.push(m.ip);
-        }
-    }
-    ips
-}
-
-/// The addresses SDCs connect to: the primary and secondary MDMs (not tie-breakers).
-fn mdm_addresses(s: &System) -> Vec<&'static str> {
-    mdm_ips(s, &[MdmRole::Primary, MdmRole::Secondary])
-}
-
 /// `GET /api/Configuration`: the gateway's own settings. CloudStack (4.21+) reads `systemId`,
 /// `mdmPort` and `mdmAddresses`; the SNMP and security fields are the gateway's defaults.
-pub fn configuration(s: &System) -> Value {
+pub fn configuration(model: &Model) -> Value {
     json!({
-        "systemId": s.id.to_string(),
-        "mdmAddresses": mdm_addresses(s),
+        "systemId": model.system().id.to_string(),
+        "mdmAddresses": model.mdm_addresses(),
         "mdmPort": 6611,
         "snmpSamplingFrequency": 30,
         "snmpResendFrequency": 0,
@@ -84,38 +42,26 @@ pub fn configuration(s: &System) -> Value {
     })
 }
 
-pub fn system(s: &System) -> Value {
+/// The System object. Its MDM cluster, MDM IP lists, performance profile and restricted SDC
+/// mode are the inventory's (`render_inventory`).
+pub fn system(model: &Model) -> Value {
+    let s = model.system();
     let id = s.id;
-    let cluster = mdm_cluster(s);
-    let render_mdm = |m: &Mdm| {
-        let role = if m.role == MdmRole::TieBreaker { "TieBreaker" } else { "Manager" };
-        json!({
-            "name": m.name, "id": format!("{:016x}", id.0 ^ (0x1111 * m.n)), "port": 9011, "ips": [m.ip],
-            "managementIPs": [m.ip], "role": role, "status": "Normal", "versionInfo": "R4_5.2100.0",
-            "opensslVersion": "OpenSSL 1.0.2zg-fips  1 Aug 2023", "virtualInterfaces": [],
-        })
-    };
-    let in_role = |role: MdmRole| cluster.iter().filter(|m| m.role == role).map(render_mdm).collect::<Vec<_>>();
-    let master = in_role(MdmRole::Primary).into_iter().next().unwrap_or(Value::Null);
+    let c = model.mdm_cluster();
+    let access = &model.inventory().sdc_access;
     json!({
         "id": id.to_string(),
         "name": s.name,
         "systemVersionName": "DellEMC PowerFlex Version: R4_5.2100.0",
         "installId": s.install_id.to_string(),
-        "mdmCluster": {
-            "clusterState": "ClusteredNormal", "clusterMode": "ThreeNodes",
-            "master": master,
-            "slaves": in_role(MdmRole::Secondary),
-            "tieBreakers": in_role(MdmRole::TieBreaker),
-            "standbyMDMs": [], "goodNodesNum": cluster.len(), "goodReplicasNum": 2, "id": id.to_string(),
-        },
+        "mdmCluster": super::render_inventory::mdm_cluster(c, id),
         "mdmManagementPort": 8611,
         "mdmExternalPort": 7611,
         "capacityAlertHighThresholdPercent": 80,
         "capacityAlertCriticalThresholdPercent": 90,
         "remoteReadOnlyLimitState": false,
-        "restrictedSdcModeEnabled": false,
-        "restrictedSdcMode": "None",
+        "restrictedSdcModeEnabled": access.mode != inventory::RestrictedSdcMode::None,
+        "restrictedSdcMode": access.mode.as_str(),
         "enterpriseFeaturesEnabled": true,
         "isInitialLicense": true,
         "defaultIsVolumeObfuscated": false,
@@ -127,16 +73,16 @@ pub fn system(s: &System) -> Value {
         "daysInstalled": 1,
         "maxCapacityInGb": "Unlimited",
         "capacityTimeLeftInDays": "Unlimited",
-        "perfProfile": "Default",
+        "perfProfile": c.perf_profile,
         "tlsVersion": "TLSv1.2",
         "authenticationMethod": "Native",
         "mdmSecurityPolicy": "None",
         "upgradeState": "NoUpgrade",
         "systemNqn": s.system_nqn,
-        "primaryMdmActorIpList": mdm_ips(s, &[MdmRole::Primary]),
-        "secondaryMdmActorIpList": mdm_ips(s, &[MdmRole::Secondary]),
-        "tiebreakerMdmIpList": mdm_ips(s, &[MdmRole::TieBreaker]),
-        "mdmManagementIPList": mdm_ips(s, &[MdmRole::Primary, MdmRole::Secondary, MdmRole::TieBreaker]),
+        "primaryMdmActorIpList": c.ips_of(&[c.primary]),
+        "secondaryMdmActorIpList": c.ips_of(&c.secondaries),
+        "tiebreakerMdmIpList": c.ips_of(&c.tiebreakers),
+        "mdmManagementIPList": model.mdm_addresses(),
         "lastUpgradeTime": 0,
         "realignNetPathInterval": 0,
         "lastRealignNetPathTime": 0,

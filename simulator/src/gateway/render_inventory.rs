@@ -180,22 +180,6 @@ pub fn mdm_cluster(c: &MdmCluster, system: Id) -> Value {
     })
 }
 
-/// The System fields the inventory decides: the MDM cluster and its IP lists, the MDM
-/// performance profile and restricted SDC mode.
-pub fn system_fields(model: &Model, v: &mut Value) {
-    let c = model.mdm_cluster();
-    let access = &model.inventory().sdc_access;
-    let primary = c.ips_of(&[c.primary]);
-    v["mdmCluster"] = mdm_cluster(c, model.system().id);
-    v["primaryMdmActorIpList"] = json!(primary);
-    v["secondaryMdmActorIpList"] = json!(c.ips_of(&c.secondaries));
-    v["tiebreakerMdmIpList"] = json!(c.ips_of(&c.tiebreakers));
-    v["mdmManagementIPList"] = json!(model.mdm_addresses());
-    v["perfProfile"] = json!(c.perf_profile);
-    v["restrictedSdcMode"] = json!(access.mode.as_str());
-    v["restrictedSdcModeEnabled"] = json!(access.mode != inventory::RestrictedSdcMode::None);
-}
-
 /// The SDC fields the inventory decides: approved IPs, and the connection state of SDCs known
 /// only from `approveSdc`.
 pub fn sdc_fields(model: &Model, id: Id, v: &mut Value) {

@@ -147,7 +147,7 @@ async fn lcm_status() -> Response {
 
 /// The gateway's configuration (CloudStack 4.21+ reads it when a pool is added).
 async fn configuration(State(gw): Shared) -> Response {
-    ok(super::render::configuration(gw.read().system()))
+    ok(super::render::configuration(&gw.read()))
 }
 
 /// The object a path names: `Volume::0123456789abcdef`, or a bare type (`System`).
