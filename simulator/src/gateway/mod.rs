@@ -12,6 +12,7 @@ mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
+mod lifecycle;
 mod objects;
 mod render;
 mod router;
@@ -95,10 +96,13 @@ impl Gateway {
             return Err(e.into());
         }
         self.model.write().expect("model lock poisoned").commit(&plan.effects);
-        let (plane, effects) = (self.plane.clone(), plan.effects);
-        tokio::task::spawn_blocking(move || dataplane::finish(plane.as_ref(), &effects))
-            .await
-            .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects);
+        tokio::task::spawn_blocking(move || {
+            let model = model.read().expect("model lock poisoned");
+            dataplane::finish(plane.as_ref(), &model, &effects)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
         Ok(plan.reply)
     }
 
@@ -115,14 +119,17 @@ impl Gateway {
         };
         store.compact(&fresh)?;
         *self.model.write().expect("model lock poisoned") = fresh;
-        let plane = self.plane.clone();
+        let (model, plane) = (self.model.clone(), self.plane.clone());
         tokio::task::spawn_blocking(move || {
+            let model = model.read().expect("model lock poisoned");
             let effects: Vec<_> = old_volumes
                 .into_iter()
                 .map(|volume| crate::model::Effect::VolumeRemoved { volume })
                 .chain(old_hosts.into_iter().map(|host| crate::model::Effect::HostRemoved { host }))
                 .collect();
-            dataplane::finish(plane.as_ref(), &effects);
+            dataplane::finish(plane.as_ref(), &model, &effects);
+            // SDTs made or changed through the API go back to the topology's.
+            dataplane::reconcile_listeners(plane.as_ref(), &model);
         })
         .await
         .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;

@@ -287,6 +287,10 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
                 .map(|p| p.id)
                 .ok_or_else(Fault::storage_pool_not_found)?
         }
+        "Sdt" => {
+            let name = body.required_string("name")?;
+            model.sdts().find(|s| s.name == name).map(|s| s.id).ok_or_else(Fault::not_found)?
+        }
         "Sdc" | "Host" => {
             let found = if let Some(ip) = body.string("ip")? {
                 model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { ip: i, .. } if *i == ip))

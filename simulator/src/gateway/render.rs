@@ -111,29 +111,30 @@ pub fn protection_domain(pd: &ProtectionDomain, system: Id) -> Value {
         links.push(rel_link("ProtectionDomain", id, rel));
     }
     links.push(parent_link("systemId", "System", system));
+    let s = &pd.settings;
     json!({
         "id": id.to_string(),
         "name": pd.name,
         "systemId": system.to_string(),
-        "protectionDomainState": "Active",
-        "rebuildNetworkThrottlingInKbps": null,
-        "rebalanceNetworkThrottlingInKbps": null,
-        "overallIoNetworkThrottlingInKbps": null,
-        "vtreeMigrationNetworkThrottlingInKbps": null,
+        "protectionDomainState": if s.active { "Active" } else { "Inactive" },
+        "rebuildNetworkThrottlingInKbps": s.rebuild_limit_kbps,
+        "rebalanceNetworkThrottlingInKbps": s.rebalance_limit_kbps,
+        "overallIoNetworkThrottlingInKbps": s.overall_limit_kbps,
+        "vtreeMigrationNetworkThrottlingInKbps": s.vtree_migration_limit_kbps,
         "protectedMaintenanceModeNetworkThrottlingInKbps": null,
-        "rebuildNetworkThrottlingEnabled": false,
-        "rebalanceNetworkThrottlingEnabled": false,
-        "overallIoNetworkThrottlingEnabled": false,
-        "vtreeMigrationNetworkThrottlingEnabled": false,
+        "rebuildNetworkThrottlingEnabled": s.rebuild_limit_kbps.is_some(),
+        "rebalanceNetworkThrottlingEnabled": s.rebalance_limit_kbps.is_some(),
+        "overallIoNetworkThrottlingEnabled": s.overall_limit_kbps.is_some(),
+        "vtreeMigrationNetworkThrottlingEnabled": s.vtree_migration_limit_kbps.is_some(),
         "protectedMaintenanceModeNetworkThrottlingEnabled": false,
         "fglDefaultNumConcurrentWrites": 1000,
         "fglMetadataCacheEnabled": false,
         "fglDefaultMetadataCacheSize": 0,
-        "rfcacheEnabled": true,
+        "rfcacheEnabled": s.rfcache_enabled,
         "rfcacheAccpId": null,
-        "rfcacheOpertionalMode": "WriteMiss",
-        "rfcachePageSizeKb": 64,
-        "rfcacheMaxIoSizeKb": 128,
+        "rfcacheOpertionalMode": s.rfcache_mode,
+        "rfcachePageSizeKb": s.rfcache_page_size_kb,
+        "rfcacheMaxIoSizeKb": s.rfcache_max_io_size_kb,
         "sdrSdsConnectivityInfo": {
             "clientServerConnStatus": "CLIENT_SERVER_CONN_STATUS_ALL_CONNECTED",
             "disconnectedClientId": null, "disconnectedClientName": null,
@@ -157,25 +158,26 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         links.push(rel_link("StoragePool", id, rel));
     }
     links.push(parent_link("protectionDomainId", "ProtectionDomain", p.protection_domain));
+    let s = &p.settings;
     let mut v = json!({
         "id": id.to_string(),
         "name": p.name,
         "protectionDomainId": p.protection_domain.to_string(),
         "mediaType": p.media_type,
-        "dataLayout": "MediumGranularity",
+        "dataLayout": s.data_layout,
         "zeroPaddingEnabled": p.zero_padding,
-        "useRmcache": false,
-        "useRfcache": false,
+        "useRmcache": s.use_rmcache,
+        "useRfcache": s.use_rfcache,
         "sparePercentage": p.spare_percentage,
-        "rmcacheWriteHandlingMode": "Cached",
-        "checksumEnabled": false,
-        "rebuildEnabled": true,
-        "rebalanceEnabled": true,
-        "compressionMethod": "Invalid",
-        "fragmentationEnabled": true,
-        "numOfParallelRebuildRebalanceJobsPerDevice": 2,
-        "capacityAlertHighThreshold": 80,
-        "capacityAlertCriticalThreshold": 90,
+        "rmcacheWriteHandlingMode": s.rmcache_write_handling_mode,
+        "checksumEnabled": s.checksum_enabled,
+        "rebuildEnabled": s.rebuild_enabled,
+        "rebalanceEnabled": s.rebalance_enabled,
+        "compressionMethod": s.compression_method,
+        "fragmentationEnabled": s.fragmentation_enabled,
+        "numOfParallelRebuildRebalanceJobsPerDevice": s.parallel_rebuild_rebalance_jobs,
+        "capacityAlertHighThreshold": s.capacity_alert_high_percent,
+        "capacityAlertCriticalThreshold": s.capacity_alert_critical_percent,
         "capacityUsageState": "Normal",
         "capacityUsageType": "NetCapacity",
         "addressSpaceUsage": "Normal",
@@ -189,7 +191,7 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         "bgScannerReadErrorAction": "ReportAndFix",
         "backgroundScannerMode": "Disabled",
         "backgroundScannerBWLimitKBps": 3072,
-        "replicationCapacityMaxRatio": 0,
+        "replicationCapacityMaxRatio": s.replication_journal_capacity_max_ratio,
         "fglAccpId": null,
         "fglExtraCapacity": null,
         "fglOverProvisioningFactor": null,
@@ -199,15 +201,17 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         "fglMetadataSizeXx100": null,
         "fglNvdimmWriteCacheSizeInMb": null,
         "fglNvdimmMetadataAmortizationX100": null,
-        "rebuildIoPriorityPolicy": "limitNumOfConcurrentIos",
-        "rebalanceIoPriorityPolicy": "favorAppIos",
-        "vtreeMigrationIoPriorityPolicy": "favorAppIos",
-        "protectedMaintenanceModeIoPriorityPolicy": "limitNumOfConcurrentIos",
         "links": links,
     });
-    for kind in ["rebuild", "rebalance", "vtreeMigration", "protectedMaintenanceMode"] {
-        v[format!("{kind}IoPriorityNumOfConcurrentIosPerDevice")] = json!(1);
-        v[format!("{kind}IoPriorityBwLimitPerDeviceInKbps")] = json!(10240);
+    for (kind, priority) in [
+        ("rebuild", &s.rebuild_io_priority),
+        ("rebalance", &s.rebalance_io_priority),
+        ("vtreeMigration", &s.vtree_migration_io_priority),
+        ("protectedMaintenanceMode", &s.protected_maintenance_mode_io_priority),
+    ] {
+        v[format!("{kind}IoPriorityPolicy")] = json!(priority.policy);
+        v[format!("{kind}IoPriorityNumOfConcurrentIosPerDevice")] = json!(priority.concurrent_ios_per_device);
+        v[format!("{kind}IoPriorityBwLimitPerDeviceInKbps")] = json!(priority.bw_limit_per_device_kbps);
         v[format!("{kind}IoPriorityAppIopsPerDeviceThreshold")] = Value::Null;
         v[format!("{kind}IoPriorityAppBwPerDeviceThresholdInKbps")] = Value::Null;
         v[format!("{kind}IoPriorityQuietPeriodInMsec")] = Value::Null;
@@ -221,7 +225,7 @@ pub fn sdt(s: &Sdt, system: Id) -> Value {
         "id": id.to_string(),
         "name": s.name,
         "sdtState": "Normal",
-        "ipList": s.ips.iter().map(|ip| json!({ "role": "StorageAndHost", "ip": ip })).collect::<Vec<_>>(),
+        "ipList": s.ips.iter().map(|ip| json!({ "role": s.role(ip).as_str(), "ip": ip })).collect::<Vec<_>>(),
         "systemId": system.to_string(),
         "protectionDomainId": s.protection_domain.to_string(),
         "storagePort": s.storage_port,
@@ -232,7 +236,7 @@ pub fn sdt(s: &Sdt, system: Id) -> Value {
         "membershipState": "Joined",
         "faultSetId": null,
         "softwareVersionInfo": "R4_5.2100.0",
-        "maintenanceState": "NoMaintenance",
+        "maintenanceState": if s.in_maintenance { "InMaintenance" } else { "NoMaintenance" },
         "authenticationError": "None",
         "persistentDiscoveryControllersNum": 0,
         "links": [

@@ -1,10 +1,13 @@
 //! What clients ask the MDM to change, and what it answers.
 
+use super::domains::DomainChange;
 use super::effects::Effect;
 use super::fault::Fault;
 use super::ids::Id;
 use super::objects::{AccessMode, Provisioning};
-use super::{hosts, volumes, Model};
+use super::pools::{NewPool, PoolChange};
+use super::sdts::{NewSdt, SdtChange};
+use super::{domains, hosts, pools, sdts, volumes, Model};
 
 /// How `removeVolume` treats the volume's relatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +136,32 @@ pub enum Command {
         host: Id,
         value: u32,
     },
+    CreateDomain {
+        name: String,
+    },
+    ModifyDomain {
+        domain: Id,
+        change: DomainChange,
+    },
+    RemoveDomain {
+        domain: Id,
+    },
+    CreatePool(Box<NewPool>),
+    ModifyPool {
+        pool: Id,
+        change: PoolChange,
+    },
+    RemovePool {
+        pool: Id,
+    },
+    CreateSdt(Box<NewSdt>),
+    ModifySdt {
+        sdt: Id,
+        change: SdtChange,
+    },
+    RemoveSdt {
+        sdt: Id,
+    },
 }
 
 /// What a successful command returns to the client.
@@ -195,5 +224,14 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         RemoveHost { host, host_api } => hosts::remove(model, *host, *host_api),
         SetHostMaxNumPaths { host, value } => hosts::set_paths(model, *host, Some(*value), None),
         SetHostMaxNumSysPorts { host, value } => hosts::set_paths(model, *host, None, Some(*value)),
+        CreateDomain { name } => domains::create(model, name),
+        ModifyDomain { domain, change } => domains::modify(model, *domain, change),
+        RemoveDomain { domain } => domains::remove(model, *domain),
+        CreatePool(new) => pools::create(model, new),
+        ModifyPool { pool, change } => pools::modify(model, *pool, change),
+        RemovePool { pool } => pools::remove(model, *pool),
+        CreateSdt(new) => sdts::create(model, new),
+        ModifySdt { sdt, change } => sdts::modify(model, *sdt, change),
+        RemoveSdt { sdt } => sdts::remove(model, *sdt),
     }
 }

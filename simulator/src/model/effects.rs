@@ -4,8 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::Id;
-use super::objects::{AccessMode, Host, HostKind, Mapping, Provisioning, VTree, Volume};
-use super::Model;
+use super::objects::{
+    AccessMode, Host, HostKind, Mapping, ProtectionDomain, Provisioning, Sdt, StoragePool, VTree, Volume,
+};
+use super::pools::PoolConfig;
+use super::settings::DomainSettings;
+use super::{domains, pools, sdts, Model};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
@@ -80,6 +84,30 @@ pub enum Effect {
         max_num_paths: Option<u32>,
         max_num_sys_ports: Option<u32>,
     },
+    DomainCreated(Box<ProtectionDomain>),
+    /// A domain's name and settings after a change.
+    DomainConfigured {
+        domain: Id,
+        name: String,
+        settings: Box<DomainSettings>,
+    },
+    DomainRemoved {
+        domain: Id,
+    },
+    PoolCreated(Box<StoragePool>),
+    PoolConfigured {
+        pool: Id,
+        config: Box<PoolConfig>,
+    },
+    PoolRemoved {
+        pool: Id,
+    },
+    SdtCreated(Box<Sdt>),
+    /// The whole SDT record after a change (the data plane compares its addresses and ports).
+    SdtConfigured(Box<Sdt>),
+    SdtRemoved {
+        sdt: Id,
+    },
 }
 
 /// A volume as created, serialisable for the journal.
@@ -88,7 +116,7 @@ pub type VolumeRecord = Volume;
 pub type HostRecord = Host;
 
 /// The low 32 bits of an id: the sequence number it was drawn with.
-fn seq_of(id: Id) -> u64 {
+pub(super) fn seq_of(id: Id) -> u64 {
     id.0 & 0xffff_ffff
 }
 
@@ -215,6 +243,17 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
                 }
             }
         }
+        Effect::DomainCreated(domain) => domains::apply_created(model, domain),
+        Effect::DomainConfigured { domain, name, settings } => {
+            domains::apply_configured(model, *domain, name, settings)
+        }
+        Effect::DomainRemoved { domain } => domains::apply_removed(model, *domain),
+        Effect::PoolCreated(pool) => pools::apply_created(model, pool),
+        Effect::PoolConfigured { pool, config } => pools::apply_configured(model, *pool, config),
+        Effect::PoolRemoved { pool } => pools::apply_removed(model, *pool),
+        Effect::SdtCreated(sdt) => sdts::apply_created(model, sdt),
+        Effect::SdtConfigured(sdt) => sdts::apply_configured(model, sdt),
+        Effect::SdtRemoved { sdt } => sdts::apply_removed(model, *sdt),
     }
 }
 

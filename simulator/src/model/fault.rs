@@ -89,6 +89,39 @@ faults! {
     vtree_migrate_same_sp => 718, "VTREE_MIGRATE_SAME_SP", "The destination Storage Pool and the source Storage Pool are the same.";
     /// `removeMappedHost` when the mapping is absent (LXD matches 4039; the message is inferred).
     invalid_host_mapping => 4039, "INVALID_HOST_MAPPING", "The volume is not mapped to the host";
+    too_many_fds => 140, "TOO_MANY_FDS", "There are too many Protection Domains";
+    fd_name_in_use => 141, "FD_NAME_IN_USE", "Protection Domain name already in use. Please try a different name.";
+    /// Also what a domain with SDTs gets on removal (an SDT is a target too; inferred).
+    fd_has_tgts => 143, "FD_HAS_TGTS", "Protection Domain has SDSs";
+    too_many_storage_pools_in_fd => 169, "TOO_MANY_STORAGE_POOLS_IN_PROTECTION_DOMAIN", "There are too many Storage Pools in the Protection Domain";
+    storage_pool_has_devs => 172, "STORAGE_POOL_HAS_DEVS", "The Storage Pool has SDS devices";
+    storage_pool_name_already_exists => 173, "STORAGE_POOL_NAME_ALREADY_EXISTS", "Storage Pool name already exists";
+    fd_has_storage_pools => 176, "FD_HAS_STORAGE_POOLS", "Protection Domain has Storage Pools";
+    storage_pool_has_vols => 196, "STORAGE_POOL_HAS_VOLS", "The Storage Pool has volumes. Please remove all the volumes before removing the Storage Pool.";
+    /// The trailing space is in the gateway's table.
+    fd_not_active => 213, "FD_NOT_ACTIVE", "The Protection Domain is not active. ";
+    /// Inferred code (position in goscaleio's table, which drifts past ~300).
+    invalid_spare_percentage => 316, "INVALID_SPARE_PERCENTAGE", "The spare percentage value that you provided is invalid. Please use a value between 0 - 99.";
+    /// Inferred code.
+    ip_already_exists => 328, "IP_ALREADY_EXISTS", "The IP already exists.";
+    /// Inferred code.
+    too_many_storage_pools => 338, "TOO_MANY_STORAGE_POOLS", "There are too many Storage Pools in the system";
+    /// Inferred code.
+    invalid_policy => 644, "INVALID_POLICY", "Invalid policy";
+    /// Inferred code.
+    compression_only_for_fine_granularity => 879, "COMPRESSION_METHOD_ONLY_RELEVANT_FOR_SPEF", "Compression may only be enabled on volumes with Fine Granularity layout";
+    /// Inferred code.
+    zero_padding_fixed_for_fine_granularity => 888, "ZERO_PADDING_NOT_CONFIGURABLE_FOR_SPEF_SP", "Zero padding is not configurable for fine granularity Storage Pools";
+    /// Inferred code.
+    invalid_rfcache_page_size => 535, "INVALID_RFCACHE_PAGESIZE", "Invalid RFcache page size. Valid values are powers of 2 between 4KB and 64KB";
+    /// Inferred code.
+    invalid_rfcache_max_io_size => 536, "INVALID_RFCACHE_MAXIOSIZE", "Invalid RFcache maximum IO size. Valid values are powers of 2 between 32KB and 256KB";
+    /// Inferred code; the table words it for SDSs, the MDM's other kind of target.
+    tgt_already_in_mm => 537, "TGT_ALREADY_IN_MM", "The specified SDS is already in maintenance-mode.";
+    /// Inferred code.
+    tgt_not_in_mm => 538, "TGT_NOT_IN_MM", "The specified SDS is not in maintenance-mode.";
+    /// No SDT code is known: the table's generic ALREADY_EXISTS (inferred).
+    sdt_name_in_use => 7, "ALREADY_EXISTS", "Already exists";
 }
 
 impl Fault {

@@ -11,12 +11,16 @@
 
 pub mod breakage;
 mod commands;
+mod domains;
 mod effects;
 pub mod fault;
 mod hosts;
 pub mod ids;
 pub mod limits;
 pub mod objects;
+mod pools;
+mod sdts;
+pub mod settings;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -28,11 +32,14 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{Command, HostRef, MapTarget, Plan, RemoveMode, Reply};
+pub use domains::DomainChange;
 pub use effects::Effect;
 pub use fault::Fault;
 pub use ids::Id;
 use ids::IdKind;
 pub use objects::*;
+pub use pools::{IoPriorityKind, NewPool, PoolChange, PoolConfig};
+pub use sdts::{NewSdt, SdtChange};
 use topology::Topology;
 
 /// Next sequence number per id kind.
@@ -43,6 +50,12 @@ struct Sequences {
     host: u64,
     snapshot_group: u64,
     nsid: u32,
+    #[serde(default)]
+    domain: u64,
+    #[serde(default)]
+    pool: u64,
+    #[serde(default)]
+    sdt: u64,
 }
 
 /// The whole state of one simulated system.
@@ -109,6 +122,7 @@ impl Model {
                 pools: Default::default(),
                 sdts: Default::default(),
                 volume_count: 0,
+                settings: Default::default(),
             };
             for pool_spec in &pd_spec.storage_pools {
                 let id = ids::derive(seed, IdKind::StoragePool, pool_seq);
@@ -126,6 +140,7 @@ impl Model {
                         spare_percentage: pool_spec.spare_percentage,
                         usage: PoolUsage::default(),
                         volumes: Default::default(),
+                        settings: Default::default(),
                     },
                 );
             }
@@ -143,11 +158,15 @@ impl Model {
                         storage_port: sdt_spec.storage_port,
                         nvme_port: sdt_spec.nvme_port,
                         discovery_port: sdt_spec.discovery_port,
+                        ip_roles: Default::default(),
+                        in_maintenance: false,
                     },
                 );
             }
             model.domains.insert(pd_id, pd);
         }
+        model.seq.domain = topology.protection_domains.len() as u64;
+        (model.seq.pool, model.seq.sdt) = (pool_seq, sdt_seq);
         for (n, sdc) in topology.sdcs.iter().enumerate() {
             let id = ids::derive(seed, IdKind::Sdc, n as u64);
             model.hosts.insert(

@@ -101,6 +101,7 @@ pub(super) fn create(
             return Err(Fault::fd_and_sp_mismatch());
         }
     }
+    super::domains::check_active(model, pool.protection_domain)?;
     if let Some(name) = name {
         check_name(model, name, None)?;
     }
