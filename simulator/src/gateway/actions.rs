@@ -12,6 +12,7 @@ use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::lifecycle;
 use super::objects::unknown_action;
+use super::policies;
 use super::router::ObjectPath;
 use super::Gateway;
 use crate::model::limits::SYSTEM_LIMITS;
@@ -82,6 +83,7 @@ pub async fn create(gw: &Arc<Gateway>, ty: &str, body: &Body) -> ApiResult<Value
             .await
         }
         "ProtectionDomain" | "StoragePool" | "Sdt" => lifecycle::create(gw, ty, body).await,
+        "SnapshotPolicy" => policies::create(gw, body).await,
         "System" | "Sdc" => Err(ApiError::bad_request(format!(
             "pflex-sim: {ty} objects come from the topology file and cannot be created through the API"
         ))),
@@ -122,6 +124,7 @@ pub async fn instance_action(gw: &Arc<Gateway>, object: &ObjectPath, action: &st
         ("ProtectionDomain" | "StoragePool" | "Sdt", Some(id)) => {
             lifecycle::instance_action(gw, &object.ty, id, action, body).await
         }
+        ("SnapshotPolicy", Some(id)) => policies::instance_action(gw, id, action, body).await,
         ("Volume" | "Sdc" | "Host", None) => Err(ApiError::not_found_path()),
         (ty, _) => Err(unknown_action(ty, action)),
     }

@@ -15,7 +15,6 @@ const EMPTY_TYPES: &[&str] = &[
     "Sds",
     "Device",
     "FaultSet",
-    "SnapshotPolicy",
     "ReplicationConsistencyGroup",
     "ReplicationPair",
     "AccelerationPool",
@@ -44,6 +43,7 @@ pub fn list(gw: &Gateway, ty: &str) -> ApiResult<Value> {
         "Sdc" => model.hosts().map(|h| render::host(h, system)).collect(),
         "Host" => model.hosts().filter(|h| h.nqn().is_some()).map(|h| render::host(h, system)).collect(),
         "Sdt" => model.sdts().map(|s| render::sdt(s, system)).collect(),
+        "SnapshotPolicy" => model.policies().map(|p| render::snapshot_policy(&model, p)).collect(),
         t if EMPTY_TYPES.contains(&t) => vec![],
         _ => return Err(ApiError::not_found_path()),
     };
@@ -67,6 +67,7 @@ fn render_one(model: &Model, ty: &str, id: Id) -> ApiResult<Value> {
         "Sdc" => render::host(model.host(id).ok_or_else(Fault::ini_not_found)?, system),
         "Host" => render::host(model.host(id).filter(|h| h.nqn().is_some()).ok_or_else(Fault::host_not_found)?, system),
         "Sdt" => render::sdt(model.sdt(id).ok_or_else(Fault::not_found)?, system),
+        "SnapshotPolicy" => render::snapshot_policy(model, model.policy(id).ok_or_else(Fault::snap_policy_not_found)?),
         _ => return Err(ApiError::not_found_path()),
     })
 }
@@ -232,6 +233,14 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
         ("Sdc" | "Host", "Statistics") => host_stats(model.host(id).expect("checked")),
         ("Host", "NvmeController") => empty(),
         ("Sdt", "Statistics") => json!({ "numOfConnectedHosts": 0 }),
+        ("SnapshotPolicy", "Statistics") => render::snapshot_policy_stats(&model, id),
+        ("SnapshotPolicy", "SourceVolume") => {
+            let sources = &model.policy(id).expect("checked").sources;
+            volumes(&mut sources.iter().filter_map(|v| model.volume(*v)))
+        }
+        ("SnapshotPolicy", "AutoSnapshotVolume") => {
+            volumes(&mut model.policy_auto_snapshots(id).filter_map(|v| model.volume(v)))
+        }
         (_, r) if EMPTY_TYPES.contains(&r) => empty(),
         _ => return Err(ApiError::not_found_path()),
     })
@@ -287,6 +296,11 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
                 .map(|p| p.id)
                 .ok_or_else(Fault::storage_pool_not_found)?
         }
+        "SnapshotPolicy" => {
+            let name = body.required_string("name")?;
+            let found = model.policies().find(|p| p.settings.name.as_deref() == Some(name.as_str()));
+            found.map(|p| p.id).ok_or_else(Fault::snap_policy_not_found)?
+        }
         "Sdt" => {
             let name = body.required_string("name")?;
             model.sdts().find(|s| s.name == name).map(|s| s.id).ok_or_else(Fault::not_found)?
@@ -323,6 +337,7 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
             "Sdc" => model.hosts().map(|h| h.id).collect(),
             "VTree" => model.vtrees().map(|t| t.id).collect(),
             "System" => vec![model.system().id],
+            "SnapshotPolicy" => model.policies().map(|p| p.id).collect(),
             _ => vec![],
         },
         None => return Err(ApiError::bad_request("Missing required parameter: ids or allIds")),
@@ -336,6 +351,7 @@ fn query_selected_statistics(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<V
             "Volume" => volume_stats_value(&model, id),
             "VTree" => render::stats(&vtree_stats(gw, &model, id)),
             "Sdc" => host_stats(model.host(id).expect("checked")),
+            "SnapshotPolicy" => render::snapshot_policy_stats(&model, id),
             _ => json!({}),
         };
         let mut selected = Map::new();

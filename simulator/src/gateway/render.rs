@@ -283,6 +283,7 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         (false, Provisioning::Thin) => "ThinProvisioned",
         (false, Provisioning::Thick) => "ThickProvisioned",
     };
+    let auto = model.auto_snapshot(id);
     let mapped = if v.mappings.is_empty() {
         Value::Null
     } else {
@@ -311,9 +312,9 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         "secureSnapshotExpTime": 0,
         "originalExpiryTime": 0,
         "retentionLevels": [],
-        "snplIdOfSourceVolume": null,
-        "snplIdOfAutoSnapshot": null,
-        "autoSnapshotGroupId": null,
+        "snplIdOfSourceVolume": model.policy_of_source(id).map(|p| p.to_string()),
+        "snplIdOfAutoSnapshot": auto.map(|a| a.policy.to_string()),
+        "autoSnapshotGroupId": auto.map(|a| a.group.to_string()),
         "lockedAutoSnapshot": false,
         "lockedAutoSnapshotMarkedForRemoval": false,
         "timeStampIsAccurate": false,
@@ -409,4 +410,52 @@ pub fn stats(stats: &Stats) -> Value {
 /// Bandwidth counters (`{totalWeightInKb, numOccured, numSeconds}`) that clients decode.
 pub fn idle_bwc() -> Value {
     json!({ "totalWeightInKb": 0, "numOccured": 0, "numSeconds": 0 })
+}
+
+/// A snapshot policy (goscaleio `types.SnapshotPolicy`; the Ansible module's sample).
+pub fn snapshot_policy(model: &Model, p: &SnapshotPolicy) -> Value {
+    let (id, system, s) = (p.id, model.system().id, &p.settings);
+    json!({
+        "id": id.to_string(),
+        "name": s.name,
+        "systemId": system.to_string(),
+        "snapshotPolicyState": if s.paused { "Paused" } else { "Active" },
+        "autoSnapshotCreationCadenceInMin": s.cadence_min,
+        "numOfRetainedSnapshotsPerLevel": s.retained_per_level,
+        "maxVTreeAutoSnapshots": p.max_vtree_auto_snapshots(),
+        "snapshotAccessMode": s.access_mode.as_str(),
+        "secureSnapshots": s.secure,
+        "numOfSourceVolumes": p.sources.len(),
+        "numOfAutoSnapshots": model.policy_auto_snapshots(id).count(),
+        "numOfLockedSnapshots": 0,
+        "numOfExpiredButLockedSnapshots": 0,
+        "timeOfLastAutoSnapshot": p.last_auto_snapshot_time,
+        "nextAutoSnapshotCreationTime": p.next_creation_time(),
+        "numOfCreationFailures": p.creation_failures,
+        "timeOfLastAutoSnapshotCreationFailure": p.last_failure_time,
+        "lastAutoSnapshotCreationFailureReason": "NR",
+        "lastAutoSnapshotFailureInFirstLevel": false,
+        "links": [
+            self_link("SnapshotPolicy", id),
+            rel_link("SnapshotPolicy", id, "Statistics"),
+            rel_link("SnapshotPolicy", id, "SourceVolume"),
+            rel_link("SnapshotPolicy", id, "AutoSnapshotVolume"),
+            parent_link("systemId", "System", system),
+        ],
+    })
+}
+
+/// `SnapshotPolicy::{id}/relationships/Statistics`, as the Ansible module reads it.
+pub fn snapshot_policy_stats(model: &Model, id: Id) -> Value {
+    let sources: Vec<String> =
+        model.policy(id).map(|p| p.sources.iter().map(Id::to_string).collect()).unwrap_or_default();
+    let autos: Vec<String> = model.policy_auto_snapshots(id).map(|v| v.to_string()).collect();
+    json!({
+        "numOfSrcVols": sources.len(),
+        "srcVolIds": sources,
+        "numOfAutoSnapshots": autos.len(),
+        "autoSnapshotVolIds": autos,
+        "numOfExpiredButLockedSnapshots": 0,
+        "expiredButLockedSnapshotsIds": [],
+    })
 }

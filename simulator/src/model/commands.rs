@@ -7,7 +7,8 @@ use super::ids::Id;
 use super::objects::{AccessMode, Provisioning};
 use super::pools::{NewPool, PoolChange};
 use super::sdts::{NewSdt, SdtChange};
-use super::{domains, hosts, pools, sdts, volumes, Model};
+use super::snapshot_policies::{PolicyChange, PolicySettings};
+use super::{domains, hosts, pools, sdts, snapshot_policies, volumes, Model};
 
 /// How `removeVolume` treats the volume's relatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +163,18 @@ pub enum Command {
     RemoveSdt {
         sdt: Id,
     },
+    CreatePolicy(Box<PolicySettings>),
+    ModifyPolicy {
+        policy: Id,
+        change: PolicyChange,
+    },
+    RemovePolicy {
+        policy: Id,
+    },
+    /// One scheduled run of a snapshot policy; nothing happens unless it is due at `now`.
+    TakeAutoSnapshots {
+        policy: Id,
+    },
 }
 
 /// What a successful command returns to the client.
@@ -233,5 +246,9 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         CreateSdt(new) => sdts::create(model, new),
         ModifySdt { sdt, change } => sdts::modify(model, *sdt, change),
         RemoveSdt { sdt } => sdts::remove(model, *sdt),
+        CreatePolicy(new) => snapshot_policies::create(model, new, now),
+        ModifyPolicy { policy, change } => snapshot_policies::modify(model, *policy, change),
+        RemovePolicy { policy } => snapshot_policies::remove(model, *policy),
+        TakeAutoSnapshots { policy } => snapshot_policies::take(model, *policy, now),
     }
 }

@@ -9,7 +9,8 @@ use super::objects::{
 };
 use super::pools::PoolConfig;
 use super::settings::DomainSettings;
-use super::{domains, pools, sdts, Model};
+use super::snapshot_policies::{AutoSnapshot, SnapshotPolicy};
+use super::{domains, pools, sdts, snapshot_policies, Model};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
@@ -107,6 +108,21 @@ pub enum Effect {
     SdtConfigured(Box<Sdt>),
     SdtRemoved {
         sdt: Id,
+    },
+    PolicyCreated(Box<SnapshotPolicy>),
+    /// The whole policy record after a change or a run.
+    PolicyConfigured(Box<SnapshotPolicy>),
+    PolicyRemoved {
+        policy: Id,
+    },
+    /// Marks a snapshot created in the same plan as a policy's auto snapshot.
+    AutoSnapshotTaken {
+        volume: Id,
+        auto: AutoSnapshot,
+    },
+    /// The snapshot stays, as an ordinary one.
+    AutoSnapshotDetached {
+        volume: Id,
     },
 }
 
@@ -254,6 +270,15 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
         Effect::SdtCreated(sdt) => sdts::apply_created(model, sdt),
         Effect::SdtConfigured(sdt) => sdts::apply_configured(model, sdt),
         Effect::SdtRemoved { sdt } => sdts::apply_removed(model, *sdt),
+        Effect::PolicyCreated(policy) => snapshot_policies::apply_created(model, policy),
+        Effect::PolicyConfigured(policy) => snapshot_policies::apply_configured(model, policy),
+        Effect::PolicyRemoved { policy } => snapshot_policies::apply_removed(model, *policy),
+        Effect::AutoSnapshotTaken { volume, auto } => {
+            model.auto_snapshots.insert(*volume, auto.clone());
+        }
+        Effect::AutoSnapshotDetached { volume } => {
+            model.auto_snapshots.remove(volume);
+        }
     }
 }
 
@@ -279,6 +304,7 @@ fn create_volume(model: &mut Model, v: &Volume) {
 
 fn remove_volume(model: &mut Model, id: Id) {
     let Some(v) = model.volumes.remove(&id) else { return };
+    snapshot_policies::forget_volume(model, id);
     usage(model, &v, -1);
     if let Some(name) = &v.name {
         model.index.volume_by_name.remove(name);

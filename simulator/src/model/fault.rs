@@ -120,6 +120,26 @@ faults! {
     tgt_already_in_mm => 537, "TGT_ALREADY_IN_MM", "The specified SDS is already in maintenance-mode.";
     /// Inferred code.
     tgt_not_in_mm => 538, "TGT_NOT_IN_MM", "The specified SDS is not in maintenance-mode.";
+    /// Inferred code.
+    add_src_vol_will_cause_too_many_vols_in_vtree => 350, "ADD_SRC_VOL_WILL_CAUSE_TOO_MANY_VOLS_IN_VTREE", "Adding the source volume to the snapshot policy will cause there to be too many volumes in the VTree";
+    /// Inferred code.
+    snap_policy_levels_out_of_range => 911, "SNAP_POLICY_LEVELS_OUT_OF_RANGE", "The total number of snapshots for the policy exceeds the allowed maximum";
+    /// Inferred code.
+    snap_policy_name_already_exists => 913, "SNAP_POLICY_NAME_ALREADY_EXISTS", "Snapshot policy name already exists";
+    /// Inferred code.
+    too_many_snap_policy_levels => 915, "TOO_MANY_SNAP_POLICY_LEVELS", "Too many snapshot policy levels";
+    /// Inferred code.
+    snap_policy_not_found => 917, "SNAP_POLICY_NOT_FOUND", "The snapshot policy was not found";
+    /// Inferred code.
+    source_vol_already_in_snap_policy => 918, "SOURCE_VOL_ALREADY_IN_SNAP_POLICY", "The source volume is already associated with a Snapshot Policy";
+    /// Inferred code.
+    source_vol_cant_be_auto_snapshot => 919, "SOURCE_VOL_CANT_BE_AUTO_SNAPSHOT", "The specified volume is an auto snapshot and can't be used as a source volume";
+    /// Inferred code.
+    two_snap_policy_src_vols_of_same_vtree => 920, "TWO_SNAP_POLICY_SRC_VOLS_OF_SAME_VTREE", "A single VTree cannot contain more than one Snapshot Policy source-volume";
+    /// Inferred code.
+    snap_policy_has_source_volumes => 921, "SNAP_POLICY_HAS_SOURCE_VOLUMES", "The operation cannot be completed because the Snapshot Policy has source volumes associated with it";
+    /// Inferred code.
+    source_vol_not_in_snap_policy => 922, "SOURCE_VOL_NOT_IN_SNAP_POLICY", "The source volume is not associated with the Snapshot Policy";
     /// No SDT code is known: the table's generic ALREADY_EXISTS (inferred).
     sdt_name_in_use => 7, "ALREADY_EXISTS", "Already exists";
 }

@@ -66,6 +66,7 @@ pub enum IdKind {
     Sdc,
     NvmeHost,
     SnapshotGroup,
+    SnapshotPolicy,
 }
 
 impl IdKind {
@@ -80,6 +81,7 @@ impl IdKind {
             IdKind::Sdc => 0x5dc0,
             IdKind::NvmeHost => 0x4057,
             IdKind::SnapshotGroup => 0x6a09,
+            IdKind::SnapshotPolicy => 0x5b01,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod objects;
 mod pools;
 mod sdts;
 pub mod settings;
+pub mod snapshot_policies;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ use ids::IdKind;
 pub use objects::*;
 pub use pools::{IoPriorityKind, NewPool, PoolChange, PoolConfig};
 pub use sdts::{NewSdt, SdtChange};
+pub use snapshot_policies::{AutoSnapshot, PolicyChange, PolicySettings, RemovalAction, SnapshotPolicy};
 use topology::Topology;
 
 /// Next sequence number per id kind.
@@ -56,6 +58,8 @@ struct Sequences {
     pool: u64,
     #[serde(default)]
     sdt: u64,
+    #[serde(default)]
+    policy: u64,
 }
 
 /// The whole state of one simulated system.
@@ -71,6 +75,11 @@ pub struct Model {
     hosts: BTreeMap<Id, Host>,
     /// Members of each snapshot group (consistency group), for `removeConsistencyGroupSnapshots`.
     snapshot_groups: BTreeMap<Id, Vec<Id>>,
+    #[serde(default)]
+    policies: BTreeMap<Id, snapshot_policies::SnapshotPolicy>,
+    /// The volumes a snapshot policy took, and which run took them.
+    #[serde(default)]
+    auto_snapshots: BTreeMap<Id, snapshot_policies::AutoSnapshot>,
     seq: Sequences,
     /// Lookup indexes, rebuilt after loading rather than stored.
     #[serde(skip)]
@@ -86,6 +95,8 @@ struct Index {
     host_by_name: HashMap<String, Id>,
     host_by_nqn: HashMap<String, Id>,
     nvme_hosts: usize,
+    /// The policy each source volume belongs to.
+    policy_by_source: HashMap<Id, Id>,
 }
 
 impl Model {
@@ -109,6 +120,8 @@ impl Model {
             vtrees: BTreeMap::new(),
             hosts: BTreeMap::new(),
             snapshot_groups: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            auto_snapshots: BTreeMap::new(),
             seq: Sequences::default(),
             index: Index::default(),
             broken: Default::default(),
@@ -208,6 +221,9 @@ impl Model {
                 index.nvme_hosts += 1;
             }
         }
+        for p in self.policies.values() {
+            index.policy_by_source.extend(p.sources.iter().map(|s| (*s, p.id)));
+        }
         self.index = index;
     }
 
@@ -296,6 +312,29 @@ impl Model {
     }
     pub fn host_by_name(&self, name: &str) -> Option<&Host> {
         self.index.host_by_name.get(name).and_then(|id| self.hosts.get(id))
+    }
+
+    pub fn policies(&self) -> impl Iterator<Item = &SnapshotPolicy> {
+        self.policies.values()
+    }
+    pub fn policy(&self, id: Id) -> Option<&SnapshotPolicy> {
+        self.policies.get(&id)
+    }
+    /// The policy a volume is the source of.
+    pub fn policy_of_source(&self, volume: Id) -> Option<Id> {
+        self.index.policy_by_source.get(&volume).copied()
+    }
+    /// Whether (and by which policy run) a volume was taken as an auto snapshot.
+    pub fn auto_snapshot(&self, volume: Id) -> Option<&AutoSnapshot> {
+        self.auto_snapshots.get(&volume)
+    }
+    /// The auto snapshots a policy keeps, in id order.
+    pub fn policy_auto_snapshots(&self, policy: Id) -> impl Iterator<Item = Id> + '_ {
+        self.auto_snapshots.iter().filter(move |(_, a)| a.policy == policy).map(|(id, _)| *id)
+    }
+    /// The policies whose auto snapshot is due at `now` (the gateway's scheduler asks).
+    pub fn policies_due(&self, now: u64) -> Vec<Id> {
+        snapshot_policies::due(self, now)
     }
 
     /// The volumes of a pool, in id order.

@@ -189,7 +189,7 @@ pub(super) fn snapshot(
 
 /// The effects that remove `targets`, refusing if any is mapped. With `reparent`, children that
 /// stay behind move up to the removed volume's ancestor.
-fn removal(model: &Model, targets: &[Id], reparent: bool) -> Result<Vec<Effect>, Fault> {
+pub(super) fn removal(model: &Model, targets: &[Id], reparent: bool) -> Result<Vec<Effect>, Fault> {
     let mut effects = Vec::new();
     for id in targets {
         let v = existing(model, *id)?;
