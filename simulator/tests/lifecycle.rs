@@ -321,6 +321,20 @@ async fn storage_pool_settings_read_back_and_repeat_without_change() {
         api.act_ok(&sp1, action, body.clone()).await;
         assert_eq!(api.object(&sp1).await, first, "{action} twice");
     }
+    api.act_ok(&sp1, "disablePersistentChecksum", json!({})).await;
+    assert_eq!(api.object(&sp1).await["persistentChecksumEnabled"], json!(false));
+    let checksum = json!({ "validateOnRead": true, "builderLimitInKb": 2048 });
+    api.act_ok(&sp1, "enablePersistentChecksum", checksum).await;
+    api.act_ok(&sp1, "modifyPersistentChecksum", json!({ "builderLimitInKb": "4096" })).await;
+    let pool = api.object(&sp1).await;
+    assert_eq!(
+        (
+            pool["persistentChecksumEnabled"].clone(),
+            pool["persistentChecksumValidateOnRead"].clone(),
+            pool["persistentChecksumBuilderLimitKb"].clone()
+        ),
+        (json!(true), json!(true), json!(4096))
+    );
     let thresholds = json!({ "capacityAlertHighThresholdPercent": 70, "capacityAlertCriticalThresholdPercent": 85 });
     api.act_ok(&sp1, "setCapacityAlertThresholds", thresholds).await;
     let pool = api.object(&sp1).await;
@@ -364,6 +378,11 @@ async fn storage_pool_setting_refusals() {
         &api.act(&sp1, "setCapacityAlertThresholds", json!({ "capacityAlertHighThresholdPercent": 95 })).await,
         64,
         &out_of_range("capacity alert thresholds 95/90 (need 0 < high < critical < 100)"),
+    );
+    assert_fault(
+        &api.act(&sp1, "modifyPersistentChecksum", json!({ "builderLimitInKb": 100 })).await,
+        64,
+        &out_of_range("builderLimitInKb 100 (1024 to 10240)"),
     );
     assert_fault(
         &api.act(&sp1, "setRebuildIoPriorityPolicy", json!({ "policy": "favorAppIos" })).await,

@@ -183,6 +183,18 @@ fn pool_command(pool: Id, action: &str, body: &Body) -> ApiResult<Command> {
         "setReplicationJournalCapacity" => {
             PoolChange::ReplicationJournalCapacity(required_uint(body, "replicationJournalCapacityMaxRatio")?)
         }
+        // {"validateOnRead"?, "builderLimitInKb"?}
+        "enablePersistentChecksum" | "modifyPersistentChecksum" | "disablePersistentChecksum" => {
+            PoolChange::PersistentChecksum {
+                enabled: match action {
+                    "enablePersistentChecksum" => Some(true),
+                    "disablePersistentChecksum" => Some(false),
+                    _ => None,
+                },
+                validate_on_read: body.boolean("validateOnRead")?,
+                builder_limit_kb: body.uint("builderLimitInKb")?,
+            }
+        }
         "modifyCompressionMethod" => PoolChange::CompressionMethod(body.required_string("compressionMethod")?),
         _ => return Err(unknown_action("StoragePool", action)),
     };

@@ -55,10 +55,25 @@ pub enum PoolChange {
     FragmentationEnabled(bool),
     MediaType(String),
     RmcacheWriteHandlingMode(String),
-    CapacityAlertThresholds { high: Option<u64>, critical: Option<u64> },
-    IoPriority { kind: IoPriorityKind, policy: String, concurrent_ios: Option<u64>, bw_limit_kbps: Option<u64> },
+    CapacityAlertThresholds {
+        high: Option<u64>,
+        critical: Option<u64>,
+    },
+    IoPriority {
+        kind: IoPriorityKind,
+        policy: String,
+        concurrent_ios: Option<u64>,
+        bw_limit_kbps: Option<u64>,
+    },
     ReplicationJournalCapacity(u64),
     CompressionMethod(String),
+    /// `enablePersistentChecksum` / `modifyPersistentChecksum` (`enabled` absent: modify) and
+    /// `disablePersistentChecksum`; absent values keep theirs.
+    PersistentChecksum {
+        enabled: Option<bool>,
+        validate_on_read: Option<bool>,
+        builder_limit_kb: Option<u64>,
+    },
 }
 
 /// What `PoolConfigured` sets: everything about a pool a client can change.
@@ -264,6 +279,15 @@ pub(super) fn modify(model: &Model, id: Id, change: &PoolChange) -> Result<Plan,
                 return Err(Fault::invalid(format!("replicationJournalCapacityMaxRatio {ratio} (0 to 100)")));
             }
             s.replication_journal_capacity_max_ratio = *ratio;
+        }
+        PoolChange::PersistentChecksum { enabled, validate_on_read, builder_limit_kb } => {
+            s.persistent_checksum_enabled = enabled.unwrap_or(s.persistent_checksum_enabled);
+            s.persistent_checksum_validate_on_read = validate_on_read.unwrap_or(s.persistent_checksum_validate_on_read);
+            let limit = builder_limit_kb.unwrap_or(s.persistent_checksum_builder_limit_kb);
+            if !(1024..=10240).contains(&limit) {
+                return Err(Fault::invalid(format!("builderLimitInKb {limit} (1024 to 10240)")));
+            }
+            s.persistent_checksum_builder_limit_kb = limit;
         }
         PoolChange::CompressionMethod(m) => {
             if !fine {
