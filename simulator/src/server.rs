@@ -194,6 +194,7 @@ impl Server {
     /// the data plane's exports.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = router(self.gateway.clone());
+        let scheduler = tokio::spawn(schedule_policies(self.gateway.clone()));
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         tokio::spawn(async move {
@@ -210,9 +211,26 @@ impl Server {
             }
             None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await?,
         }
+        scheduler.abort();
         self.gateway.flush().await;
         let plane = self.gateway.plane().clone();
         tokio::task::spawn_blocking(move || plane.shutdown()).await.ok();
         Ok(())
+    }
+}
+
+/// How often the scheduler looks for due snapshot policies. Cadences are whole minutes (at
+/// least 15), so a run starts at most this late.
+const POLICY_TICK: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Takes snapshot policies' auto snapshots on time, for as long as the server runs.
+async fn schedule_policies(gateway: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(POLICY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = gateway.run_due_policies().await {
+            tracing::warn!("snapshot policy run failed: {}", e.message);
+        }
     }
 }

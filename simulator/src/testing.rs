@@ -21,7 +21,9 @@ pub struct TestGateway {
     pub state_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    options: Options,
+    /// Removed with the gateway; `None` only while `restart` hands it on.
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// What a test may change about the server. The default is the `file` plane, everywhere:
@@ -54,11 +56,23 @@ impl TestGateway {
     }
 
     pub async fn start_with(options: Options) -> TestGateway {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        TestGateway::start_in(tempfile::tempdir().expect("temporary directory"), options).await
+    }
+
+    /// Stops the server cleanly and starts a new one on the same state directory, as a
+    /// restart of `pflex-sim serve` would (tokens are lost, the certificate is kept).
+    pub async fn restart(mut self) -> TestGateway {
+        let options = self.options.clone();
+        let dir = self._dir.take().expect("a running gateway owns its directory");
+        self.shutdown().await;
+        TestGateway::start_in(dir, options).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, options: Options) -> TestGateway {
         let state_dir = dir.path().join("state");
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
-            topology: options.topology,
+            topology: options.topology.clone(),
             state_dir: Some(state_dir.clone()),
             auth: options.auth.clone(),
             seed: Some(options.seed),
@@ -83,17 +97,22 @@ impl TestGateway {
             url,
             ca_cert_pem: std::fs::read_to_string(&ca_cert_path).expect("CA certificate"),
             ca_cert_path,
-            user: options.auth.user,
-            password: options.auth.password,
+            user: options.auth.user.clone(),
+            password: options.auth.password.clone(),
             state_dir,
             stop: Some(stop),
             task: Some(task),
-            _dir: dir,
+            options,
+            _dir: Some(dir),
         }
     }
 
     /// Stops the server and waits until it has saved its state.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             stop.send(()).ok();
         }

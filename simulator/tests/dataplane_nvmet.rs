@@ -36,6 +36,23 @@ fn read_through(dev: &Path, offset: u64, len: usize) -> Vec<u8> {
     buf.as_slice().to_vec()
 }
 
+/// The TCP ports nvmet has configured on `traddr`, sorted.
+fn ports_on(traddr: &str) -> Vec<String> {
+    let read = |port: &str, attr: &str| {
+        std::fs::read_to_string(format!("{}/ports/{port}/{attr}", nvme::CONFIGFS))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let mut ports: Vec<String> = nvme::entries("ports")
+        .iter()
+        .filter(|p| read(p, "addr_traddr") == traddr)
+        .map(|p| read(p, "addr_trsvcid"))
+        .collect();
+    ports.sort();
+    ports
+}
+
 fn ours(prefix: &str, dir: &str) -> Vec<String> {
     nvme::entries(dir).into_iter().filter(|n| n.starts_with(prefix)).collect()
 }
@@ -160,6 +177,26 @@ async fn nvmet_end_to_end() {
     let other_subnqn = format!("{system_nqn}:host:{other}");
     assert_eq!(nvme::discovered_subsystems(SDT, "8009", &hostnqn), vec![subnqn.clone()]);
     assert_eq!(nvme::discovered_subsystems(SDT, "8009", OTHER_HOST), vec![other_subnqn.clone()]);
+
+    // An SDT made through the API listens at once, and a host with mappings discovers its
+    // subsystem there; a changed port moves the listener; a removed SDT's ports go.
+    let pd = api
+        .post("/api/types/ProtectionDomain/instances/action/queryIdByKey", serde_json::json!({ "name": "pd1" }))
+        .await;
+    let new_sdt = serde_json::json!({ "name": "e2e-sdt", "protectionDomainId": pd, "ips": [{ "ip": "127.0.0.5", "role": "StorageAndHost" }] });
+    let sdt = api.post("/api/types/Sdt/instances", new_sdt).await["id"].as_str().unwrap().to_string();
+    assert_eq!(ports_on("127.0.0.5"), vec!["4420", "8009"]);
+    assert_eq!(nvme::discovered_subsystems("127.0.0.5", "8009", &hostnqn), vec![subnqn.clone()]);
+    api.post(
+        &format!("/api/instances/Sdt::{sdt}/action/modifyDiscoveryPort"),
+        serde_json::json!({ "newDiscoveryPort": 8010 }),
+    )
+    .await;
+    assert_eq!(ports_on("127.0.0.5"), vec!["4420", "8010"]);
+    assert_eq!(nvme::discovered_subsystems("127.0.0.5", "8010", &hostnqn), vec![subnqn.clone()]);
+    api.post(&format!("/api/instances/Sdt::{sdt}/action/removeSdt"), serde_json::json!({})).await;
+    assert!(ports_on("127.0.0.5").is_empty(), "a removed SDT's ports go");
+
     let port_count = nvme::entries("ports").len();
     assert_eq!(port_count, 1 + 3 * 2, "three SDT addresses on 4420 and 8009, plus the foreign port");
     sim.stop();

@@ -707,3 +707,65 @@ async fn error_body_shapes() {
     assert_eq!((stale.0, stale.1.as_str()), (401, "text/html"));
     insta::assert_snapshot!("error_stale_token_html", stale.2.as_str().unwrap());
 }
+
+/// goscaleio `types.SnapshotPolicy` and the Ansible `snapshot_policy` module's sample.
+const SNAPSHOT_POLICY: &[&str] = &[
+    "id",
+    "name",
+    "systemId",
+    "snapshotPolicyState",
+    "autoSnapshotCreationCadenceInMin",
+    "maxVTreeAutoSnapshots",
+    "numOfSourceVolumes",
+    "numOfRetainedSnapshotsPerLevel",
+    "snapshotAccessMode",
+    "secureSnapshots",
+    "timeOfLastAutoSnapshot",
+    "nextAutoSnapshotCreationTime",
+    "numOfAutoSnapshots",
+    "numOfLockedSnapshots",
+    "numOfExpiredButLockedSnapshots",
+    "numOfCreationFailures",
+    "timeOfLastAutoSnapshotCreationFailure",
+    "lastAutoSnapshotCreationFailureReason",
+    "lastAutoSnapshotFailureInFirstLevel",
+    "links",
+];
+
+#[tokio::test]
+async fn snapshot_policy_shape() {
+    let (_gw, api) = start().await;
+    let body = json!({ "name": "shape_policy", "autoSnapshotCreationCadenceInMin": "60",
+                       "numOfRetainedSnapshotsPerLevel": ["4", "2"], "snapshotAccessMode": "ReadOnly" });
+    let id = api.post_ok("/api/types/SnapshotPolicy/instances", body).await["id"].as_str().unwrap().to_string();
+    let sp1 = api.pool_id("sp1").await;
+    let source = api.create_volume(&sp1, "shape_policy_source", 8).await;
+    let add = json!({ "sourceVolumeId": source });
+    api.post_ok(&format!("/api/instances/SnapshotPolicy::{id}/action/addSourceVolumeToSnapshotPolicy"), add).await;
+    let policy = api.get_ok(&format!("/api/instances/SnapshotPolicy::{id}")).await;
+    assert_fields("SnapshotPolicy", &policy, SNAPSHOT_POLICY);
+    assert_links(
+        "SnapshotPolicy",
+        &policy,
+        &[
+            "self",
+            "/api/SnapshotPolicy/relationship/Statistics",
+            "/api/SnapshotPolicy/relationship/SourceVolume",
+            "/api/SnapshotPolicy/relationship/AutoSnapshotVolume",
+            "/api/parent/relationship/systemId",
+        ],
+    );
+    assert_uint(
+        "SnapshotPolicy",
+        &policy,
+        &[
+            "autoSnapshotCreationCadenceInMin",
+            "maxVTreeAutoSnapshots",
+            "numOfSourceVolumes",
+            "nextAutoSnapshotCreationTime",
+        ],
+    );
+    insta::assert_json_snapshot!("snapshot_policy", policy, { ".nextAutoSnapshotCreationTime" => "[time]" });
+    let stats = api.get_ok(&format!("/api/instances/SnapshotPolicy::{id}/relationships/Statistics")).await;
+    insta::assert_json_snapshot!("snapshot_policy_statistics", stats);
+}

@@ -23,6 +23,7 @@ mod none;
 pub mod nvmet;
 pub mod sparse;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -30,7 +31,7 @@ pub use file::{FilePlane, FileStore};
 pub use none::NonePlane;
 pub use nvmet::NvmetPlane;
 
-use crate::model::{Effect, HostKind, Id, Model};
+use crate::model::{Effect, HostKind, Id, Model, Sdt};
 
 /// Which plane runs, as `--data-plane` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,6 +92,26 @@ pub struct Namespace {
     pub read_only: bool,
 }
 
+/// A TCP address and port NVMe/TCP hosts connect to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listener {
+    pub traddr: String,
+    pub trsvcid: u16,
+}
+
+/// Where one SDT serves hosts: the NVMe and discovery ports of each of its host-facing
+/// addresses, none while it is in maintenance (a real SDT stops serving hosts then).
+pub fn sdt_listeners(sdt: &Sdt) -> impl Iterator<Item = Listener> + '_ {
+    let serving = sdt.ips.iter().filter(move |ip| !sdt.in_maintenance && sdt.role(ip).serves_hosts());
+    serving
+        .flat_map(move |ip| [sdt.nvme_port, sdt.discovery_port].map(|trsvcid| Listener { traddr: ip.clone(), trsvcid }))
+}
+
+/// Everything hosts can connect to, derived from the model's SDTs.
+pub fn listeners(model: &Model) -> BTreeSet<Listener> {
+    model.sdts().flat_map(sdt_listeners).collect()
+}
+
 /// The operations every plane carries out. Defaults are for planes that keep no bytes.
 pub trait DataPlane: Send + Sync + 'static {
     fn kind(&self) -> PlaneKind;
@@ -135,6 +156,18 @@ pub trait DataPlane: Send + Sync + 'static {
     fn backing_path(&self, _volume: Id) -> Option<PathBuf> {
         None
     }
+    /// Starts serving hosts on `listener` (the `nvmet` plane opens a port). Planes without a
+    /// network side have nothing to do.
+    fn listen(&self, _listener: &Listener) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn stop_listening(&self, _listener: &Listener) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    /// What the plane listens on now.
+    fn listening(&self) -> BTreeSet<Listener> {
+        BTreeSet::new()
+    }
     /// Withdraws everything the plane set up in the kernel (clean stop).
     fn shutdown(&self) {}
 }
@@ -144,6 +177,7 @@ enum Undo {
     Remove(Id),
     Shrink(Id, u64),
     Unexport(Id, Id),
+    StopListening(Listener),
 }
 
 /// The steps `prepare` carried out, kept until the change is journaled so that a failed
@@ -165,6 +199,7 @@ fn undo_all(plane: &dyn DataPlane, done: Vec<Undo>) {
             Undo::Remove(v) => plane.remove(v),
             Undo::Shrink(v, size) => plane.resize(v, size),
             Undo::Unexport(h, v) => plane.unexport(h, v),
+            Undo::StopListening(l) => plane.stop_listening(&l),
         };
         if let Err(e) = outcome {
             tracing::error!("undoing a failed change: {e}");
@@ -229,14 +264,27 @@ fn prepare_steps(
                 plane.export(mapping.host, nqn, &namespace)?;
                 done.push(Undo::Unexport(mapping.host, *volume));
             }
+            // A new or changed SDT's addresses start listening before the change is committed,
+            // so a busy address fails the request; the ones it no longer has stop in `finish`.
+            Effect::SdtCreated(sdt) | Effect::SdtConfigured(sdt) => {
+                let listening = plane.listening();
+                for listener in sdt_listeners(sdt).filter(|l| !listening.contains(l)) {
+                    plane.listen(&listener)?;
+                    done.push(Undo::StopListening(listener));
+                }
+            }
             _ => {}
         }
     }
     Ok(())
 }
 
-/// Runs the destructive part of `effects` after the commit. Failures are logged.
-pub fn finish(plane: &dyn DataPlane, effects: &[Effect]) {
+/// Runs the destructive part of `effects` after the commit; `model` is the state after it.
+/// Failures are logged.
+pub fn finish(plane: &dyn DataPlane, model: &Model, effects: &[Effect]) {
+    if effects.iter().any(|e| matches!(e, Effect::SdtConfigured(_) | Effect::SdtRemoved { .. })) {
+        stop_unwanted_listeners(plane, model);
+    }
     for effect in effects {
         let outcome = match effect {
             Effect::MappingRemoved { volume, host } => plane.unexport(*host, *volume),
@@ -247,5 +295,180 @@ pub fn finish(plane: &dyn DataPlane, effects: &[Effect]) {
         if let Err(e) = outcome {
             tracing::warn!("data plane cleanup after a committed change: {e}");
         }
+    }
+}
+
+fn stop_unwanted_listeners(plane: &dyn DataPlane, model: &Model) {
+    let wanted = listeners(model);
+    for listener in plane.listening().difference(&wanted) {
+        if let Err(e) = plane.stop_listening(listener) {
+            tracing::warn!("data plane cleanup after a committed change: {e}");
+        }
+    }
+}
+
+/// Makes the plane listen exactly where `model` says (after a reset to the topology).
+/// Failures are logged: the model is already in place.
+pub fn reconcile_listeners(plane: &dyn DataPlane, model: &Model) {
+    stop_unwanted_listeners(plane, model);
+    let listening = plane.listening();
+    for listener in listeners(model).difference(&listening) {
+        if let Err(e) = plane.listen(listener) {
+            tracing::warn!("data plane: listening on {}:{}: {e}", listener.traddr, listener.trsvcid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::IpRole;
+    use crate::model::topology::Topology;
+    use crate::model::{Command, NewSdt, SdtChange};
+
+    fn listener(traddr: &str, trsvcid: u16) -> Listener {
+        Listener { traddr: traddr.to_string(), trsvcid }
+    }
+
+    fn run(model: &mut Model, command: Command) -> Vec<Effect> {
+        let plan = model.plan(&command, 0).expect("allowed");
+        model.commit(&plan.effects);
+        plan.effects
+    }
+
+    #[test]
+    fn listeners_follow_sdt_addresses_roles_ports_and_maintenance() {
+        let mut model = Model::new(&Topology::default_embedded(), 1);
+        let topology: BTreeSet<Listener> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+            .into_iter()
+            .flat_map(|ip| [listener(ip, 4420), listener(ip, 8009)])
+            .collect();
+        assert_eq!(listeners(&model), topology);
+
+        let domain = model.domain_by_name("pd1").expect("pd1").id;
+        let new = NewSdt {
+            domain,
+            name: "sdt-x".into(),
+            ips: vec![("127.0.0.9".into(), IpRole::StorageAndHost), ("127.0.0.10".into(), IpRole::StorageOnly)],
+            storage_port: None,
+            nvme_port: Some(4421),
+            discovery_port: None,
+        };
+        let effects = run(&mut model, Command::CreateSdt(Box::new(new)));
+        let Effect::SdtCreated(sdt) = &effects[0] else { panic!("{effects:?}") };
+        let sdt = sdt.id;
+        // A storage-only address serves no hosts.
+        let with_new: BTreeSet<Listener> =
+            topology.iter().cloned().chain([listener("127.0.0.9", 4421), listener("127.0.0.9", 8009)]).collect();
+        assert_eq!(listeners(&model), with_new);
+
+        run(&mut model, Command::ModifySdt { sdt, change: SdtChange::DiscoveryPort(8010) });
+        run(
+            &mut model,
+            Command::ModifySdt {
+                sdt,
+                change: SdtChange::ModifyIpRole { ip: "127.0.0.10".into(), role: IpRole::HostOnly },
+            },
+        );
+        let moved: BTreeSet<Listener> = topology
+            .iter()
+            .cloned()
+            .chain(["127.0.0.9", "127.0.0.10"].into_iter().flat_map(|ip| [listener(ip, 4421), listener(ip, 8010)]))
+            .collect();
+        assert_eq!(listeners(&model), moved);
+
+        run(&mut model, Command::ModifySdt { sdt, change: SdtChange::EnterMaintenance });
+        assert_eq!(listeners(&model), topology, "an SDT in maintenance serves no hosts");
+        run(&mut model, Command::ModifySdt { sdt, change: SdtChange::ExitMaintenance });
+        assert_eq!(listeners(&model), moved);
+        run(&mut model, Command::RemoveSdt { sdt });
+        assert_eq!(listeners(&model), topology);
+    }
+
+    /// A plane that records what it listens on, to see `prepare`, `finish` and undo drive it.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<BTreeSet<Listener>>);
+
+    impl DataPlane for Recorder {
+        fn kind(&self) -> PlaneKind {
+            PlaneKind::None
+        }
+        fn create(&self, _: VolumeSpec) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn snapshot(&self, _: Id, _: VolumeSpec) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn resize(&self, _: Id, _: u64) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn overwrite(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn remove(&self, _: Id) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn listen(&self, l: &Listener) -> Result<(), PlaneError> {
+            self.0.lock().unwrap().insert(l.clone());
+            Ok(())
+        }
+        fn stop_listening(&self, l: &Listener) -> Result<(), PlaneError> {
+            self.0.lock().unwrap().remove(l);
+            Ok(())
+        }
+        fn listening(&self) -> BTreeSet<Listener> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    /// Plans, prepares, commits and finishes one command as the gateway does.
+    fn carry_out(plane: &Recorder, model: &mut Model, command: Command) {
+        let plan = model.plan(&command, 0).expect("allowed");
+        let prepared = prepare(plane, model, &plan.effects).expect("prepared");
+        drop(prepared);
+        model.commit(&plan.effects);
+        finish(plane, model, &plan.effects);
+    }
+
+    #[test]
+    fn the_plane_listens_where_the_model_says_through_every_change() {
+        let mut model = Model::new(&Topology::default_embedded(), 1);
+        let plane = Recorder::default();
+        reconcile_listeners(&plane, &model);
+        assert_eq!(plane.listening(), listeners(&model));
+
+        let domain = model.domain_by_name("pd2").expect("pd2").id;
+        let new = NewSdt {
+            domain,
+            name: "sdt-y".into(),
+            ips: vec![("127.0.0.9".into(), IpRole::StorageAndHost)],
+            storage_port: None,
+            nvme_port: None,
+            discovery_port: None,
+        };
+        let plan = model.plan(&Command::CreateSdt(Box::new(new.clone())), 0).unwrap();
+        // A change that is not journaled takes its new listeners back.
+        prepare(&plane, &model, &plan.effects).unwrap().undo(&plane);
+        assert_eq!(plane.listening(), listeners(&model));
+
+        carry_out(&plane, &mut model, Command::CreateSdt(Box::new(new)));
+        assert!(plane.listening().contains(&listener("127.0.0.9", 4420)));
+        let sdt = model.sdts().find(|s| s.name == "sdt-y").unwrap().id;
+        carry_out(&plane, &mut model, Command::ModifySdt { sdt, change: SdtChange::NvmePort(4430) });
+        assert!(plane.listening().contains(&listener("127.0.0.9", 4430)));
+        assert!(!plane.listening().contains(&listener("127.0.0.9", 4420)));
+        assert_eq!(plane.listening(), listeners(&model));
+        carry_out(&plane, &mut model, Command::RemoveSdt { sdt });
+        assert_eq!(plane.listening(), listeners(&model));
+        assert!(!plane.listening().iter().any(|l| l.traddr == "127.0.0.9"));
     }
 }

@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::{DataPlane, FileStore, Namespace, PlaneError, PlaneKind, VolumeSpec};
+use super::{DataPlane, FileStore, Listener, Namespace, PlaneError, PlaneKind, VolumeSpec};
 use crate::model::{HostKind, Id, Model};
 
 /// Where nvmet's configfs tree normally is.
@@ -95,13 +95,6 @@ struct HostExport {
     nqn: String,
     subsystem: String,
     namespaces: BTreeMap<Id, u32>,
-}
-
-/// A TCP endpoint to listen on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Endpoint {
-    traddr: String,
-    trsvcid: u16,
 }
 
 #[derive(Debug, Default)]
@@ -212,16 +205,8 @@ impl NvmetPlane {
         let anchor = self.root.join("subsystems").join(&self.anchor);
         mkdir(&anchor)?;
         write_attr(&anchor, "attr_allow_any_host", "0")?;
-        let mut endpoints = BTreeSet::new();
-        for sdt in model.sdts() {
-            for ip in &sdt.ips {
-                for port in [sdt.nvme_port, sdt.discovery_port] {
-                    endpoints.insert(Endpoint { traddr: ip.clone(), trsvcid: port });
-                }
-            }
-        }
-        for endpoint in &endpoints {
-            self.make_port(endpoint)?;
+        for listener in super::listeners(model) {
+            self.make_port(&listener)?;
         }
         for v in model.volumes() {
             for mapping in &v.mappings {
@@ -275,7 +260,8 @@ impl NvmetPlane {
             .map_err(|e| io_err(format!("recording owned nvmet entries in {}", self.record.display()), e))
     }
 
-    fn make_port(&self, endpoint: &Endpoint) -> Result<(), PlaneError> {
+    /// Makes a port for `endpoint`, linked to the anchor subsystem only; returns its id.
+    fn make_port(&self, endpoint: &Listener) -> Result<u16, PlaneError> {
         let ports = self.root.join("ports");
         let mut taken = BTreeSet::new();
         for name in names(&ports) {
@@ -321,8 +307,33 @@ impl NvmetPlane {
         })();
         if made.is_err() {
             best_effort(std::fs::remove_dir(&dir), || format!("removing {}", dir.display()));
+            self.forget_port(id);
         }
-        made
+        made.map(|()| id)
+    }
+
+    fn forget_port(&self, id: u16) {
+        let mut owned = self.owned.lock().expect("lock");
+        owned.ports.remove(&id);
+        if let Err(e) = self.save_record(&owned) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Unlinks every subsystem from one of our ports and removes it.
+    fn remove_port(&self, id: u16) {
+        let dir = self.root.join("ports").join(id.to_string());
+        for name in names(&dir.join("subsystems")) {
+            let link = dir.join("subsystems").join(name);
+            best_effort(std::fs::remove_file(&link), || format!("removing {}", link.display()));
+        }
+        best_effort(std::fs::remove_dir(&dir), || format!("removing {}", dir.display()));
+        self.forget_port(id);
+    }
+
+    fn port_of(&self, listener: &Listener) -> Option<u16> {
+        let (traddr, trsvcid) = (listener.traddr.as_str(), listener.trsvcid.to_string());
+        self.ports().into_iter().find(|(_, a, p)| a == traddr && *p == trsvcid).map(|(id, _, _)| id)
     }
 
     /// Removes every configfs entry this simulator owns (see the module docs).
@@ -641,6 +652,36 @@ impl DataPlane for NvmetPlane {
         Some(self.store.path(volume))
     }
     /// Withdraws every subsystem, namespace, port and host entry this plane made.
+    /// A new port, linked to the anchor and to every host subsystem, so hosts with mappings
+    /// discover their subsystem on it at once.
+    fn listen(&self, listener: &Listener) -> Result<(), PlaneError> {
+        let id = self.make_port(listener)?;
+        let subsystems: Vec<String> =
+            self.exports.lock().expect("lock").values().map(|e| e.subsystem.clone()).collect();
+        let port_subsystems = self.root.join("ports").join(id.to_string()).join("subsystems");
+        for name in subsystems {
+            if let Err(e) = symlink(&self.root.join("subsystems").join(&name), &port_subsystems.join(&name)) {
+                self.remove_port(id);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_listening(&self, listener: &Listener) -> Result<(), PlaneError> {
+        if let Some(id) = self.port_of(listener) {
+            self.remove_port(id);
+        }
+        Ok(())
+    }
+
+    fn listening(&self) -> BTreeSet<Listener> {
+        self.ports()
+            .into_iter()
+            .filter_map(|(_, traddr, port)| Some(Listener { traddr, trsvcid: port.parse().ok()? }))
+            .collect()
+    }
+
     fn shutdown(&self) {
         self.remove_all();
         self.store.close();

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
+use super::lifecycle;
 use super::objects::unknown_action;
+use super::policies;
 use super::router::ObjectPath;
 use super::Gateway;
 use crate::model::limits::SYSTEM_LIMITS;
@@ -30,7 +32,7 @@ pub(super) fn reply_json(reply: Reply) -> Value {
     }
 }
 
-async fn run(gw: &Arc<Gateway>, command: Command) -> ApiResult<Value> {
+pub(super) async fn run(gw: &Arc<Gateway>, command: Command) -> ApiResult<Value> {
     gw.execute(command).await.map(reply_json)
 }
 
@@ -83,7 +85,9 @@ pub async fn create(gw: &Arc<Gateway>, ty: &str, body: &Body) -> ApiResult<Value
             )
             .await
         }
-        "System" | "ProtectionDomain" | "StoragePool" | "Sdt" | "Sdc" => Err(ApiError::bad_request(format!(
+        "ProtectionDomain" | "StoragePool" | "Sdt" => lifecycle::create(gw, ty, body).await,
+        "SnapshotPolicy" => policies::create(gw, body).await,
+        "System" | "Sdc" => Err(ApiError::bad_request(format!(
             "pflex-sim: {ty} objects come from the topology file and cannot be created through the API"
         ))),
         _ => Err(ApiError::not_found_path()),
@@ -120,6 +124,10 @@ pub async fn instance_action(gw: &Arc<Gateway>, object: &ObjectPath, action: &st
             system_action(gw, action, body).await
         }
         ("Sdc" | "Host", Some(id)) => host_action(gw, &object.ty, id, action, body).await,
+        ("ProtectionDomain" | "StoragePool" | "Sdt", Some(id)) => {
+            lifecycle::instance_action(gw, &object.ty, id, action, body).await
+        }
+        ("SnapshotPolicy", Some(id)) => policies::instance_action(gw, id, action, body).await,
         (ty, Some(id)) if super::inventory::TYPES.contains(&ty) => {
             super::inventory::instance_action(gw, ty, id, action, body).await.expect("an inventory type")
         }

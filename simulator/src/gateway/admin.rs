@@ -24,6 +24,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
         .route("/state", get(state))
         .route("/reset", post(reset))
         .route("/tokens/expire", post(expire_tokens))
+        .route("/clock/advance", post(advance_clock))
         .merge(super::admin_data::router())
         .route_layer(middleware::from_fn_with_state(gateway, require_admin))
 }
@@ -64,4 +65,17 @@ async fn reset(State(gw): Shared, bytes: Bytes) -> ApiResult<Response> {
 /// `POST /sim/tokens/expire`: every token dies, so clients must log in again.
 async fn expire_tokens(State(gw): Shared) -> Response {
     ok(json!({ "expired": gw.auth().expire_all() }))
+}
+
+/// `POST /sim/clock/advance` `{"seconds"}`: moves the simulator's clock forward and runs the
+/// snapshot policies that became due, as the scheduler would have; answers the new time and
+/// how many policy runs took place.
+async fn advance_clock(State(gw): Shared, bytes: Bytes) -> ApiResult<Response> {
+    let body = Body::parse(&bytes)?;
+    let seconds = body
+        .uint("seconds")?
+        .ok_or_else(|| super::error::ApiError::bad_request("Missing required parameter: seconds"))?;
+    gw.advance_clock(seconds);
+    let runs = gw.run_due_policies().await?;
+    Ok(ok(json!({ "now": gw.now(), "policyRuns": runs })))
 }

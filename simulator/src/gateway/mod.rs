@@ -13,7 +13,9 @@ pub mod auth;
 mod body;
 pub mod error;
 mod inventory;
+mod lifecycle;
 mod objects;
+mod policies;
 mod render;
 mod render_inventory;
 mod router;
@@ -40,6 +42,9 @@ pub struct Gateway {
     plane: Arc<dyn DataPlane>,
     auth: Auth,
     topology: Topology,
+    /// Seconds added to the wall clock (`POST /sim/clock/advance`), so tests need not wait
+    /// for snapshot policies' cadences.
+    clock_offset: std::sync::atomic::AtomicU64,
     /// The largest request body accepted.
     pub body_limit: usize,
 }
@@ -52,6 +57,7 @@ impl Gateway {
             plane,
             auth,
             topology,
+            clock_offset: Default::default(),
             body_limit: 1024 * 1024,
         }
     }
@@ -80,10 +86,34 @@ impl Gateway {
             .map_err(|e| ApiError::internal(format!("Error: the change failed: {e}")))?
     }
 
+    /// The simulator's time in seconds since the epoch: the wall clock plus any advance.
+    pub fn now(&self) -> u64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        wall + self.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves the simulator's clock forward (admin surface).
+    pub fn advance_clock(&self, seconds: u64) {
+        self.clock_offset.fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs every snapshot policy that is due now, each as its own journaled change. Answers
+    /// how many runs took place. Called by the scheduler tick and after a clock advance.
+    pub async fn run_due_policies(self: &Arc<Self>) -> ApiResult<usize> {
+        let due = self.read().policies_due(self.now());
+        for policy in &due {
+            self.execute(Command::TakeAutoSnapshots { policy: *policy }).await?;
+        }
+        Ok(due.len())
+    }
+
     async fn change(&self, command: Command) -> ApiResult<Reply> {
         let mut store = self.writer.lock().await;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = self.now();
         let plan = self.read().plan(&command, now)?;
+        if plan.effects.is_empty() {
+            return Ok(plan.reply);
+        }
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
         let prepared = tokio::task::spawn_blocking(move || {
             let model = model.read().expect("model lock poisoned");
@@ -98,10 +128,13 @@ impl Gateway {
             return Err(e.into());
         }
         self.model.write().expect("model lock poisoned").commit(&plan.effects);
-        let (plane, effects) = (self.plane.clone(), plan.effects);
-        tokio::task::spawn_blocking(move || dataplane::finish(plane.as_ref(), &effects))
-            .await
-            .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects);
+        tokio::task::spawn_blocking(move || {
+            let model = model.read().expect("model lock poisoned");
+            dataplane::finish(plane.as_ref(), &model, &effects)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
         Ok(plan.reply)
     }
 
@@ -118,14 +151,17 @@ impl Gateway {
         };
         store.compact(&fresh)?;
         *self.model.write().expect("model lock poisoned") = fresh;
-        let plane = self.plane.clone();
+        let (model, plane) = (self.model.clone(), self.plane.clone());
         tokio::task::spawn_blocking(move || {
+            let model = model.read().expect("model lock poisoned");
             let effects: Vec<_> = old_volumes
                 .into_iter()
                 .map(|volume| crate::model::Effect::VolumeRemoved { volume })
                 .chain(old_hosts.into_iter().map(|host| crate::model::Effect::HostRemoved { host }))
                 .collect();
-            dataplane::finish(plane.as_ref(), &effects);
+            dataplane::finish(plane.as_ref(), &model, &effects);
+            // SDTs made or changed through the API go back to the topology's.
+            dataplane::reconcile_listeners(plane.as_ref(), &model);
         })
         .await
         .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;

@@ -11,7 +11,6 @@ use crate::model::*;
 
 /// Types real clients list that the simulator has no objects of: their lists are empty.
 const EMPTY_TYPES: &[&str] = &[
-    "SnapshotPolicy",
     "ReplicationConsistencyGroup",
     "ReplicationPair",
     "AccelerationPool",
@@ -42,12 +41,12 @@ pub fn list(gw: &Gateway, ty: &str) -> ApiResult<Value> {
         "Sdc" => model.hosts().map(|h| host_json(&model, h)).collect(),
         "Host" => model.hosts().filter(|h| h.nqn().is_some()).map(|h| render::host(h, system)).collect(),
         "Sdt" => model.sdts().map(|s| render::sdt(s, system)).collect(),
+        "SnapshotPolicy" => model.policies().map(|p| render::snapshot_policy(&model, p)).collect(),
         t if EMPTY_TYPES.contains(&t) => vec![],
         _ => return Err(ApiError::not_found_path()),
     };
     Ok(Value::Array(items))
 }
-
 
 /// A host with the SDC fields the inventory decides.
 fn host_json(model: &Model, h: &Host) -> Value {
@@ -76,6 +75,7 @@ fn render_one(model: &Model, ty: &str, id: Id) -> ApiResult<Value> {
         "Sdc" => host_json(model, model.host(id).ok_or_else(Fault::ini_not_found)?),
         "Host" => render::host(model.host(id).filter(|h| h.nqn().is_some()).ok_or_else(Fault::host_not_found)?, system),
         "Sdt" => render::sdt(model.sdt(id).ok_or_else(Fault::not_found)?, system),
+        "SnapshotPolicy" => render::snapshot_policy(model, model.policy(id).ok_or_else(Fault::snap_policy_not_found)?),
         _ => return Err(ApiError::not_found_path()),
     })
 }
@@ -119,6 +119,13 @@ pub fn related(gw: &Gateway, object: &ObjectPath, rel: &str) -> ApiResult<Value>
         ("VTree", "Volume") => volumes(&mut model.vtree_volumes(id)),
         ("Sdc" | "Host", "Volume") => volumes(&mut model.host_volumes(id)),
         ("Host", "NvmeController") => empty(),
+        ("SnapshotPolicy", "SourceVolume") => {
+            let sources = &model.policy(id).expect("checked").sources;
+            volumes(&mut sources.iter().filter_map(|v| model.volume(*v)))
+        }
+        ("SnapshotPolicy", "AutoSnapshotVolume") => {
+            volumes(&mut model.policy_auto_snapshots(id).filter_map(|v| model.volume(v)))
+        }
         (_, r) if EMPTY_TYPES.contains(&r) => empty(),
         _ => return Err(ApiError::not_found_path()),
     })
@@ -175,6 +182,15 @@ fn query_id_by_key(gw: &Gateway, ty: &str, body: &Body) -> ApiResult<Value> {
                 .find(|p| p.name == name && domain.is_none_or(|d| p.protection_domain == d))
                 .map(|p| p.id)
                 .ok_or_else(Fault::storage_pool_not_found)?
+        }
+        "SnapshotPolicy" => {
+            let name = body.required_string("name")?;
+            let found = model.policies().find(|p| p.settings.name.as_deref() == Some(name.as_str()));
+            found.map(|p| p.id).ok_or_else(Fault::snap_policy_not_found)?
+        }
+        "Sdt" => {
+            let name = body.required_string("name")?;
+            model.sdts().find(|s| s.name == name).map(|s| s.id).ok_or_else(Fault::not_found)?
         }
         "Sdc" | "Host" => {
             let found = if let Some(ip) = body.string("ip")? {

@@ -120,29 +120,30 @@ pub fn protection_domain(pd: &ProtectionDomain, system: Id) -> Value {
         links.push(rel_link("ProtectionDomain", id, rel));
     }
     links.push(parent_link("systemId", "System", system));
+    let s = &pd.settings;
     json!({
         "id": id.to_string(),
         "name": pd.name,
         "systemId": system.to_string(),
-        "protectionDomainState": "Active",
-        "rebuildNetworkThrottlingInKbps": null,
-        "rebalanceNetworkThrottlingInKbps": null,
-        "overallIoNetworkThrottlingInKbps": null,
-        "vtreeMigrationNetworkThrottlingInKbps": null,
+        "protectionDomainState": if s.active { "Active" } else { "Inactive" },
+        "rebuildNetworkThrottlingInKbps": s.rebuild_limit_kbps,
+        "rebalanceNetworkThrottlingInKbps": s.rebalance_limit_kbps,
+        "overallIoNetworkThrottlingInKbps": s.overall_limit_kbps,
+        "vtreeMigrationNetworkThrottlingInKbps": s.vtree_migration_limit_kbps,
         "protectedMaintenanceModeNetworkThrottlingInKbps": null,
-        "rebuildNetworkThrottlingEnabled": false,
-        "rebalanceNetworkThrottlingEnabled": false,
-        "overallIoNetworkThrottlingEnabled": false,
-        "vtreeMigrationNetworkThrottlingEnabled": false,
+        "rebuildNetworkThrottlingEnabled": s.rebuild_limit_kbps.is_some(),
+        "rebalanceNetworkThrottlingEnabled": s.rebalance_limit_kbps.is_some(),
+        "overallIoNetworkThrottlingEnabled": s.overall_limit_kbps.is_some(),
+        "vtreeMigrationNetworkThrottlingEnabled": s.vtree_migration_limit_kbps.is_some(),
         "protectedMaintenanceModeNetworkThrottlingEnabled": false,
         "fglDefaultNumConcurrentWrites": 1000,
         "fglMetadataCacheEnabled": false,
         "fglDefaultMetadataCacheSize": 0,
-        "rfcacheEnabled": true,
+        "rfcacheEnabled": s.rfcache_enabled,
         "rfcacheAccpId": null,
-        "rfcacheOpertionalMode": "WriteMiss",
-        "rfcachePageSizeKb": 64,
-        "rfcacheMaxIoSizeKb": 128,
+        "rfcacheOpertionalMode": s.rfcache_mode,
+        "rfcachePageSizeKb": s.rfcache_page_size_kb,
+        "rfcacheMaxIoSizeKb": s.rfcache_max_io_size_kb,
         "sdrSdsConnectivityInfo": {
             "clientServerConnStatus": "CLIENT_SERVER_CONN_STATUS_ALL_CONNECTED",
             "disconnectedClientId": null, "disconnectedClientName": null,
@@ -166,39 +167,40 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         links.push(rel_link("StoragePool", id, rel));
     }
     links.push(parent_link("protectionDomainId", "ProtectionDomain", p.protection_domain));
+    let s = &p.settings;
     let mut v = json!({
         "id": id.to_string(),
         "name": p.name,
         "protectionDomainId": p.protection_domain.to_string(),
         "mediaType": p.media_type,
-        "dataLayout": p.data_layout.as_str(),
+        "dataLayout": s.data_layout.as_str(),
         "zeroPaddingEnabled": p.zero_padding,
-        "useRmcache": false,
-        "useRfcache": false,
+        "useRmcache": s.use_rmcache,
+        "useRfcache": s.use_rfcache,
         "sparePercentage": p.spare_percentage,
-        "rmcacheWriteHandlingMode": "Cached",
-        "checksumEnabled": false,
-        "rebuildEnabled": true,
-        "rebalanceEnabled": true,
-        "compressionMethod": p.compression.as_str(),
-        "fragmentationEnabled": true,
-        "numOfParallelRebuildRebalanceJobsPerDevice": 2,
-        "capacityAlertHighThreshold": 80,
-        "capacityAlertCriticalThreshold": 90,
+        "rmcacheWriteHandlingMode": s.rmcache_write_handling_mode,
+        "checksumEnabled": s.checksum_enabled,
+        "rebuildEnabled": s.rebuild_enabled,
+        "rebalanceEnabled": s.rebalance_enabled,
+        "compressionMethod": s.compression_method.as_str(),
+        "fragmentationEnabled": s.fragmentation_enabled,
+        "numOfParallelRebuildRebalanceJobsPerDevice": s.parallel_rebuild_rebalance_jobs,
+        "capacityAlertHighThreshold": s.capacity_alert_high_percent,
+        "capacityAlertCriticalThreshold": s.capacity_alert_critical_percent,
         "capacityUsageState": "Normal",
         "capacityUsageType": "NetCapacity",
         "addressSpaceUsage": "Normal",
         "addressSpaceUsageType": "DeviceCapacityLimit",
         "externalAccelerationType": "None",
         "persistentChecksumState": "Protected",
-        "persistentChecksumEnabled": true,
-        "persistentChecksumBuilderLimitKb": 3072,
-        "persistentChecksumValidateOnRead": false,
+        "persistentChecksumEnabled": s.persistent_checksum_enabled,
+        "persistentChecksumBuilderLimitKb": s.persistent_checksum_builder_limit_kb,
+        "persistentChecksumValidateOnRead": s.persistent_checksum_validate_on_read,
         "bgScannerCompareErrorAction": "ReportAndFix",
         "bgScannerReadErrorAction": "ReportAndFix",
         "backgroundScannerMode": "Disabled",
         "backgroundScannerBWLimitKBps": 3072,
-        "replicationCapacityMaxRatio": 0,
+        "replicationCapacityMaxRatio": s.replication_journal_capacity_max_ratio,
         "fglAccpId": null,
         "fglExtraCapacity": null,
         "fglOverProvisioningFactor": null,
@@ -208,15 +210,17 @@ pub fn storage_pool(p: &StoragePool) -> Value {
         "fglMetadataSizeXx100": null,
         "fglNvdimmWriteCacheSizeInMb": null,
         "fglNvdimmMetadataAmortizationX100": null,
-        "rebuildIoPriorityPolicy": "limitNumOfConcurrentIos",
-        "rebalanceIoPriorityPolicy": "favorAppIos",
-        "vtreeMigrationIoPriorityPolicy": "favorAppIos",
-        "protectedMaintenanceModeIoPriorityPolicy": "limitNumOfConcurrentIos",
         "links": links,
     });
-    for kind in ["rebuild", "rebalance", "vtreeMigration", "protectedMaintenanceMode"] {
-        v[format!("{kind}IoPriorityNumOfConcurrentIosPerDevice")] = json!(1);
-        v[format!("{kind}IoPriorityBwLimitPerDeviceInKbps")] = json!(10240);
+    for (kind, priority) in [
+        ("rebuild", &s.rebuild_io_priority),
+        ("rebalance", &s.rebalance_io_priority),
+        ("vtreeMigration", &s.vtree_migration_io_priority),
+        ("protectedMaintenanceMode", &s.protected_maintenance_mode_io_priority),
+    ] {
+        v[format!("{kind}IoPriorityPolicy")] = json!(priority.policy);
+        v[format!("{kind}IoPriorityNumOfConcurrentIosPerDevice")] = json!(priority.concurrent_ios_per_device);
+        v[format!("{kind}IoPriorityBwLimitPerDeviceInKbps")] = json!(priority.bw_limit_per_device_kbps);
         v[format!("{kind}IoPriorityAppIopsPerDeviceThreshold")] = Value::Null;
         v[format!("{kind}IoPriorityAppBwPerDeviceThresholdInKbps")] = Value::Null;
         v[format!("{kind}IoPriorityQuietPeriodInMsec")] = Value::Null;
@@ -230,7 +234,7 @@ pub fn sdt(s: &Sdt, system: Id) -> Value {
         "id": id.to_string(),
         "name": s.name,
         "sdtState": "Normal",
-        "ipList": s.ips.iter().map(|ip| json!({ "role": "StorageAndHost", "ip": ip })).collect::<Vec<_>>(),
+        "ipList": s.ips.iter().map(|ip| json!({ "role": s.role(ip).as_str(), "ip": ip })).collect::<Vec<_>>(),
         "systemId": system.to_string(),
         "protectionDomainId": s.protection_domain.to_string(),
         "storagePort": s.storage_port,
@@ -241,7 +245,7 @@ pub fn sdt(s: &Sdt, system: Id) -> Value {
         "membershipState": "Joined",
         "faultSetId": null,
         "softwareVersionInfo": "R4_5.2100.0",
-        "maintenanceState": "NoMaintenance",
+        "maintenanceState": if s.in_maintenance { "InMaintenance" } else { "NoMaintenance" },
         "authenticationError": "None",
         "persistentDiscoveryControllersNum": 0,
         "links": [
@@ -288,6 +292,7 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         (false, Provisioning::Thin) => "ThinProvisioned",
         (false, Provisioning::Thick) => "ThickProvisioned",
     };
+    let auto = model.auto_snapshot(id);
     let mapped = if v.mappings.is_empty() {
         Value::Null
     } else {
@@ -302,8 +307,8 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         "ancestorVolumeId": v.ancestor.map(|a| a.to_string()),
         "consistencyGroupId": v.consistency_group.map(|g| g.to_string()),
         "volumeType": volume_type,
-        "dataLayout": model.pool(v.pool).map(|p| p.data_layout.as_str()),
-        "compressionMethod": model.pool(v.pool).map(|p| p.compression.as_str()),
+        "dataLayout": model.pool(v.pool).map(|p| p.settings.data_layout.as_str()),
+        "compressionMethod": model.pool(v.pool).map(|p| p.settings.compression_method.as_str()),
         "creationTime": v.creation_time,
         "mappedSdcInfo": mapped,
         "mappingToAllSdcsEnabled": false,
@@ -316,9 +321,9 @@ pub fn volume(model: &Model, v: &Volume) -> Value {
         "secureSnapshotExpTime": v.secure_snapshot_exp_time,
         "originalExpiryTime": v.original_expiry_time,
         "retentionLevels": [],
-        "snplIdOfSourceVolume": null,
-        "snplIdOfAutoSnapshot": null,
-        "autoSnapshotGroupId": null,
+        "snplIdOfSourceVolume": model.policy_of_source(id).map(|p| p.to_string()),
+        "snplIdOfAutoSnapshot": auto.map(|a| a.policy.to_string()),
+        "autoSnapshotGroupId": auto.map(|a| a.group.to_string()),
         "lockedAutoSnapshot": false,
         "lockedAutoSnapshotMarkedForRemoval": false,
         "timeStampIsAccurate": false,
@@ -342,8 +347,8 @@ pub fn vtree(model: &Model, t: &VTree) -> Value {
         "id": id.to_string(),
         "name": name,
         "storagePoolId": t.pool.to_string(),
-        "dataLayout": model.pool(t.pool).map(|p| p.data_layout.as_str()),
-        "compressionMethod": model.pool(t.pool).map(|p| p.compression.as_str()),
+        "dataLayout": model.pool(t.pool).map(|p| p.settings.data_layout.as_str()),
+        "compressionMethod": model.pool(t.pool).map(|p| p.settings.compression_method.as_str()),
         "inDeletion": false,
         "rootVolumes": roots.iter().map(Id::to_string).collect::<Vec<_>>(),
         "baseVolumeId": roots.first().map(Id::to_string),
@@ -421,4 +426,37 @@ pub fn stats(stats: &Stats) -> Value {
 /// Bandwidth counters (`{totalWeightInKb, numOccured, numSeconds}`) that clients decode.
 fn idle_bwc() -> Value {
     json!({ "totalWeightInKb": 0, "numOccured": 0, "numSeconds": 0 })
+}
+
+/// A snapshot policy (goscaleio `types.SnapshotPolicy`; the Ansible module's sample).
+pub fn snapshot_policy(model: &Model, p: &SnapshotPolicy) -> Value {
+    let (id, system, s) = (p.id, model.system().id, &p.settings);
+    json!({
+        "id": id.to_string(),
+        "name": s.name,
+        "systemId": system.to_string(),
+        "snapshotPolicyState": if s.paused { "Paused" } else { "Active" },
+        "autoSnapshotCreationCadenceInMin": s.cadence_min,
+        "numOfRetainedSnapshotsPerLevel": s.retained_per_level,
+        "maxVTreeAutoSnapshots": p.max_vtree_auto_snapshots(),
+        "snapshotAccessMode": s.access_mode.as_str(),
+        "secureSnapshots": s.secure,
+        "numOfSourceVolumes": p.sources.len(),
+        "numOfAutoSnapshots": model.policy_auto_snapshots(id).count(),
+        "numOfLockedSnapshots": 0,
+        "numOfExpiredButLockedSnapshots": 0,
+        "timeOfLastAutoSnapshot": p.last_auto_snapshot_time,
+        "nextAutoSnapshotCreationTime": p.next_creation_time(),
+        "numOfCreationFailures": p.creation_failures,
+        "timeOfLastAutoSnapshotCreationFailure": p.last_failure_time,
+        "lastAutoSnapshotCreationFailureReason": "NR",
+        "lastAutoSnapshotFailureInFirstLevel": false,
+        "links": [
+            self_link("SnapshotPolicy", id),
+            rel_link("SnapshotPolicy", id, "Statistics"),
+            rel_link("SnapshotPolicy", id, "SourceVolume"),
+            rel_link("SnapshotPolicy", id, "AutoSnapshotVolume"),
+            parent_link("systemId", "System", system),
+        ],
+    })
 }

@@ -83,6 +83,12 @@ const SOURCES: &[Source] = &[
         ids: |m| m.fault_sets().map(|f| f.id).collect(),
         stats: |m, id, _| inventory_stats::fault_set(m, id),
     },
+    Source {
+        ty: "SnapshotPolicy",
+        singleton: false,
+        ids: |m| m.policies().map(|p| p.id).collect(),
+        stats: |m, id, _| stats::snapshot_policy(m, id),
+    },
 ];
 
 fn source(ty: &str) -> Option<&'static Source> {

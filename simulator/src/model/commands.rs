@@ -1,10 +1,14 @@
 //! What clients ask the MDM to change, and what it answers.
 
+use super::domains::DomainChange;
 use super::effects::Effect;
 use super::fault::Fault;
 use super::ids::Id;
 use super::objects::{AccessMode, PerfProfile, Provisioning};
-use super::{hosts, secure, volumes, Model};
+use super::pools::{NewPool, PoolChange};
+use super::sdts::{NewSdt, SdtChange};
+use super::snapshot_policies::{PolicyChange, PolicySettings};
+use super::{domains, hosts, pools, sdts, secure, snapshot_policies, volumes, Model};
 
 /// How `removeVolume` treats the volume's relatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +157,44 @@ pub enum Command {
         host: Id,
         profile: PerfProfile,
     },
+    CreateDomain {
+        name: String,
+    },
+    ModifyDomain {
+        domain: Id,
+        change: DomainChange,
+    },
+    RemoveDomain {
+        domain: Id,
+    },
+    CreatePool(Box<NewPool>),
+    ModifyPool {
+        pool: Id,
+        change: PoolChange,
+    },
+    RemovePool {
+        pool: Id,
+    },
+    CreateSdt(Box<NewSdt>),
+    ModifySdt {
+        sdt: Id,
+        change: SdtChange,
+    },
+    RemoveSdt {
+        sdt: Id,
+    },
+    CreatePolicy(Box<PolicySettings>),
+    ModifyPolicy {
+        policy: Id,
+        change: PolicyChange,
+    },
+    RemovePolicy {
+        policy: Id,
+    },
+    /// One scheduled run of a snapshot policy; nothing happens unless it is due at `now`.
+    TakeAutoSnapshots {
+        policy: Id,
+    },
 }
 
 /// What a successful command returns to the client.
@@ -221,5 +263,18 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         SetMappingAccessMode { volume, host, mode } => hosts::set_mapping_access_mode(model, *volume, host, *mode),
         SetSnapshotSecurity { volume, retention_min } => secure::set(model, *volume, *retention_min, now),
         SetSdcPerfProfile { host, profile } => hosts::set_perf_profile(model, *host, *profile),
+        CreateDomain { name } => domains::create(model, name),
+        ModifyDomain { domain, change } => domains::modify(model, *domain, change),
+        RemoveDomain { domain } => domains::remove(model, *domain),
+        CreatePool(new) => pools::create(model, new),
+        ModifyPool { pool, change } => pools::modify(model, *pool, change),
+        RemovePool { pool } => pools::remove(model, *pool),
+        CreateSdt(new) => sdts::create(model, new),
+        ModifySdt { sdt, change } => sdts::modify(model, *sdt, change),
+        RemoveSdt { sdt } => sdts::remove(model, *sdt),
+        CreatePolicy(new) => snapshot_policies::create(model, new, now),
+        ModifyPolicy { policy, change } => snapshot_policies::modify(model, *policy, change, now),
+        RemovePolicy { policy } => snapshot_policies::remove(model, *policy),
+        TakeAutoSnapshots { policy } => snapshot_policies::take(model, *policy, now),
     }
 }

@@ -4,8 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::Id;
-use super::objects::{AccessMode, Host, HostKind, Mapping, PerfProfile, Provisioning, VTree, Volume};
-use super::Model;
+use super::objects::{
+    AccessMode, Host, HostKind, Mapping, PerfProfile, ProtectionDomain, Provisioning, Sdt, StoragePool, VTree, Volume,
+};
+use super::pools::PoolConfig;
+use super::settings::DomainSettings;
+use super::snapshot_policies::{AutoSnapshot, SnapshotPolicy};
+use super::{domains, pools, sdts, snapshot_policies, Model};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
@@ -96,6 +101,45 @@ pub enum Effect {
         host: Id,
         profile: PerfProfile,
     },
+    DomainCreated(Box<ProtectionDomain>),
+    /// A domain's name and settings after a change.
+    DomainConfigured {
+        domain: Id,
+        name: String,
+        settings: Box<DomainSettings>,
+    },
+    DomainRemoved {
+        domain: Id,
+    },
+    PoolCreated(Box<StoragePool>),
+    PoolConfigured {
+        pool: Id,
+        config: Box<PoolConfig>,
+    },
+    PoolRemoved {
+        pool: Id,
+    },
+    SdtCreated(Box<Sdt>),
+    /// The whole SDT record after a change (the data plane compares its addresses and ports).
+    SdtConfigured(Box<Sdt>),
+    SdtRemoved {
+        sdt: Id,
+    },
+    PolicyCreated(Box<SnapshotPolicy>),
+    /// The whole policy record after a change or a run.
+    PolicyConfigured(Box<SnapshotPolicy>),
+    PolicyRemoved {
+        policy: Id,
+    },
+    /// Marks a snapshot created in the same plan as a policy's auto snapshot.
+    AutoSnapshotTaken {
+        volume: Id,
+        auto: AutoSnapshot,
+    },
+    /// The snapshot stays, as an ordinary one.
+    AutoSnapshotDetached {
+        volume: Id,
+    },
 }
 
 /// A volume as created, serialisable for the journal.
@@ -104,7 +148,7 @@ pub type VolumeRecord = Volume;
 pub type HostRecord = Host;
 
 /// The low 32 bits of an id: the sequence number it was drawn with.
-fn seq_of(id: Id) -> u64 {
+pub(super) fn seq_of(id: Id) -> u64 {
     id.0 & 0xffff_ffff
 }
 
@@ -252,6 +296,26 @@ pub(super) fn apply(model: &mut Model, effect: &Effect) {
                 *perf_profile = *profile;
             }
         }
+        Effect::DomainCreated(domain) => domains::apply_created(model, domain),
+        Effect::DomainConfigured { domain, name, settings } => {
+            domains::apply_configured(model, *domain, name, settings)
+        }
+        Effect::DomainRemoved { domain } => domains::apply_removed(model, *domain),
+        Effect::PoolCreated(pool) => pools::apply_created(model, pool),
+        Effect::PoolConfigured { pool, config } => pools::apply_configured(model, *pool, config),
+        Effect::PoolRemoved { pool } => pools::apply_removed(model, *pool),
+        Effect::SdtCreated(sdt) => sdts::apply_created(model, sdt),
+        Effect::SdtConfigured(sdt) => sdts::apply_configured(model, sdt),
+        Effect::SdtRemoved { sdt } => sdts::apply_removed(model, *sdt),
+        Effect::PolicyCreated(policy) => snapshot_policies::apply_created(model, policy),
+        Effect::PolicyConfigured(policy) => snapshot_policies::apply_configured(model, policy),
+        Effect::PolicyRemoved { policy } => snapshot_policies::apply_removed(model, *policy),
+        Effect::AutoSnapshotTaken { volume, auto } => {
+            model.auto_snapshots.insert(*volume, auto.clone());
+        }
+        Effect::AutoSnapshotDetached { volume } => {
+            model.auto_snapshots.remove(volume);
+        }
     }
 }
 
@@ -277,6 +341,7 @@ fn create_volume(model: &mut Model, v: &Volume) {
 
 fn remove_volume(model: &mut Model, id: Id) {
     let Some(v) = model.volumes.remove(&id) else { return };
+    snapshot_policies::forget_volume(model, id);
     usage(model, &v, -1);
     if let Some(name) = &v.name {
         model.index.volume_by_name.remove(name);

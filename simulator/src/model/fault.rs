@@ -98,6 +98,59 @@ faults! {
     secure_snapshot_expiry_advanced => 4101, "SECURE_SNAPSHOT_EXPIRY_CANNOT_BE_ADVANCED", "The expiration time of a secure snapshot can be delayed but not advanced";
     /// Removing a secure snapshot before it expires. Inferred code, name and message.
     secure_snapshot_not_expired => 4102, "SECURE_SNAPSHOT_NOT_EXPIRED", "A secure snapshot cannot be removed before its expiration time";
+    too_many_fds => 140, "TOO_MANY_FDS", "There are too many Protection Domains";
+    fd_name_in_use => 141, "FD_NAME_IN_USE", "Protection Domain name already in use. Please try a different name.";
+    /// Also what a domain with SDTs gets on removal (an SDT is a target too; inferred).
+    fd_has_tgts => 143, "FD_HAS_TGTS", "Protection Domain has SDSs";
+    too_many_storage_pools_in_fd => 169, "TOO_MANY_STORAGE_POOLS_IN_PROTECTION_DOMAIN", "There are too many Storage Pools in the Protection Domain";
+    storage_pool_has_devs => 172, "STORAGE_POOL_HAS_DEVS", "The Storage Pool has SDS devices";
+    storage_pool_name_already_exists => 173, "STORAGE_POOL_NAME_ALREADY_EXISTS", "Storage Pool name already exists";
+    fd_has_storage_pools => 176, "FD_HAS_STORAGE_POOLS", "Protection Domain has Storage Pools";
+    storage_pool_has_vols => 196, "STORAGE_POOL_HAS_VOLS", "The Storage Pool has volumes. Please remove all the volumes before removing the Storage Pool.";
+    /// The trailing space is in the gateway's table.
+    fd_not_active => 213, "FD_NOT_ACTIVE", "The Protection Domain is not active. ";
+    /// Inferred code (position in goscaleio's table, which drifts past ~300).
+    invalid_spare_percentage => 316, "INVALID_SPARE_PERCENTAGE", "The spare percentage value that you provided is invalid. Please use a value between 0 - 99.";
+    /// Inferred code.
+    ip_already_exists => 328, "IP_ALREADY_EXISTS", "The IP already exists.";
+    /// Inferred code.
+    too_many_storage_pools => 338, "TOO_MANY_STORAGE_POOLS", "There are too many Storage Pools in the system";
+    /// Inferred code.
+    invalid_policy => 644, "INVALID_POLICY", "Invalid policy";
+    /// Inferred code.
+    compression_only_for_fine_granularity => 879, "COMPRESSION_METHOD_ONLY_RELEVANT_FOR_SPEF", "Compression may only be enabled on volumes with Fine Granularity layout";
+    /// Inferred code.
+    zero_padding_fixed_for_fine_granularity => 888, "ZERO_PADDING_NOT_CONFIGURABLE_FOR_SPEF_SP", "Zero padding is not configurable for fine granularity Storage Pools";
+    /// Inferred code.
+    invalid_rfcache_page_size => 535, "INVALID_RFCACHE_PAGESIZE", "Invalid RFcache page size. Valid values are powers of 2 between 4KB and 64KB";
+    /// Inferred code.
+    invalid_rfcache_max_io_size => 536, "INVALID_RFCACHE_MAXIOSIZE", "Invalid RFcache maximum IO size. Valid values are powers of 2 between 32KB and 256KB";
+    /// Inferred code; the table words it for SDSs, the MDM's other kind of target.
+    tgt_already_in_mm => 537, "TGT_ALREADY_IN_MM", "The specified SDS is already in maintenance-mode.";
+    /// Inferred code.
+    tgt_not_in_mm => 538, "TGT_NOT_IN_MM", "The specified SDS is not in maintenance-mode.";
+    /// Inferred code.
+    add_src_vol_will_cause_too_many_vols_in_vtree => 350, "ADD_SRC_VOL_WILL_CAUSE_TOO_MANY_VOLS_IN_VTREE", "Adding the source volume to the snapshot policy will cause there to be too many volumes in the VTree";
+    /// Inferred code.
+    snap_policy_levels_out_of_range => 911, "SNAP_POLICY_LEVELS_OUT_OF_RANGE", "The total number of snapshots for the policy exceeds the allowed maximum";
+    /// Inferred code.
+    snap_policy_name_already_exists => 913, "SNAP_POLICY_NAME_ALREADY_EXISTS", "Snapshot policy name already exists";
+    /// Inferred code.
+    too_many_snap_policy_levels => 915, "TOO_MANY_SNAP_POLICY_LEVELS", "Too many snapshot policy levels";
+    /// Inferred code.
+    snap_policy_not_found => 917, "SNAP_POLICY_NOT_FOUND", "The snapshot policy was not found";
+    /// Inferred code.
+    source_vol_already_in_snap_policy => 918, "SOURCE_VOL_ALREADY_IN_SNAP_POLICY", "The source volume is already associated with a Snapshot Policy";
+    /// Inferred code.
+    source_vol_cant_be_auto_snapshot => 919, "SOURCE_VOL_CANT_BE_AUTO_SNAPSHOT", "The specified volume is an auto snapshot and can't be used as a source volume";
+    /// Inferred code.
+    two_snap_policy_src_vols_of_same_vtree => 920, "TWO_SNAP_POLICY_SRC_VOLS_OF_SAME_VTREE", "A single VTree cannot contain more than one Snapshot Policy source-volume";
+    /// Inferred code.
+    snap_policy_has_source_volumes => 921, "SNAP_POLICY_HAS_SOURCE_VOLUMES", "The operation cannot be completed because the Snapshot Policy has source volumes associated with it";
+    /// Inferred code.
+    source_vol_not_in_snap_policy => 922, "SOURCE_VOL_NOT_IN_SNAP_POLICY", "The source volume is not associated with the Snapshot Policy";
+    /// No SDT code is known: the table's generic ALREADY_EXISTS (inferred).
+    sdt_name_in_use => 7, "ALREADY_EXISTS", "Already exists";
 }
 
 impl Fault {

@@ -71,6 +71,7 @@ pub enum IdKind {
     FaultSet,
     User,
     Mdm,
+    SnapshotPolicy,
 }
 
 impl IdKind {
@@ -90,6 +91,7 @@ impl IdKind {
             IdKind::FaultSet => 0xfa57,
             IdKind::User => 0x05e7,
             IdKind::Mdm => 0x3d30,
+            IdKind::SnapshotPolicy => 0x5b01,
         }
     }
 }

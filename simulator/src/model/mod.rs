@@ -12,6 +12,7 @@
 pub mod breakage;
 mod cluster;
 mod commands;
+mod domains;
 mod effects;
 pub mod fault;
 mod hosts;
@@ -23,8 +24,12 @@ mod inventory_tests;
 pub mod layout;
 pub mod limits;
 pub mod objects;
+mod pools;
 mod sds;
+mod sdts;
 mod secure;
+pub mod settings;
+pub mod snapshot_policies;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -37,11 +42,15 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{Command, HostRef, MapTarget, Plan, RemoveMode, Reply};
+pub use domains::DomainChange;
 pub use effects::Effect;
 pub use fault::Fault;
 pub use ids::Id;
 use ids::IdKind;
 pub use objects::*;
+pub use pools::{IoPriorityKind, NewPool, PoolChange, PoolConfig};
+pub use sdts::{NewSdt, SdtChange};
+pub use snapshot_policies::{AutoSnapshot, PolicyChange, PolicySettings, RemovalAction, SnapshotPolicy};
 use topology::Topology;
 
 /// Next sequence number per id kind.
@@ -52,6 +61,14 @@ struct Sequences {
     host: u64,
     snapshot_group: u64,
     nsid: u32,
+    #[serde(default)]
+    domain: u64,
+    #[serde(default)]
+    pool: u64,
+    #[serde(default)]
+    sdt: u64,
+    #[serde(default)]
+    policy: u64,
 }
 
 /// The whole state of one simulated system.
@@ -70,6 +87,11 @@ pub struct Model {
     /// SDSs, devices, fault sets, users, the MDM cluster and SDC access settings.
     #[serde(default)]
     inventory: inventory::Inventory,
+    #[serde(default)]
+    policies: BTreeMap<Id, snapshot_policies::SnapshotPolicy>,
+    /// The volumes a snapshot policy took, and which run took them.
+    #[serde(default)]
+    auto_snapshots: BTreeMap<Id, snapshot_policies::AutoSnapshot>,
     seq: Sequences,
     /// Lookup indexes, rebuilt after loading rather than stored.
     #[serde(skip)]
@@ -85,6 +107,8 @@ struct Index {
     host_by_name: HashMap<String, Id>,
     host_by_nqn: HashMap<String, Id>,
     nvme_hosts: usize,
+    /// The policy each source volume belongs to.
+    policy_by_source: HashMap<Id, Id>,
 }
 
 impl Model {
@@ -109,6 +133,8 @@ impl Model {
             hosts: BTreeMap::new(),
             snapshot_groups: BTreeMap::new(),
             inventory: Default::default(),
+            policies: BTreeMap::new(),
+            auto_snapshots: BTreeMap::new(),
             seq: Sequences::default(),
             index: Index::default(),
             broken: Default::default(),
@@ -122,6 +148,7 @@ impl Model {
                 pools: Default::default(),
                 sdts: Default::default(),
                 volume_count: 0,
+                settings: Default::default(),
             };
             for pool_spec in &pd_spec.storage_pools {
                 let id = ids::derive(seed, IdKind::StoragePool, pool_seq);
@@ -137,12 +164,15 @@ impl Model {
                         zero_padding: pool_spec.zero_padding,
                         max_capacity_kb: pool_spec.capacity_gb * 1024 * 1024,
                         spare_percentage: pool_spec.spare_percentage,
-                        data_layout: pool_spec.data_layout,
-                        compression: pool_spec
-                            .compression_method
-                            .unwrap_or_else(|| layout::Compression::default_for(pool_spec.data_layout)),
                         usage: PoolUsage::default(),
                         volumes: Default::default(),
+                        settings: settings::PoolSettings {
+                            data_layout: pool_spec.data_layout,
+                            compression_method: pool_spec
+                                .compression_method
+                                .unwrap_or_else(|| layout::Compression::default_for(pool_spec.data_layout)),
+                            ..Default::default()
+                        },
                     },
                 );
             }
@@ -160,11 +190,15 @@ impl Model {
                         storage_port: sdt_spec.storage_port,
                         nvme_port: sdt_spec.nvme_port,
                         discovery_port: sdt_spec.discovery_port,
+                        ip_roles: Default::default(),
+                        in_maintenance: false,
                     },
                 );
             }
             model.domains.insert(pd_id, pd);
         }
+        model.seq.domain = topology.protection_domains.len() as u64;
+        (model.seq.pool, model.seq.sdt) = (pool_seq, sdt_seq);
         for (n, sdc) in topology.sdcs.iter().enumerate() {
             let id = ids::derive(seed, IdKind::Sdc, n as u64);
             model.hosts.insert(
@@ -211,6 +245,9 @@ impl Model {
                 index.host_by_nqn.insert(nqn.clone(), h.id);
                 index.nvme_hosts += 1;
             }
+        }
+        for p in self.policies.values() {
+            index.policy_by_source.extend(p.sources.iter().map(|s| (*s, p.id)));
         }
         self.index = index;
     }
@@ -300,6 +337,29 @@ impl Model {
     }
     pub fn host_by_name(&self, name: &str) -> Option<&Host> {
         self.index.host_by_name.get(name).and_then(|id| self.hosts.get(id))
+    }
+
+    pub fn policies(&self) -> impl Iterator<Item = &SnapshotPolicy> {
+        self.policies.values()
+    }
+    pub fn policy(&self, id: Id) -> Option<&SnapshotPolicy> {
+        self.policies.get(&id)
+    }
+    /// The policy a volume is the source of.
+    pub fn policy_of_source(&self, volume: Id) -> Option<Id> {
+        self.index.policy_by_source.get(&volume).copied()
+    }
+    /// Whether (and by which policy run) a volume was taken as an auto snapshot.
+    pub fn auto_snapshot(&self, volume: Id) -> Option<&AutoSnapshot> {
+        self.auto_snapshots.get(&volume)
+    }
+    /// The auto snapshots a policy keeps, in id order.
+    pub fn policy_auto_snapshots(&self, policy: Id) -> impl Iterator<Item = Id> + '_ {
+        self.auto_snapshots.iter().filter(move |(_, a)| a.policy == policy).map(|(id, _)| *id)
+    }
+    /// The policies whose auto snapshot is due at `now` (the gateway's scheduler asks).
+    pub fn policies_due(&self, now: u64) -> Vec<Id> {
+        snapshot_policies::due(self, now)
     }
 
     /// The volumes of a pool, in id order.

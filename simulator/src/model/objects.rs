@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::ids::Id;
+use super::settings::{DomainSettings, IpRole, PoolSettings};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct System {
@@ -19,7 +20,7 @@ pub struct System {
     pub install_id: Id,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProtectionDomain {
     pub id: Id,
     pub name: String,
@@ -27,9 +28,11 @@ pub struct ProtectionDomain {
     pub sdts: BTreeSet<Id>,
     /// Volumes (snapshots included) in all pools of this domain, for the per-PD limit.
     pub volume_count: u64,
+    #[serde(default)]
+    pub settings: DomainSettings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StoragePool {
     pub id: Id,
     pub name: String,
@@ -39,18 +42,16 @@ pub struct StoragePool {
     /// Raw capacity of the pool's devices (both mirror copies), KiB.
     pub max_capacity_kb: u64,
     pub spare_percentage: u64,
-    #[serde(default)]
-    pub data_layout: super::layout::DataLayout,
-    #[serde(default)]
-    pub compression: super::layout::Compression,
     pub usage: PoolUsage,
     /// The pool's volumes and snapshots, so listing one pool does not scan the system.
     #[serde(default)]
     pub volumes: BTreeSet<Id>,
+    #[serde(default)]
+    pub settings: PoolSettings,
 }
 
 /// Counters kept up to date on every change, so statistics cost O(1).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PoolUsage {
     pub volumes: u64,
     pub snapshots: u64,
@@ -65,7 +66,7 @@ pub struct PoolUsage {
     pub mapped_volumes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Sdt {
     pub id: Id,
     pub name: String,
@@ -74,6 +75,17 @@ pub struct Sdt {
     pub storage_port: u16,
     pub nvme_port: u16,
     pub discovery_port: u16,
+    /// Roles of the addresses that are not `StorageAndHost` (the default role).
+    #[serde(default)]
+    pub ip_roles: std::collections::BTreeMap<String, IpRole>,
+    #[serde(default)]
+    pub in_maintenance: bool,
+}
+
+impl Sdt {
+    pub fn role(&self, ip: &str) -> IpRole {
+        self.ip_roles.get(ip).copied().unwrap_or(IpRole::StorageAndHost)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -101,6 +101,7 @@ pub(super) fn create(
             return Err(Fault::fd_and_sp_mismatch());
         }
     }
+    super::domains::check_active(model, pool.protection_domain)?;
     if let Some(name) = name {
         check_name(model, name, None)?;
     }
@@ -195,7 +196,7 @@ pub(super) fn snapshot(
 /// The effects that remove `targets`, refusing if any is mapped or a secure snapshot that has
 /// not expired. With `reparent`, children that stay behind move up to the removed volume's
 /// ancestor.
-fn removal(model: &Model, targets: &[Id], reparent: bool, now: u64) -> Result<Vec<Effect>, Fault> {
+pub(super) fn removal(model: &Model, targets: &[Id], reparent: bool, now: u64) -> Result<Vec<Effect>, Fault> {
     let mut effects = Vec::new();
     for id in targets {
         let v = existing(model, *id)?;

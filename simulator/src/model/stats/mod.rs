@@ -131,3 +131,19 @@ pub fn host(model: &Model, id: Id) -> Stats {
 pub fn sdt(_model: &Model, _id: Id) -> Stats {
     vec![("numOfConnectedHosts", Stat::Int(0))]
 }
+
+/// A snapshot policy's statistics: its source volumes and the auto snapshots it took.
+pub fn snapshot_policy(model: &Model, id: Id) -> Stats {
+    use Stat::*;
+    let sources: Vec<Id> = model.policy(id).map(|p| p.sources.iter().copied().collect()).unwrap_or_default();
+    let autos: Vec<Id> = model.policy_auto_snapshots(id).collect();
+    vec![
+        ("numOfSrcVols", Int(sources.len() as u64)),
+        ("srcVolIds", Ids(sources)),
+        ("numOfAutoSnapshots", Int(autos.len() as u64)),
+        ("autoSnapshotVolIds", Ids(autos)),
+        // Locked auto snapshots are not modelled.
+        ("numOfExpiredButLockedSnapshots", Int(0)),
+        ("expiredButLockedSnapshotsIds", Ids(vec![])),
+    ]
+}
