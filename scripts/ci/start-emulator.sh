@@ -19,7 +19,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 emulator=pflex-sim bin=${PFLEX_SIM_BIN:-} state=${PFLEX_SIM_STATE_DIR:-} port=0
-user=admin password='Password123!' env_file= timeout=60 stop=false
+user=admin password='Password123!' env_file='' timeout=60 stop=false
 extra=()
 while (($#)); do
     case $1 in
@@ -74,7 +74,7 @@ setsid "$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" --user "$use
 pid=$!
 echo "$pid" >"$state/emulator.pid"
 
-url= ca=$state/tls/ca.pem
+url='' ca=$state/tls/ca.pem
 deadline=$((SECONDS + timeout))
 until [[ -n $url ]] && curl -fsS --cacert "$ca" "$url/sim/health" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then

@@ -16,7 +16,10 @@ cmp -s "$work/stdout" "$work/github_env" || fail "stdout and \$GITHUB_ENV differ
 cmp -s "$work/stdout" "$work/dotenv" || fail "stdout and --env-file differ"
 grep -qx "url=https://127.0.0.1:[0-9]*" "$work/github_output" || fail "no url output: $(cat "$work/github_output")"
 # A later step sees the values as its environment.
-set -a; source "$work/github_env"; set +a
+set -a
+# shellcheck disable=SC1091 # written by start-emulator.sh above
+source "$work/github_env"
+set +a
 [[ -s $PFLEX_SIM_CA && $PFLEX_GATEWAY == "$PFLEX_SIM_URL" ]] || fail "exported values: $(cat "$work/github_env")"
 
 health=$(curl -fsS --cacert "$PFLEX_SIM_CA" "$PFLEX_SIM_URL/sim/health")
