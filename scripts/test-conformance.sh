@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The conformance harness against the simulator on this machine, content checked on the
 # `file` plane through the `sim` connector (no root) and, as root, the `loop` connector.
-# Reports go to target/conformance/ (terminal summary, JSON and JUnit XML).
+# Reports go to target/conformance/ (terminal summary, JSON, JUnit XML and HTML); then the HTML
+# report is checked as a person sees it, in headless Chromium (scripts/test-report-html.sh).
 #
 # Usage: scripts/test-conformance.sh [extra pflex-conformance run flags]
 # Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SEED (default: random, printed).
@@ -39,5 +40,7 @@ for mode in "${modes[@]}"; do
     "$harness" run --gateway "https://127.0.0.1:$port" --user admin --password 'Password123!' \
         --ca-cert "$state/tls/ca.pem" --pool sp1 --domain pd1 --data "$mode" \
         --cases "$cases" --seed "$seed" \
-        --report "$out/report-$mode.json" --report "$out/report-$mode.xml" "$@"
+        --report "$out/report-$mode.json" --report "$out/report-$mode.xml" --report "$out/report-$mode.html" "$@"
 done
+
+bash scripts/test-report-html.sh

@@ -13,15 +13,20 @@
 //! * [`transcript`]: the recording proxy that keeps each case's exchanges.
 //! * [`data`]: connectors and content patterns.
 //! * [`scenarios`]: fixed flows (LXD, CloudStack, token expiry, error shapes).
-//! * [`report`]: terminal, JSON and JUnit output.
+//! * [`progress`]: the live status line or plain progress lines.
+//! * [`report`]: terminal, JSON and JUnit output; [`html`]: the report for
+//!   people, grouped by behaviour area ([`areas`]).
 //!
 //! **Invariant:** this crate never depends on `powerflex-sim`
 //! (`tests/independence.rs` checks it with `cargo metadata`).
 
+pub mod areas;
 pub mod data;
 pub mod gateway_calls;
+pub mod html;
 pub mod machine;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod scenarios;
 pub mod sut;

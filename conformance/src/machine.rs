@@ -16,8 +16,10 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
+use crate::areas::{self, Area};
 use crate::model::{Model, NameChoice, Op, RemoveMode, GIB, HOSTS, SLOTS};
-use crate::sut::{Harness, Sut};
+use crate::report::ScenarioResult;
+use crate::sut::{Harness, Sut, INTERRUPTED};
 use crate::transcript::Exchange;
 
 thread_local! {
@@ -203,7 +205,7 @@ impl StateMachineTest for GatewayTest {
         let hx = harness();
         hx.proxy.recorder.clear();
         if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            panic!("interrupted");
+            panic!("{INTERRUPTED}");
         }
         Sut::new(hx)
     }
@@ -253,8 +255,18 @@ pub struct PropertyFailure {
     pub reason: String,
     /// The minimal sequence.
     pub steps: Vec<String>,
+    /// The behaviour area of its last step, where it failed.
+    pub area: Option<Area>,
     /// The gateway exchanges of the last replay of that sequence.
     pub transcript: Vec<Exchange>,
+}
+
+/// What a failed step panicked with.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn seed_bytes(seed: u64) -> [u8; 32] {
@@ -284,9 +296,21 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
     let strategy = Reference::sequential_strategy(1..=cfg.max_steps);
     let last_transcript = std::sync::Mutex::new(Vec::new());
     let quiet = QuietCaseThread::install();
+    let (runs, shrinking) = (std::sync::atomic::AtomicU32::new(0), AtomicBool::new(false));
     #[allow(clippy::result_large_err)] // proptest's own error type
     let result = with_harness(hx.clone(), || {
         runner.run(&strategy, |(init, steps, seen)| {
+            if hx.interrupted.load(Ordering::SeqCst) {
+                // Fail at once, so proptest's shrinking runs nothing more.
+                return Err(TestCaseError::fail(INTERRUPTED));
+            }
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            let label = if shrinking.load(Ordering::SeqCst) {
+                format!("property: shrinking a failure (run {run})")
+            } else {
+                format!("property case {run}/{}", cfg.cases)
+            };
+            hx.progress.begin(label, steps.len());
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 GatewayTest::test_sequential(config.clone(), init, steps, seen)
             }));
@@ -296,13 +320,9 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
                     Ok(())
                 }
                 Err(p) => {
+                    shrinking.store(true, Ordering::SeqCst);
                     *last_transcript.lock().expect("lock") = hx.proxy.recorder.snapshot();
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".into());
-                    Err(TestCaseError::fail(msg))
+                    Err(TestCaseError::fail(panic_message(p.as_ref())))
                 }
             }
         })
@@ -310,9 +330,14 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
     drop(quiet);
     let failure = match result {
         Ok(()) => None,
-        Err(TestError::Abort(reason)) => {
-            Some(PropertyFailure { reason: format!("aborted: {reason}"), steps: Vec::new(), transcript: Vec::new() })
-        }
+        // Stopped by a signal: no failure of the gateway, and nothing to replay.
+        Err(_) if hx.interrupted.load(Ordering::SeqCst) => None,
+        Err(TestError::Abort(reason)) => Some(PropertyFailure {
+            reason: format!("aborted: {reason}"),
+            steps: Vec::new(),
+            area: None,
+            transcript: Vec::new(),
+        }),
         Err(TestError::Fail(reason, (_, steps, _))) => {
             // Replay the minimal sequence once more, so the transcript is its own.
             let replay = with_harness(hx.clone(), || {
@@ -328,11 +353,60 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
             Some(PropertyFailure {
                 reason: reason.to_string(),
                 steps: steps.iter().map(|s| format!("{s:?}")).collect(),
+                area: steps.last().map(areas::of_op),
                 transcript,
             })
         }
     };
     PropertyOutcome { passed: passed.into_inner(), failure }
+}
+
+/// Sequences found once and kept, each replayed as written on every run
+/// (proptest's own regression seeds replay only through the generator, which
+/// changes whenever the strategies do).
+pub fn fixed_sequences() -> Vec<(&'static str, Vec<Op>)> {
+    use crate::model::GIB;
+    vec![(
+        // Seed 7, 48 cases: the model expected this copy to succeed, the
+        // driver refused it; LXD's copy fails too (lxd-drivers.md §5.5).
+        "regression_copy_with_a_snapshot_larger_than_the_copy",
+        vec![
+            Op::Create { size: 1, thick: false },
+            Op::Copy { src: 1, clone_copy: false, with_snapshots: false, size: None },
+            Op::Snapshot { vol: 1 },
+            Op::Resize { vol: 3, size: 12 * GIB },
+            Op::Copy { src: 1, clone_copy: false, with_snapshots: true, size: Some(11) },
+        ],
+    )]
+}
+
+/// Replays one fixed sequence through the model and the gateway, as a
+/// scenario result (its transcript kept on failure).
+pub fn run_fixed(hx: Arc<Harness>, name: &str, steps: Vec<Op>) -> ScenarioResult {
+    let started = std::time::Instant::now();
+    hx.progress.begin(format!("fixed sequence {name}"), steps.len());
+    let init = Model::new(hx.target.data.checks_content());
+    // Each step must hold in the model too, or the sequence is not what it says.
+    let mut m = init.clone();
+    for (i, op) in steps.iter().enumerate() {
+        assert!(m.precondition(op), "fixed sequence {name}: step {} ({op:?}) is not allowed", i + 1);
+        m.apply(op);
+    }
+    let config = Config { cases: 1, failure_persistence: None, ..Config::default() };
+    let result = with_harness(hx.clone(), || {
+        let _quiet = QuietCaseThread::install();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            GatewayTest::test_sequential(config, init, steps, None)
+        }))
+    });
+    let message = result.err().map(|p| panic_message(p.as_ref()));
+    ScenarioResult {
+        name: name.to_string(),
+        passed: message.is_none(),
+        transcript: if message.is_some() { hx.proxy.recorder.snapshot() } else { Vec::new() },
+        message,
+        millis: started.elapsed().as_millis() as u64,
+    }
 }
 
 #[cfg(test)]

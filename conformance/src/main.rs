@@ -1,16 +1,17 @@
 //! `pflex-conformance`: parse arguments, connect, run scenarios and the
-//! property, report, clean up (also on Ctrl-C).
+//! property, report, clean up (also on SIGINT and SIGTERM).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use powerflex_conformance::data::DataMode;
 use powerflex_conformance::machine::{self, PropertyConfig};
-use powerflex_conformance::report::{PropertyFailureReport, PropertyResult, Report};
+use powerflex_conformance::progress::{Progress, ProgressMode};
+use powerflex_conformance::report::{PropertyFailureReport, PropertyResult, Report, ScenarioResult};
 use powerflex_conformance::scenarios;
 use powerflex_conformance::sut::{Harness, PoolSel, Target};
 
@@ -66,9 +67,12 @@ struct RunArgs {
     /// Proptest regression file to replay first and to extend with new failures.
     #[arg(long)]
     regressions: Option<String>,
-    /// Write a report: .json or .xml (JUnit). Repeatable.
+    /// Write a report: .json, .xml (JUnit) or .html (for people). Repeatable.
     #[arg(long)]
     report: Vec<PathBuf>,
+    /// Live progress on stderr: a status line on a terminal, plain lines elsewhere.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
     /// Run only the scenarios whose names contain one of these (repeatable).
     #[arg(long)]
     scenario: Vec<String>,
@@ -90,8 +94,9 @@ fn main() -> ExitCode {
         .init();
     let Commands::Run(args) = Cli::parse().command;
     match run(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(Verdict::Passed) => ExitCode::SUCCESS,
+        Ok(Verdict::Failed) => ExitCode::from(1),
+        Ok(Verdict::Interrupted(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("pflex-conformance: {e}");
             ExitCode::from(2)
@@ -99,7 +104,118 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> Result<bool, String> {
+/// How the run ended.
+enum Verdict {
+    Passed,
+    Failed,
+    /// Stopped by a signal; the exit status is 128 + its number.
+    Interrupted(u8),
+}
+
+/// How long after a signal the run may take to stop between steps before the
+/// signal handler cleans up and reports on its own (a step through a slow
+/// proxy can take long; CI runners kill a few seconds after SIGTERM).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What the run has done so far, shared with the signal handler.
+struct Run {
+    args: RunArgs,
+    hx: Arc<Harness>,
+    version: String,
+    seed: u64,
+    started: Instant,
+    scenarios: Mutex<Vec<ScenarioResult>>,
+    /// The signal that stopped the run, and its exit status.
+    signal: Mutex<Option<(&'static str, u8)>>,
+    /// Set by whoever writes the reports first (the run or the signal handler).
+    reported: AtomicBool,
+}
+
+impl Run {
+    /// Removes what the run created, writes the reports, prints the summary;
+    /// only the first caller does anything.
+    async fn finish(&self, property: Option<PropertyResult>) -> Result<Option<Verdict>, String> {
+        if self.reported.swap(true, Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let cleanup_errors = self.hx.cleanup_run().await;
+        let signal = *self.signal.lock().expect("signal lock");
+        let args = &self.args;
+        let report = Report {
+            gateway: args.gateway.clone(),
+            version: self.version.clone(),
+            data: args.data,
+            content: if args.data.checks_content() {
+                format!("checked through the driver's attach ({:?} connector)", args.data).to_lowercase()
+            } else {
+                "NOT checked (--data none): structure, sizes, VTrees, mappings and errors only".into()
+            },
+            run_tag: self.hx.tag.clone(),
+            property,
+            scenarios: self.scenarios.lock().expect("results lock").clone(),
+            cleanup_errors,
+            exchanges: self.hx.proxy.recorder.total(),
+            seconds: self.started.elapsed().as_secs_f64(),
+            interrupted: signal.map(|(name, _)| name.to_string()),
+        };
+        self.hx.progress.finish();
+        print!("{}", report.summary());
+        for path in &args.report {
+            write_report(path, &report)?;
+        }
+        Ok(Some(match signal {
+            Some((_, code)) => Verdict::Interrupted(code),
+            None if report.passed() => Verdict::Passed,
+            None => Verdict::Failed,
+        }))
+    }
+}
+
+fn write_report(path: &Path, report: &Report) -> Result<(), String> {
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("xml") => report.junit(),
+        Some("html") | Some("htm") => report.html(),
+        _ => report.json(),
+    };
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Waits for SIGINT or SIGTERM, marks the run interrupted (it stops after the
+/// current step and reports), and if it has not within [`STOP_GRACE`] or a
+/// second signal comes, cleans up and reports here and exits.
+async fn on_signal(run: Arc<Run>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        eprintln!("pflex-conformance: cannot watch for SIGTERM/SIGINT; interrupting will leave volumes behind");
+        return;
+    };
+    let first = tokio::select! {
+        _ = term.recv() => ("SIGTERM", 128 + 15),
+        _ = int.recv() => ("SIGINT", 128 + 2),
+    };
+    *run.signal.lock().expect("signal lock") = Some(first);
+    run.hx.interrupted.store(true, Ordering::SeqCst);
+    run.hx.progress.note(&format!(
+        "pflex-conformance: {}: stopping after the current step, then removing what this run created",
+        first.0
+    ));
+    tokio::select! {
+        _ = tokio::time::sleep(STOP_GRACE) => {}
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    run.hx.progress.note("pflex-conformance: not stopped yet; cleaning up and reporting now");
+    match run.finish(None).await {
+        Ok(Some(_)) => std::process::exit(i32::from(first.1)),
+        Ok(None) => {} // The run is writing its reports; it exits itself.
+        Err(e) => {
+            eprintln!("pflex-conformance: {e}");
+            std::process::exit(i32::from(first.1));
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<Verdict, String> {
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -126,39 +242,47 @@ fn run(args: RunArgs) -> Result<bool, String> {
         pool,
         data: args.data,
     };
-    let hx: Arc<Harness> = rt.block_on(Harness::connect(target, seed))?;
+    let progress = Progress::new(args.progress);
+    let hx: Arc<Harness> = rt.block_on(Harness::connect(target, seed, progress))?;
     let version = rt.block_on(hx.client().version()).unwrap_or_else(|e| format!("unknown ({e})"));
-    eprintln!(
+    hx.progress.note(&format!(
         "pflex-conformance: gateway {} (version {version}), pool {}, run tag {}, seed {seed}",
         args.gateway,
         hx.pool_id(),
         hx.tag
-    );
+    ));
+    let run = Arc::new(Run {
+        args,
+        hx: hx.clone(),
+        version,
+        seed,
+        started,
+        scenarios: Mutex::new(Vec::new()),
+        signal: Mutex::new(None),
+        reported: AtomicBool::new(false),
+    });
+    rt.spawn(on_signal(run.clone()));
 
-    // Ctrl-C: stop after the current step, remove everything this run made, exit 130.
-    {
-        let hx = hx.clone();
-        rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                hx.interrupted.store(true, Ordering::SeqCst);
-                eprintln!("\npflex-conformance: interrupted; removing what this run created…");
-                let errors = hx.cleanup_run().await;
-                for e in &errors {
-                    eprintln!("cleanup: {e}");
-                }
-                std::process::exit(130);
-            }
-        });
+    let args = &run.args;
+    if !args.no_scenarios {
+        rt.block_on(scenarios::run(&hx, &args.scenario, &run.scenarios));
     }
-
-    let scenarios = if args.no_scenarios { Vec::new() } else { rt.block_on(scenarios::run(&hx, &args.scenario)) };
-    let property = if args.no_property {
+    if !args.no_property {
+        for (name, steps) in machine::fixed_sequences() {
+            if hx.interrupted.load(Ordering::SeqCst) {
+                break;
+            }
+            let result = machine::run_fixed(hx.clone(), name, steps);
+            run.scenarios.lock().expect("results lock").push(result);
+        }
+    }
+    let property = if args.no_property || hx.interrupted.load(Ordering::SeqCst) {
         None
     } else {
         let cfg = PropertyConfig {
             cases: args.cases,
             max_steps: args.max_steps.max(1),
-            seed,
+            seed: run.seed,
             max_shrink_iters: args.max_shrink_iters,
             regressions: args.regressions.clone(),
         };
@@ -168,39 +292,21 @@ fn run(args: RunArgs) -> Result<bool, String> {
             cases: cfg.cases,
             passed_runs: out.passed,
             max_steps: cfg.max_steps,
-            seed,
+            seed: run.seed,
             millis: t.elapsed().as_millis() as u64,
             failure: out.failure.map(|f| PropertyFailureReport {
                 reason: f.reason,
                 steps: f.steps,
+                area: f.area,
                 transcript: f.transcript,
             }),
         })
     };
-    let cleanup_errors = rt.block_on(hx.cleanup_run());
-    let report = Report {
-        gateway: args.gateway.clone(),
-        version,
-        data: args.data,
-        content: if args.data.checks_content() {
-            format!("checked through the driver's attach ({:?} connector)", args.data).to_lowercase()
-        } else {
-            "NOT checked (--data none): structure, sizes, VTrees, mappings and errors only".into()
+    match rt.block_on(run.finish(property))? {
+        Some(verdict) => Ok(verdict),
+        // The signal handler is reporting and will exit; wait for it.
+        None => loop {
+            std::thread::sleep(Duration::from_secs(1));
         },
-        run_tag: hx.tag.clone(),
-        property,
-        scenarios,
-        cleanup_errors,
-        exchanges: hx.proxy.recorder.total(),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    print!("{}", report.summary());
-    for path in &args.report {
-        let text = match path.extension().and_then(|e| e.to_str()) {
-            Some("xml") => report.junit(),
-            _ => report.json(),
-        };
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(report.passed())
 }

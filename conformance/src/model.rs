@@ -18,6 +18,8 @@
 //!   refused (4039);
 //! * overwriting content across VTrees is refused (198);
 //! * an unknown volume is 500/79;
+//! * a host copy with snapshots fails whole when a snapshot is larger than
+//!   the copy (LXD `dd`s each snapshot into the target it made at the copy's size);
 //! * content: snapshots are frozen copies, copies are independent, restore
 //!   brings back the source's bytes; a `clone_copy=false` copy of a volume
 //!   without snapshots is a snapshot in the source's VTree, any other copy is a
@@ -203,6 +205,9 @@ pub enum Expect {
     Code(i64),
     /// The driver refuses a shrink itself, before asking the gateway.
     DriverShrinkRefused,
+    /// The driver refuses a host copy whose snapshot is larger than the
+    /// target, before creating anything.
+    DriverSnapshotLargerThanCopy,
 }
 
 /// How the driver makes a copy.
@@ -464,7 +469,14 @@ impl Model {
                     }
                     CopyWay::HostCopy => {
                         let snaps = if with_snapshots { self.driver_snapshots(src) } else { Vec::new() };
-                        let t = self.new_volume(Name::Driver { h: 0, snap: false }, s.size_gib.max(wanted), false);
+                        let size_gib = s.size_gib.max(wanted);
+                        // LXD makes the target at the copy's size and writes each
+                        // snapshot into it (lxd-drivers.md §5.5): a snapshot grown
+                        // past that size does not fit, and the copy fails whole.
+                        if snaps.iter().any(|ss| self.vols[ss].size_gib > size_gib) {
+                            return Expect::DriverSnapshotLargerThanCopy;
+                        }
+                        let t = self.new_volume(Name::Driver { h: 0, snap: false }, size_gib, false);
                         for ss in snaps {
                             let c = self.vols[&ss].content.clone();
                             self.vols.get_mut(&t).expect("target").content = c;
@@ -797,6 +809,27 @@ mod tests {
         m.apply(&Op::Remove { vol: 6, mode: RemoveMode::OnlyMe });
         assert_eq!(m.vols[&7].ancestor, Ancestor::Unknown);
         assert!(m.uncertain.contains(&1));
+    }
+
+    #[test]
+    fn a_host_copy_fails_whole_when_a_snapshot_is_larger_than_the_copy() {
+        // The sequence the harness found with seed 7 (48 cases).
+        let mut m = Model::new(false);
+        m.apply(&Op::Create { size: 1, thick: false }); // 1
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: false, size: None }); // 2
+        m.apply(&Op::Snapshot { vol: 1 }); // 3
+        m.apply(&Op::Resize { vol: 3, size: 12 * GIB });
+        assert_eq!(m.vols[&3].size_gib, 16);
+        let before = m.vols.clone();
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: true, size: Some(11) });
+        assert_eq!(m.expect, Expect::DriverSnapshotLargerThanCopy);
+        assert_eq!(m.vols, before, "nothing created");
+        assert!(m.created.is_empty());
+        // Without its snapshots, or at the snapshot's size, the copy is made.
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: false, size: Some(11) });
+        assert_eq!((m.expect, m.created.len()), (Expect::Ok, 1));
+        m.apply(&Op::Copy { src: 1, clone_copy: false, with_snapshots: true, size: Some(16 * GIB) });
+        assert_eq!((m.expect, m.created.len()), (Expect::Ok, 2));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::areas::Area;
 use crate::data::DataMode;
 use crate::transcript::Exchange;
 
@@ -47,6 +48,8 @@ pub struct PropertyFailureReport {
     pub reason: String,
     /// The steps.
     pub steps: Vec<String>,
+    /// The behaviour area of the failing (last) step.
+    pub area: Option<Area>,
     /// The gateway exchanges of its replay.
     pub transcript: Vec<Exchange>,
 }
@@ -74,12 +77,16 @@ pub struct Report {
     pub exchanges: u64,
     /// Seconds taken.
     pub seconds: f64,
+    /// The signal that stopped the run early (`SIGTERM`, `SIGINT`): the
+    /// results are what ran until then.
+    pub interrupted: Option<String>,
 }
 
 impl Report {
-    /// Whether everything passed.
+    /// Whether everything passed (an interrupted run did not).
     pub fn passed(&self) -> bool {
-        self.property.as_ref().is_none_or(|p| p.failure.is_none())
+        self.interrupted.is_none()
+            && self.property.as_ref().is_none_or(|p| p.failure.is_none())
             && self.scenarios.iter().all(|s| s.passed)
             && self.cleanup_errors.is_empty()
     }
@@ -131,13 +138,20 @@ impl Report {
         for e in &self.cleanup_errors {
             out.push_str(&format!("cleanup: {e}\n"));
         }
-        out.push_str(&format!(
-            "\n{} in {:.1} s, {} gateway exchanges\n",
-            if self.passed() { "PASSED" } else { "FAILED" },
-            self.seconds,
-            self.exchanges
-        ));
+        if let Some(signal) = &self.interrupted {
+            out.push_str(&format!("\ninterrupted by {signal}: the results above are what ran until then\n"));
+        }
+        out.push_str(&format!("\n{} in {:.1} s, {} gateway exchanges\n", self.verdict(), self.seconds, self.exchanges));
         out
+    }
+
+    /// One word for the whole run.
+    pub fn verdict(&self) -> &'static str {
+        match (self.interrupted.is_some(), self.passed()) {
+            (true, _) => "INTERRUPTED",
+            (false, true) => "PASSED",
+            (false, false) => "FAILED",
+        }
     }
 
     /// JSON.
@@ -165,6 +179,9 @@ impl Report {
         }
         if !self.cleanup_errors.is_empty() {
             cases.push(("cleanup".into(), 0, Some(self.cleanup_errors.join("\n")), String::new()));
+        }
+        if let Some(signal) = &self.interrupted {
+            cases.push(("interrupted".into(), 0, Some(format!("interrupted by {signal}")), String::new()));
         }
         let failures = cases.iter().filter(|c| c.2.is_some()).count();
         let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -246,6 +263,7 @@ mod tests {
             cleanup_errors: vec![],
             exchanges: 0,
             seconds: 1.0,
+            interrupted: None,
         };
         let x = r.junit();
         assert!(x.contains("failures=\"1\""));

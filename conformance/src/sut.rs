@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::data::{self, DataMode};
 use crate::gateway_calls::{Gw, GwError};
 use crate::model::{Ancestor, CopyWay, Expect, Model, Name, NameChoice, Op, H, HOSTS, SLOTS, T};
+use crate::progress::Progress;
 use crate::transcript::{self, Proxy};
 
 /// The first three UUID bytes of every harness volume: base64 `pfLx`.
@@ -66,6 +67,9 @@ pub struct Target {
     pub data: DataMode,
 }
 
+/// The panic message of a case stopped because the run was interrupted.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// One run's connection to the gateway.
 pub struct Harness {
     /// The runtime every call is driven on.
@@ -89,6 +93,8 @@ pub struct Harness {
     instance: AtomicU32,
     /// Set when the run is interrupted.
     pub interrupted: AtomicBool,
+    /// Where the run is, for the person watching.
+    pub progress: Progress,
 }
 
 impl std::fmt::Debug for Harness {
@@ -137,7 +143,7 @@ fn check<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, Stri
 
 impl Harness {
     /// Connects: starts the proxy, discovers the pool, creates the two hosts.
-    pub async fn connect(target: Target, seed: u64) -> Result<Arc<Harness>, String> {
+    pub async fn connect(target: Target, seed: u64, progress: Progress) -> Result<Arc<Harness>, String> {
         let http = transcript::upstream_client(target.insecure, target.ca_pem.as_deref())?;
         let proxy = check(transcript::start(&target.gateway, http).await, "cannot start the recording proxy")?;
         let mut map = BTreeMap::new();
@@ -201,6 +207,7 @@ impl Harness {
             hosts,
             instance: AtomicU32::new(0),
             interrupted: AtomicBool::new(false),
+            progress,
         }))
     }
 
@@ -355,6 +362,8 @@ pub enum Actual {
     Code(i64),
     /// The driver refused a shrink itself.
     DriverShrinkRefused,
+    /// The driver refused to copy a snapshot into a smaller target.
+    DriverSnapshotLargerThanCopy,
     /// Anything else.
     Other(String),
 }
@@ -365,6 +374,7 @@ impl Actual {
             (Actual::Ok, Expect::Ok) => true,
             (Actual::Code(a), Expect::Code(b)) => *a == b,
             (Actual::DriverShrinkRefused, Expect::DriverShrinkRefused) => true,
+            (Actual::DriverSnapshotLargerThanCopy, Expect::DriverSnapshotLargerThanCopy) => true,
             _ => false,
         }
     }
@@ -390,6 +400,7 @@ fn of_driver<T>(r: Result<T, DriverError>) -> Actual {
     match r {
         Ok(_) => Actual::Ok,
         Err(DriverError::ShrinkRefused { .. }) => Actual::DriverShrinkRefused,
+        Err(DriverError::SnapshotLargerThanCopy { .. }) => Actual::DriverSnapshotLargerThanCopy,
         Err(DriverError::Gateway(e)) => of_client(Err(e)),
         Err(e) => Actual::Other(e.to_string()),
     }
@@ -494,6 +505,11 @@ impl Sut {
     /// Performs `op` (the model `m` is the state after it) and compares.
     pub fn apply(&mut self, m: &Model, op: &Op) {
         let hx = self.hx.clone();
+        // Stop between steps once interrupted; the run removes what was made.
+        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("{INTERRUPTED}");
+        }
+        hx.progress.step(&format!("{op:?}"));
         let actual = hx.rt.block_on(self.exec(m, op));
         if !actual.matches(m.expect) {
             panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
@@ -560,7 +576,10 @@ impl Sut {
                 } else {
                     Vec::new()
                 };
-                let target_snapshots: Vec<Volume> = m.created.iter().skip(1).map(|h| self.desc(*h, true)).collect();
+                // The model numbers the target's snapshots right after the target,
+                // also when it expects the copy to fail and so created none.
+                let target_snapshots: Vec<Volume> =
+                    (1..=source_snapshots.len() as H).map(|k| self.desc(fresh_h + k, true)).collect();
                 self.asked.push(self.desc(fresh_h, false).name());
                 self.asked.extend(target_snapshots.iter().map(|v| v.name()));
                 let req = CopyRequest {

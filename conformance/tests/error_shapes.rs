@@ -4,6 +4,7 @@
 mod common;
 
 use powerflex_conformance::data::DataMode;
+use powerflex_conformance::progress::Progress;
 use powerflex_conformance::scenarios::{self, errors};
 use powerflex_conformance::sut::{Harness, PoolSel, Target};
 
@@ -21,7 +22,7 @@ fn error_bodies_match_the_snapshots() {
             pool: PoolSel::Named { pool: "sp1".into(), domain: "pd1".into() },
             data: DataMode::None,
         };
-        let hx = Harness::connect(target, 1).await.expect("connect");
+        let hx = Harness::connect(target, 1, Progress::silent()).await.expect("connect");
         let inst = hx.next_instance();
         let shapes = errors::collect(&hx, inst).await.expect("every error provoked");
         assert!(scenarios::cleanup_instance(&hx, inst).await.is_empty());

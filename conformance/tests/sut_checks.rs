@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use powerflex_conformance::data::DataMode;
 use powerflex_conformance::model::{Model, Op, RemoveMode};
+use powerflex_conformance::progress::Progress;
 use powerflex_conformance::sut::{Harness, PoolSel, Sut, Target};
 use powerflex_driver::naming::{ContentType, VolumeType};
 
@@ -23,7 +24,7 @@ fn connect(sim: &common::Sim, rt: &tokio::runtime::Runtime) -> Arc<Harness> {
         pool: PoolSel::Named { pool: "sp1".into(), domain: "pd1".into() },
         data: DataMode::None,
     };
-    rt.block_on(Harness::connect(target, 7)).expect("connect")
+    rt.block_on(Harness::connect(target, 7, Progress::silent())).expect("connect")
 }
 
 fn step(sut: &mut Sut, m: &mut Model, op: Op) {

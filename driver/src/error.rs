@@ -77,6 +77,22 @@ pub enum Error {
         /// Requested size in bytes (rounded).
         requested: u64,
     },
+    /// A host copy with snapshots would write a snapshot into a smaller target.
+    ///
+    /// LXD creates the target at its configured size and `dd`s each snapshot
+    /// into it, so a snapshot grown on the array past that size makes `dd`
+    /// run out of space and the copy fail; this refuses before creating anything.
+    #[error("cannot copy snapshot {snapshot} ({snapshot_size} bytes) into the copy {target} ({target_size} bytes): the snapshot is larger; ask for a size of at least {snapshot_size} bytes")]
+    SnapshotLargerThanCopy {
+        /// The source snapshot's array name.
+        snapshot: String,
+        /// Its size in bytes.
+        snapshot_size: u64,
+        /// The target's array name.
+        target: String,
+        /// The target's size in bytes.
+        target_size: u64,
+    },
     /// The volume is attached to this host and the operation needs it detached.
     #[error("volume {name} is attached to this host; detach it first")]
     Attached {

@@ -724,6 +724,17 @@ impl Driver {
             if i == 0 {
                 size = size.max(req.size.map(round_size).unwrap_or(0));
             }
+            for ss in &req.source_snapshots {
+                let snap = self.wire_volume(&ss.parts()[i]).await?;
+                if snap.size_bytes() > size {
+                    return Err(Error::SnapshotLargerThanCopy {
+                        snapshot: snap.name().to_string(),
+                        snapshot_size: snap.size_bytes(),
+                        target: dst_part.name(),
+                        target_size: size,
+                    });
+                }
+            }
             self.create_one(r, &dst_part, size, req.thick).await?;
             // Fresh on a zero-padded pool (create_one insists), so the first
             // pass may skip holes and zero blocks.

@@ -588,6 +588,45 @@ async fn a_failed_host_copy_leaves_nothing() {
     }
 }
 
+/// Found by the conformance harness (seed 7): a snapshot grown on the array
+/// past the copy's size. LXD's generic copy `dd`s it into the smaller target
+/// and fails for want of space; the driver refuses before creating anything.
+#[tokio::test]
+async fn a_host_copy_refuses_a_snapshot_larger_than_the_target() {
+    let gw = gateway().await;
+    let (d, scratch) = driver(&gw, &["powerflex.clone_copy=false"]).await;
+    let src = custom_block();
+    d.create_volume(&src, &SIZE_8).await.unwrap();
+    let s1 = d.create_snapshot(&src, Uuid::new_v4()).await.unwrap();
+    d.resize_volume(&s1, 12 * GIB).await.unwrap();
+    let before = volume_names(&d).await;
+    let dst = custom_block();
+    let mut req = CopyRequest {
+        source: src,
+        source_snapshots: vec![s1],
+        target: dst,
+        target_snapshots: vec![dst.snapshot(Uuid::new_v4())],
+        size: Some(11),
+        thick: false,
+    };
+    let err = d.copy_volume(&req, None).await.unwrap_err();
+    match &err {
+        Error::SnapshotLargerThanCopy { snapshot_size, target_size, .. } => {
+            assert_eq!((*snapshot_size, *target_size), (16 * GIB, 8 * GIB), "{err}")
+        }
+        other => panic!("expected SnapshotLargerThanCopy, got {other}"),
+    }
+    assert_eq!(volume_names(&d).await, before, "nothing created");
+    assert!(scratch.events().iter().all(|e| !e.starts_with("open ")), "nothing attached");
+    assert_no_host_leftovers(&d).await;
+
+    // Asking for the snapshot's size makes the same copy work.
+    req.size = Some(16 * GIB);
+    d.copy_volume(&req, None).await.unwrap();
+    assert_eq!(d.volume_info(&dst).await.unwrap().unwrap().size, 16 * GIB);
+    assert_eq!(d.volume_snapshots(&dst).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn copy_requests_are_checked() {
     let gw = gateway().await;

@@ -224,6 +224,17 @@ async fn auth_admin_expire_forces_a_new_login() {
     assert_eq!(again.get_ok("/api/version").await, json!("4.5"));
 }
 
+#[tokio::test]
+async fn health_answers_without_credentials_and_the_rest_of_sim_still_needs_them() {
+    let (gw, api) = start().await;
+    let http = &api.http;
+    let health = ok(read(http.get(format!("{}/sim/health", gw.url)).send().await.unwrap()).await);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["emulator"], "pflex-sim");
+    let refused = read(http.get(format!("{}/sim/info", gw.url)).send().await.unwrap()).await;
+    assert_error(&refused, 401, 0, "Unauthorized");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Version, system, protection domains, pools, SDTs (§1.4, §2.1-§2.3, §2.9)
 // ---------------------------------------------------------------------------------------------

@@ -48,9 +48,9 @@ pub fn all() -> Vec<(&'static str, Body)> {
     ]
 }
 
-/// Runs the scenarios whose names contain one of `only` (all when empty).
-pub async fn run(hx: &Harness, only: &[String]) -> Vec<ScenarioResult> {
-    let mut out = Vec::new();
+/// Runs the scenarios whose names contain one of `only` (all when empty),
+/// adding each result to `out` as it comes (an interrupted run reports those).
+pub async fn run(hx: &Harness, only: &[String], out: &std::sync::Mutex<Vec<ScenarioResult>>) {
     for (name, body) in all() {
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
             continue;
@@ -59,6 +59,7 @@ pub async fn run(hx: &Harness, only: &[String]) -> Vec<ScenarioResult> {
             break;
         }
         hx.proxy.recorder.clear();
+        hx.progress.begin(format!("scenario {name}"), 0);
         let inst = hx.next_instance();
         let started = Instant::now();
         let r = body(hx, inst).await;
@@ -69,7 +70,7 @@ pub async fn run(hx: &Harness, only: &[String]) -> Vec<ScenarioResult> {
             (Ok(()), true) => Ok(()),
             (Ok(()), false) => Err(format!("cleanup: {}", leftovers.join("; "))),
         };
-        out.push(ScenarioResult {
+        out.lock().expect("results lock").push(ScenarioResult {
             name: name.to_string(),
             passed: r.is_ok(),
             message: r.err(),
@@ -77,7 +78,6 @@ pub async fn run(hx: &Harness, only: &[String]) -> Vec<ScenarioResult> {
             transcript,
         });
     }
-    out
 }
 
 /// Removes an instance's volumes in every pool of the domain; returns problems.

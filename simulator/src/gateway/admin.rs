@@ -1,5 +1,6 @@
 //! The `/sim/` admin surface: reset, seed, dump and token expiry. Kept apart from the
-//! PowerFlex API; it needs the configured user and password (Basic) or a live token.
+//! PowerFlex API; it needs the configured user and password (Basic) or a live token,
+//! except `/sim/health`, which readiness checks call before they have credentials.
 
 use std::sync::Arc;
 
@@ -27,6 +28,13 @@ pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
         .route("/clock/advance", post(advance_clock))
         .merge(super::admin_data::router())
         .route_layer(middleware::from_fn_with_state(gateway, require_admin))
+        // After the layer, so it applies to the routes above only.
+        .route("/health", get(health))
+}
+
+/// `GET /sim/health`: 200 once the gateway serves; says nothing about its contents.
+async fn health() -> Response {
+    ok(json!({ "status": "ok", "emulator": "pflex-sim", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 async fn require_admin(State(gw): Shared, request: Request, next: Next) -> Response {
