@@ -99,12 +99,9 @@ pub(super) fn copy(
             };
             let dst = base_volume(model, spec, None, now)?;
             let task = start_task(model, TaskKind::OnlineCopy, destination, src, dst.id, data_mib, None, now);
-            let effects = vec![
-                Effect::ContentCopied { source: src.id, destination: dst.id },
-                Effect::VolumeCreated(Box::new(dst)),
-            ];
-            // The destination must exist before the data plane copies into it.
-            Ok(started(effects.into_iter().rev().collect(), task))
+            // The destination exists before the data plane copies into it.
+            let copied = Effect::ContentCopied { source: src.id, destination: dst.id };
+            Ok(started(vec![Effect::VolumeCreated(Box::new(dst)), copied], task))
         }
     }
 }

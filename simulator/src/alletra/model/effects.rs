@@ -16,7 +16,7 @@ pub enum Effect {
         volume: u32,
         size_mib: u64,
     },
-    /// Name, comment, snapshot CPG or times changed; no data is involved.
+    /// Name, comment, snapshot CPG, times or copy state changed; no data is involved.
     VolumeChanged(Box<Volume>),
     VolumeDeleted {
         volume: u32,

@@ -40,7 +40,6 @@ macro_rules! faults {
 }
 
 faults! {
-    inv_input => 400, 12, "invalid input";
     non_existent_cpg => 404, 15, "CPG does not exist";
     existent_host => 409, 16, "host name is already used";
     /// Cinder's detach matches "host does not exist".

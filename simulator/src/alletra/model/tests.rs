@@ -597,12 +597,27 @@ fn vluns_assign_luns_and_allow_one_export_per_host_and_lun() {
         port: None,
     };
     assert_eq!(err(sim.run(Command::CreateVlun(capped))), (409, 302));
+    let above_cap = NewVlun { lun: 5, max_auto_lun: 1, ..capped_template() };
+    assert_eq!(err(sim.run(Command::CreateVlun(above_cap))), (409, 302));
+    let past_nvme = NewVlun { lun: 300, to: Some(ExportTo::Host("nvme".into())), ..capped_template() };
+    assert_eq!(err(sim.run(Command::CreateVlun(past_nvme))), (409, 302));
     let host_luns: Vec<u32> = sim
         .model
         .target_vluns(ExportTarget::Host(sim.model.host_by_name("iscsi").unwrap().id))
         .map(|v| v.lun)
         .collect();
     assert_eq!(host_luns, [0, 0, 1]);
+}
+
+fn capped_template() -> NewVlun {
+    NewVlun {
+        volume: "c".into(),
+        lun: 0,
+        auto_lun: true,
+        max_auto_lun: 0,
+        to: Some(ExportTo::Host("iscsi".into())),
+        port: None,
+    }
 }
 
 #[test]

@@ -28,6 +28,9 @@ fn lun_taken(model: &Model, target: ExportTarget, lun: u32, volume: u32) -> bool
 
 /// The lowest LUN in `first..=last` no export of `target` uses.
 fn free_lun(model: &Model, target: ExportTarget, first: u32, last: u32) -> Option<u32> {
+    if first > last {
+        return None;
+    }
     let mut candidate = first;
     if let Some(by_lun) = model.index.vluns_of_target.get(&target) {
         for lun in by_lun.range(first..=last).map(|(l, _)| *l) {
