@@ -395,6 +395,32 @@ fn an_online_copy_creates_its_destination_and_can_be_cancelled() {
 }
 
 #[test]
+fn the_volume_limit_and_the_path_limit_hold() {
+    let mut topology = Topology::default_embedded();
+    topology.limits.max_volumes = Some(2);
+    let mut sim = Sim::with(topology);
+    sim.volume("a", GIB).unwrap();
+    sim.snap("a", "s", false).unwrap();
+    assert_eq!(err(sim.volume("b", GIB)), (503, 318));
+    assert_eq!(err(sim.snap("a", "t", true)), (503, 318));
+    assert_eq!(err(sim.online_copy("a", "c")), (503, 318));
+    let many = (0..1025).map(|n| format!("iqn.{n}")).collect();
+    assert_eq!(
+        err(sim.run(Command::CreateHost(NewHost { name: "h".into(), iscsi_names: many, ..Default::default() }))),
+        (400, 319)
+    );
+    sim.host("h", None, Some("iqn.x")).unwrap();
+    let more = PathChange {
+        op: MemberOp::Add,
+        iscsi_names: (0..1024).map(|n| format!("iqn.{n}")).collect(),
+        fc_wwns: vec![],
+        force: false,
+    };
+    let add = Command::ModifyHost { name: "h".into(), change: HostChange { paths: Some(more), ..Default::default() } };
+    assert_eq!(err(sim.run(add)), (400, 319));
+}
+
+#[test]
 fn task_ids_are_checked_like_the_wsapi() {
     let mut sim = Sim::new();
     assert_eq!(err(sim.run(Command::CancelTask { task: 0 })), (400, 115));
@@ -725,6 +751,7 @@ fn replaying_the_journal_rebuilds_the_same_model() {
 #[test]
 fn random_call_sequences_always_replay_to_the_same_model() {
     let names = ["a", "b", "c", "d"];
+    let (mut successes, mut tasks) = (0, 0);
     for seed in 0..40u64 {
         let mut sim = Sim::new();
         let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -784,10 +811,14 @@ fn random_call_sequences_always_replay_to_the_same_model() {
                 sim.host("h", None, Some("iqn.h")).unwrap();
             }
             let before = serde_json::to_value(&sim.model).unwrap();
-            if sim.run(command).is_err() {
-                assert_eq!(serde_json::to_value(&sim.model).unwrap(), before);
+            match sim.run(command) {
+                Ok(_) => successes += 1,
+                Err(_) => assert_eq!(serde_json::to_value(&sim.model).unwrap(), before),
             }
         }
         assert_replays(&sim);
+        tasks += sim.model.tasks().count();
     }
+    // The sequences reach the interesting states, not only refusals.
+    assert!(successes > 500 && tasks > 10, "{successes} successes, {tasks} tasks");
 }
