@@ -9,7 +9,9 @@
 //!   model commands, and the `/sim/` admin surface.
 //! - `server`: configuration and start-up: TLS, state directory, the listener.
 //! - `testing`: an in-process server for tests of other crates.
+//! - `alletra`: the HPE Alletra (WSAPI v1) array: so far its pure model.
 
+pub mod alletra;
 pub mod dataplane;
 pub mod gateway;
 pub mod model;
