@@ -405,7 +405,8 @@ class T5SdsAndDevices(Inventory):
     def test_03_add_an_sds(self):
         pd1 = self.pd1()
         fs = next(f for f in client().fault_set.get() if f["protectionDomainId"] == pd1["id"])
-        sds = client().sds.create(pd1["id"], [{"ip": "127.0.1.1", "role": "all"}], name=f"{RUN}-sds",
+        # the gateway's create body wraps each address: "sdsIpList": [{"SdsIp": {"ip", "role"}}]
+        sds = client().sds.create(pd1["id"], [{"SdsIp": {"ip": "127.0.1.1", "role": "all"}}], name=f"{RUN}-sds",
                                   fault_set_id=fs["id"])
         T5SdsAndDevices.state["sds"] = sds
         self.assertTrue(HEX16.match(sds["id"]), sds)
@@ -423,7 +424,7 @@ class T5SdsAndDevices(Inventory):
         self.assertIn({"ip": "127.0.1.2", "role": "sdsOnly"}, s.get(entity_id=sds_id)["ipList"])
         s.remove_ip(sds_id, "127.0.1.2")
         s.set_rmcache_enabled(sds_id, True)
-        s.set_rmcache_size(sds_id, 256)
+        s.set_rmcache_size(sds_id, 256)  # MiB (rmcacheSizeInMB)
         s.set_performance_parameters(sds_id, "Compact")
         sds = s.get(entity_id=sds_id)
         self.assertEqual({k: sds[k] for k in ("name", "ipList", "rmcacheEnabled", "rmcacheSizeInKb", "perfProfile")},
