@@ -52,6 +52,18 @@ stage "PyPowerFlex compatibility (Dell's SDK from PyPI, unmodified)"
 PFLEX_SIM=target/release/pflex-sim bash scripts/compat/pypowerflex.sh
 record "PyPowerFlex compatibility: ok"
 
+stage "Ansible compatibility (Dell's dellemc.powerflex collection from PyPI, unmodified)"
+PFLEX_SIM=target/release/pflex-sim bash scripts/compat/ansible.sh
+record "Ansible compatibility: ok"
+
+stage "CI start script (scripts/ci/start-emulator.sh as a CI job uses it)"
+bash scripts/ci/test-start-emulator.sh
+record "CI start script: ok"
+
+stage "client guides (the runnable snippets of docs/clients against pflex-sim)"
+bash scripts/test-client-guides.sh
+record "client guides: ok"
+
 stage "conformance harness against the simulator (file plane; sim and loop connectors)"
 bash scripts/test-conformance.sh
 record "conformance (sim, loop): ok"
