@@ -12,6 +12,7 @@ mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
+mod intake;
 mod objects;
 mod render;
 mod router;

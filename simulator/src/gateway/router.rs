@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,13 +16,12 @@ use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
-use super::{actions, admin, objects, Gateway};
+use super::{actions, admin, intake, objects, Gateway};
 use crate::model::Id;
 
 type Shared = State<Arc<Gateway>>;
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    let limit = gateway.body_limit;
     let api = Router::new()
         .route("/api/version", get(version))
         .route("/api/logout", get(api_logout))
@@ -42,8 +41,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .nest("/sim", admin::router(gateway.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(oversize_as_gateway_error))
+        .layer(middleware::from_fn_with_state(gateway.clone(), intake::read_whole_body))
         .layer(middleware::from_fn(log_request))
         .with_state(gateway)
 }
@@ -69,17 +67,6 @@ async fn require_token(State(gw): Shared, request: Request, next: Next) -> Respo
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
-}
-
-/// axum answers an oversized body with plain text; clients expect the gateway's JSON.
-async fn oversize_as_gateway_error(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(header::CONTENT_TYPE).is_none_or(|v| v != "application/json")
-    {
-        return ApiError::too_large(1024 * 1024).into_response();
-    }
-    response
 }
 
 async fn fallback() -> ApiError {
