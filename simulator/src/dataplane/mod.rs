@@ -235,6 +235,13 @@ fn prepare_steps(
     Ok(())
 }
 
+/// Whether `effects` have a destructive part for `finish`.
+pub fn destroys(effects: &[Effect]) -> bool {
+    effects
+        .iter()
+        .any(|e| matches!(e, Effect::MappingRemoved { .. } | Effect::VolumeRemoved { .. } | Effect::HostRemoved { .. }))
+}
+
 /// Runs the destructive part of `effects` after the commit. Failures are logged.
 pub fn finish(plane: &dyn DataPlane, effects: &[Effect]) {
     for effect in effects {

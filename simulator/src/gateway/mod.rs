@@ -25,15 +25,16 @@ pub use router::router;
 use crate::dataplane::{self, DataPlane};
 use crate::model::topology::Topology;
 use crate::model::{Command, Model, Reply};
-use crate::persist::Store;
+use crate::persist::{Pending, Store};
 use auth::Auth;
 use error::{ApiError, ApiResult};
 
 /// Everything a request handler can reach.
 pub struct Gateway {
     model: Arc<RwLock<Model>>,
-    /// Serialises changes: plan, data plane, journal and commit happen one change at a time,
-    /// while reads go on against the committed model.
+    /// Serialises changes: plan, data plane, journal write and commit happen one change at a
+    /// time, while reads go on against the committed model (which may hold changes whose
+    /// journal entry is still being flushed, not yet acknowledged to their client).
     writer: tokio::sync::Mutex<Store>,
     plane: Arc<dyn DataPlane>,
     auth: Auth,
@@ -67,7 +68,8 @@ impl Gateway {
     }
 
     /// Carries out one change: plan it, let the data plane prepare it, journal it, commit
-    /// it, then let the data plane finish. Nothing is half-done if a step fails.
+    /// it, wait until the journal entry is durable, then let the data plane finish. Nothing is
+    /// half-done if a step fails.
     ///
     /// The change runs in its own task, so a client that hangs up (or a shutdown that stops
     /// waiting) cannot drop it half-way with the writer lock released.
@@ -78,28 +80,41 @@ impl Gateway {
             .map_err(|e| ApiError::internal(format!("Error: the change failed: {e}")))?
     }
 
+    /// Group commit: plan, prepare, journal write and commit run one change at a time under
+    /// the writer lock, so each change is planned against every earlier one; the wait for the
+    /// disk happens after the lock is released, so changes arriving meanwhile share one
+    /// `fdatasync` (`persist::Pending`). A change with destructive data-plane steps (removals,
+    /// unmappings) waits for the disk under the lock and finishes there, so nothing is
+    /// destroyed for a change that might not survive, and a later change cannot set up what a
+    /// pending cleanup would then take away.
     async fn change(&self, command: Command) -> ApiResult<Reply> {
         let mut store = self.writer.lock().await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let plan = self.read().plan(&command, now)?;
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
-        let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = blocking(move || {
             let model = model.read().expect("model lock poisoned");
             dataplane::prepare(plane.as_ref(), &model, &effects)
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))??;
-        if let Err(e) = store.append(&plan.effects) {
-            tracing::error!("journal write failed; the change is refused and taken back: {e}");
-            let plane = self.plane.clone();
-            tokio::task::spawn_blocking(move || prepared.undo(plane.as_ref())).await.ok();
-            return Err(e.into());
-        }
+        .await??;
+        let pending = match store.write(&plan.effects) {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("journal write failed; the change is refused and taken back: {e}");
+                let plane = self.plane.clone();
+                blocking(move || prepared.undo(plane.as_ref())).await.ok();
+                return Err(e.into());
+            }
+        };
         self.model.write().expect("model lock poisoned").commit(&plan.effects);
+        if !dataplane::destroys(&plan.effects) {
+            drop(store);
+            return durable(pending).await.map(|()| plan.reply);
+        }
+        durable(pending).await?;
         let (plane, effects) = (self.plane.clone(), plan.effects);
-        tokio::task::spawn_blocking(move || dataplane::finish(plane.as_ref(), &effects))
-            .await
-            .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        blocking(move || dataplane::finish(plane.as_ref(), &effects)).await?;
+        drop(store);
         Ok(plan.reply)
     }
 
@@ -117,7 +132,7 @@ impl Gateway {
         store.compact(&fresh)?;
         *self.model.write().expect("model lock poisoned") = fresh;
         let plane = self.plane.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let effects: Vec<_> = old_volumes
                 .into_iter()
                 .map(|volume| crate::model::Effect::VolumeRemoved { volume })
@@ -125,8 +140,7 @@ impl Gateway {
                 .collect();
             dataplane::finish(plane.as_ref(), &effects);
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        .await?;
         Ok(seed)
     }
 
@@ -137,4 +151,18 @@ impl Gateway {
             tracing::error!("saving state at shutdown: {e}");
         }
     }
+}
+
+/// Runs blocking work (file system, fsync) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))
+}
+
+/// Waits until a journaled change is on the disk. A failed flush refuses the change: the
+/// model already holds it, but the store refuses every later change (see `persist`).
+async fn durable(pending: Pending) -> ApiResult<()> {
+    blocking(move || pending.wait()).await?.map_err(|e| {
+        tracing::error!("journal flush failed; changes it covered are not acknowledged: {e}");
+        e.into()
+    })
 }
