@@ -17,10 +17,15 @@ mod objects;
 mod render;
 mod router;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use router::router;
+
+use axum::body::Bytes;
+use serde_json::Value;
 
 use crate::dataplane::{self, DataPlane};
 use crate::model::topology::Topology;
@@ -41,7 +46,16 @@ pub struct Gateway {
     topology: Topology,
     /// The largest request body accepted.
     pub body_limit: usize,
+    /// Counts changes to the model; bumped under its write lock, so a read that sees the
+    /// same generation before and after rendering rendered exactly that model.
+    generation: AtomicU64,
+    /// Rendered single-object reads and the generation they were rendered at: polling
+    /// clients (LXD, CSI drivers) read the same objects again and again between changes.
+    rendered: RwLock<HashMap<String, (u64, Bytes)>>,
 }
+
+/// The most rendered objects kept; past it the cache starts over.
+const RENDERED_MAX: usize = 8192;
 
 impl Gateway {
     pub fn new(model: Model, store: Store, plane: Arc<dyn DataPlane>, auth: Auth, topology: Topology) -> Gateway {
@@ -52,11 +66,41 @@ impl Gateway {
             auth,
             topology,
             body_limit: 1024 * 1024,
+            generation: AtomicU64::new(0),
+            rendered: RwLock::new(HashMap::new()),
         }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Model> {
         self.model.read().expect("model lock poisoned")
+    }
+
+    /// The JSON of the object `key` names, rendered by `render` from the model, or as rendered
+    /// before if the model has not changed since.
+    pub(crate) fn rendered(&self, key: &str, render: impl FnOnce() -> ApiResult<Value>) -> ApiResult<Bytes> {
+        let seen = self.generation.load(Ordering::Acquire);
+        if let Some((generation, bytes)) = self.rendered.read().expect("cache lock").get(key) {
+            if *generation == seen {
+                return Ok(bytes.clone());
+            }
+        }
+        let bytes = Bytes::from(render()?.to_string());
+        if self.generation.load(Ordering::Acquire) == seen {
+            let mut rendered = self.rendered.write().expect("cache lock");
+            if rendered.len() >= RENDERED_MAX {
+                rendered.clear();
+            }
+            rendered.insert(key.to_string(), (seen, bytes.clone()));
+        }
+        Ok(bytes)
+    }
+
+    /// Applies committed effects to the model, and moves the generation on while still
+    /// holding the write lock (see `rendered`).
+    fn apply(&self, change: impl FnOnce(&mut Model)) {
+        let mut model = self.model.write().expect("model lock poisoned");
+        change(&mut model);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn auth(&self) -> &Auth {
@@ -106,7 +150,7 @@ impl Gateway {
                 return Err(e.into());
             }
         };
-        self.model.write().expect("model lock poisoned").commit(&plan.effects);
+        self.apply(|model| model.commit(&plan.effects));
         if !dataplane::destroys(&plan.effects) {
             drop(store);
             return durable(pending).await.map(|()| plan.reply);
@@ -130,7 +174,7 @@ impl Gateway {
             (model.volumes().map(|v| v.id).collect(), model.hosts().map(|h| h.id).collect())
         };
         store.compact(&fresh)?;
-        *self.model.write().expect("model lock poisoned") = fresh;
+        self.apply(|model| *model = fresh);
         let plane = self.plane.clone();
         blocking(move || {
             let effects: Vec<_> = old_volumes

@@ -49,15 +49,16 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 /// One line per request: method, path, status, time. Never headers or bodies, so tokens and
 /// passwords cannot reach the log.
 async fn log_request(request: Request, next: Next) -> Response {
-    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    // The URI is shared bytes: keeping it costs no copy of the path.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if status.is_client_error() || status.is_server_error() {
-        tracing::info!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+        tracing::info!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
     } else {
-        tracing::debug!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+        tracing::debug!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
     }
     response
 }
@@ -79,7 +80,12 @@ async fn method_not_allowed() -> ApiError {
 
 /// A successful answer: JSON, status 200.
 pub(super) fn ok(value: Value) -> Response {
-    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    ok_rendered(value.to_string().into())
+}
+
+/// A successful answer from JSON already rendered.
+fn ok_rendered(json: Bytes) -> Response {
+    let mut response = (StatusCode::OK, json).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
@@ -170,9 +176,11 @@ async fn get_by_name(State(gw): Shared, Path((ty, lookup)): Path<(String, String
     objects::get_by_name(&gw, &ty, &lookup).map(ok)
 }
 
-async fn instance(State(gw): Shared, Path(object): Path<String>) -> ApiResult<Response> {
-    let object = ObjectPath::parse(&object)?;
-    objects::get(&gw, &object).map(ok)
+/// One object; `objects::get` renders it from the model alone, so the rendering is kept until
+/// the model changes (`Gateway::rendered`).
+async fn instance(State(gw): Shared, Path(segment): Path<String>) -> ApiResult<Response> {
+    let object = ObjectPath::parse(&segment)?;
+    gw.rendered(&segment, || objects::get(&gw, &object)).map(ok_rendered)
 }
 
 async fn related(State(gw): Shared, Path((object, rel)): Path<(String, String)>) -> ApiResult<Response> {
