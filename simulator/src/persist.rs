@@ -6,8 +6,9 @@
 //!
 //! Group commit: `Store::write` appends an entry without flushing and hands back a `Pending`;
 //! `Pending::wait` returns once an `fdatasync` that started after the entry was written has
-//! succeeded. Waiters take turns at the flush, and a flush covers every entry written before
-//! it, so changes that arrive while one flush runs share the next. A failed flush poisons the
+//! succeeded. One waiter at a time runs the flush (the others sleep until it ends and are
+//! woken together), and a flush covers every entry written before it, so changes that arrive
+//! while one flush runs share the next. A failed flush poisons the
 //! store: Linux may have dropped the dirty pages, so which covered entries reached the disk is
 //! unknown, and none of them, nor any later change, is acknowledged.
 //!
@@ -24,7 +25,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -90,23 +91,32 @@ pub struct DirStore {
     poisoned: Arc<AtomicBool>,
 }
 
-/// Group commit: whoever waits for an entry to be durable flushes every entry written so far
-/// with one `fdatasync`, and those who waited meanwhile find theirs covered.
+/// Group commit: whoever waits for an entry to be durable and finds no flush running flushes
+/// every entry written so far with one `fdatasync`; those who arrive meanwhile wait for it to
+/// end and are all woken at once, to find theirs covered or to start the next flush.
 pub struct Syncer {
     /// A second handle on the journal, so flushing needs nothing the writer holds.
     journal: File,
     path: PathBuf,
     /// The sequence number of the last entry written to the file.
     written: AtomicU64,
-    /// The sequence number of the last entry known to be on the disk; held while flushing.
-    synced: Mutex<u64>,
+    flushed: Mutex<Flushed>,
+    /// Signalled when a flush ends.
+    flush_ended: Condvar,
     /// Shared with the writer: after a failed flush no later change is accepted.
     poisoned: Arc<AtomicBool>,
     /// How many flushes ran (group commit shows as fewer flushes than changes).
     flushes: AtomicU64,
 }
 
-/// An entry written to the journal but perhaps not yet durable; `Durable::wait` tells.
+struct Flushed {
+    /// The sequence number of the last entry known to be on the disk.
+    through: u64,
+    /// Whether a flush is running (the mutex is not held during it).
+    running: bool,
+}
+
+/// An entry written to the journal but perhaps not yet durable; `Pending::wait` tells.
 #[must_use = "a change is acknowledged only once it is durable"]
 pub struct Pending {
     seq: u64,
@@ -130,34 +140,44 @@ impl Pending {
 
 impl Syncer {
     fn sync_through(&self, seq: u64) -> Result<(), PersistError> {
-        let mut synced = self.synced.lock().expect("sync lock");
-        if *synced >= seq {
-            return Ok(());
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        loop {
+            if flushed.through >= seq {
+                return Ok(());
+            }
+            if self.poisoned.load(Ordering::Acquire) {
+                return Err(PersistError::Poisoned);
+            }
+            if !flushed.running {
+                break;
+            }
+            flushed = self.flush_ended.wait(flushed).expect("sync lock");
         }
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(PersistError::Poisoned);
-        }
+        flushed.running = true;
+        drop(flushed);
         // Everything written before this load is flushed by the call below.
         let through = self.written.load(Ordering::Acquire);
         self.flushes.fetch_add(1, Ordering::Relaxed);
-        match self.journal.sync_data() {
-            Ok(()) => {
-                *synced = through;
-                Ok(())
-            }
-            Err(e) => {
-                // Linux may drop the dirty pages of a failed flush: which of the covered
-                // entries the disk holds is unknown, so none is acknowledged, nor any later.
-                self.poisoned.store(true, Ordering::Release);
-                Err(io_err(&self.path)(e))
-            }
+        let outcome = self.journal.sync_data();
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        flushed.running = false;
+        match &outcome {
+            Ok(()) => flushed.through = flushed.through.max(through),
+            // Linux may drop the dirty pages of a failed flush: which of the covered entries
+            // the disk holds is unknown, so none is acknowledged, nor any later.
+            Err(_) => self.poisoned.store(true, Ordering::Release),
         }
+        drop(flushed);
+        self.flush_ended.notify_all();
+        outcome.map_err(io_err(&self.path))
     }
 
     /// Everything through `seq` is durable by other means (a snapshot).
     fn covered(&self, seq: u64) {
-        let mut synced = self.synced.lock().expect("sync lock");
-        *synced = (*synced).max(seq);
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        flushed.through = flushed.through.max(seq);
+        drop(flushed);
+        self.flush_ended.notify_all();
     }
 }
 
@@ -253,7 +273,8 @@ impl Store {
                 journal: journal.try_clone().map_err(io_err(&journal_path))?,
                 path: journal_path.clone(),
                 written: AtomicU64::new(last_seq),
-                synced: Mutex::new(last_seq),
+                flushed: Mutex::new(Flushed { through: last_seq, running: false }),
+                flush_ended: Condvar::new(),
                 poisoned: poisoned.clone(),
                 flushes: AtomicU64::new(0),
             })),

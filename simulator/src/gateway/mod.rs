@@ -136,7 +136,7 @@ impl Gateway {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let plan = self.read().plan(&command, now)?;
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
-        let prepared = blocking(move || {
+        let prepared = blocking_in_turn(move || {
             let model = model.read().expect("model lock poisoned");
             dataplane::prepare(plane.as_ref(), &model, &effects)
         })
@@ -200,6 +200,17 @@ impl Gateway {
 /// Runs blocking work (file system, fsync) off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))
+}
+
+/// Runs blocking work that every later change waits for (it holds the writer lock): on the
+/// multi-threaded runtime in place, moving this worker's other tasks away instead of handing
+/// the work to another thread and waiting to be woken, which under load adds a scheduling
+/// delay to every change in the queue.
+async fn blocking_in_turn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
+        _ => blocking(f).await,
+    }
 }
 
 /// Waits until a journaled change is on the disk. A failed flush refuses the change: the
