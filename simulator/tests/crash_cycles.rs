@@ -9,43 +9,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ids, Api};
+use common::{ids, spawn_binary, Api, Process};
 use serde_json::json;
 
 const CLIENTS: usize = 32;
 
 fn cycles() -> usize {
     std::env::var("PFLEX_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
-}
-
-/// The binary on an ephemeral port; its URL.
-fn spawn(state: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pflex-sim"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--seed", "7", "--data-plane", "file", "--state-dir"])
-        .arg(state)
-        .env_remove("PFLEX_SIM_USER")
-        .env_remove("PFLEX_SIM_PASSWORD")
-        .env_remove("PFLEX_SIM_LISTEN")
-        .env_remove("PFLEX_SIM_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pflex-sim starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("pflex-sim prints its url").unwrap();
-        if let Some(url) = line.trim().strip_prefix("url:") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
 }
 
 /// What happened to a volume, as its client saw it.
@@ -90,7 +63,7 @@ async fn kill_9_during_group_commits_loses_no_acknowledged_change() {
     let (mut must_exist, mut must_be_gone) = (HashSet::new(), HashSet::new());
     let mut acknowledged = 0;
     for cycle in 0..=cycles() {
-        let (mut child, url) = spawn(&state);
+        let Process { mut child, url } = spawn_binary(&state, &["--seed", "7", "--data-plane", "file"]);
         let ca = std::fs::read_to_string(state.join("tls/ca.pem")).unwrap();
         let api = Api::login(&url, &ca, "admin", "Password123!").await;
         let listed: HashSet<String> = ids(&api.get_ok("/api/types/Volume/instances").await).into_iter().collect();
