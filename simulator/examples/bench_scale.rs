@@ -8,7 +8,8 @@
 //! The system is filled through `Gateway::execute` (the same path HTTP requests take, minus
 //! HTTP), then every timed request goes over HTTPS. Each figure is the median of many requests.
 //! The ratio column is filled / empty: near 1 means the request does not grow with the number
-//! of volumes.
+//! of volumes. The resident memory (`VmRSS`, the whole process: server and the client timing
+//! it) is read on the empty and on the filled system.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,17 @@ impl Api {
         assert!(status.is_success(), "{path}: {status} {value}");
         value
     }
+}
+
+/// This process's resident memory in MiB (`VmRSS` of /proc/self/status).
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb / 1024.0
 }
 
 /// The median time of `ROUNDS` runs of `f(i)`.
@@ -198,6 +210,7 @@ async fn main() {
     assert_eq!(pools.len(), 4, "one pool per domain");
 
     let empty = measure(&api, &pool, &system, "empty").await;
+    let empty_rss = resident_mib();
 
     // Fill every domain to its 32,768 volumes (the measured pool's domain less what both
     // `measure` runs create), in VTrees of a base volume and up to 126 snapshots.
@@ -234,10 +247,12 @@ async fn main() {
     }
     let fill_time = started.elapsed();
     let volumes = gateway.read().volume_count();
+    let filled_rss = resident_mib();
     let filled = measure(&api, &pool, &system, "filled").await;
 
     println!("pflex-sim scale benchmark: median of {ROUNDS} HTTPS requests each (release build, none plane)");
     println!("filled to {volumes} volumes in {:.1} s", fill_time.as_secs_f64());
+    println!("resident memory: {empty_rss:.0} MiB empty, {filled_rss:.0} MiB at {volumes} volumes");
     println!("{:<36} {:>12} {:>14} {:>7}", "request", "empty (µs)", "filled (µs)", "ratio");
     for ((name, e), (_, f)) in empty.iter().zip(&filled) {
         let (e, f) = (e.as_secs_f64() * 1e6, f.as_secs_f64() * 1e6);

@@ -1,5 +1,6 @@
 //! `pflex-sim`: parse arguments, start the server, print how to reach it, serve until Ctrl-C.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +40,8 @@ struct ServeArgs {
     state_dir: Option<PathBuf>,
     #[arg(long, default_value = "admin", env = "PFLEX_SIM_USER")]
     user: String,
-    #[arg(long, default_value = "Password123!", env = "PFLEX_SIM_PASSWORD")]
+    /// Printed at start only while it is the built-in default; a given one is a secret.
+    #[arg(long, default_value_t = AuthConfig::default().password, env = "PFLEX_SIM_PASSWORD")]
     password: String,
     /// Seed for object ids; the same seed and calls give the same ids. Random when absent.
     #[arg(long)]
@@ -123,7 +125,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!("pflex-sim: PowerFlex 4.5 gateway emulator");
     println!("  url:        {}", server.url);
     println!("  user:       {}", args.user);
-    println!("  password:   {}", args.password);
+    let built_in = args.password == AuthConfig::default().password;
+    println!("  password:   {}", if built_in { args.password.as_str() } else { "(as given)" });
     if let Some(ca) = &server.ca_cert {
         println!("  trust:      {}", ca.display());
     }
@@ -162,6 +165,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in CI logs or files.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -4,10 +4,18 @@
 //! `fsync` on, flushed to the disk), so an acknowledged change survives `kill -9` and, with
 //! fsync, power loss.
 //!
+//! Group commit: `Store::write` appends an entry without flushing and hands back a `Pending`;
+//! `Pending::wait` returns once an `fdatasync` that started after the entry was written has
+//! succeeded. One waiter at a time runs the flush (the others sleep until it ends and are
+//! woken together), and a flush covers every entry written before it, so changes that arrive
+//! while one flush runs share the next. A failed flush poisons the
+//! store: Linux may have dropped the dirty pages, so which covered entries reached the disk is
+//! unknown, and none of them, nor any later change, is acknowledged.
+//!
 //! Every journal line carries a sequence number and the snapshot records the last one it
 //! contains, so a crash between writing a snapshot and emptying the journal cannot apply a
-//! change twice. A failed append is cut back off the file before the error is reported, so a
-//! later append never lands on a half-written line; if even that fails, the store refuses all
+//! change twice. A failed write is cut back off the file before the error is reported, so a
+//! later write never lands on a half-written line; if even that fails, the store refuses all
 //! further changes. On opening, only an unterminated last line is taken for the torn tail of
 //! an unacknowledged write; any other unreadable line stops the start with an error, rather
 //! than silently dropping the acknowledged changes after it. Opening then compacts: the model
@@ -16,6 +24,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -72,12 +82,103 @@ pub enum Store {
 pub struct DirStore {
     dir: PathBuf,
     journal: File,
-    fsync: bool,
+    /// Flushes written entries to the disk; `None` with `--no-fsync`.
+    syncer: Option<Arc<Syncer>>,
     /// The sequence number the next entry gets.
     next_seq: u64,
-    /// The journal's length after the last good append.
+    /// The journal's length after the last good write.
     len: u64,
-    poisoned: bool,
+    poisoned: Arc<AtomicBool>,
+}
+
+/// Group commit: whoever waits for an entry to be durable and finds no flush running flushes
+/// every entry written so far with one `fdatasync`; those who arrive meanwhile wait for it to
+/// end and are all woken at once, to find theirs covered or to start the next flush.
+pub struct Syncer {
+    /// A second handle on the journal, so flushing needs nothing the writer holds.
+    journal: File,
+    path: PathBuf,
+    /// The sequence number of the last entry written to the file.
+    written: AtomicU64,
+    flushed: Mutex<Flushed>,
+    /// Signalled when a flush ends.
+    flush_ended: Condvar,
+    /// Shared with the writer: after a failed flush no later change is accepted.
+    poisoned: Arc<AtomicBool>,
+    /// How many flushes ran (group commit shows as fewer flushes than changes).
+    flushes: AtomicU64,
+}
+
+struct Flushed {
+    /// The sequence number of the last entry known to be on the disk.
+    through: u64,
+    /// Whether a flush is running (the mutex is not held during it).
+    running: bool,
+}
+
+/// An entry written to the journal but perhaps not yet durable; `Pending::wait` tells.
+#[must_use = "a change is acknowledged only once it is durable"]
+pub struct Pending {
+    seq: u64,
+    syncer: Option<Arc<Syncer>>,
+}
+
+impl Pending {
+    /// Nothing to wait for (in-memory state, an empty change, or fsync off).
+    fn done() -> Pending {
+        Pending { seq: 0, syncer: None }
+    }
+
+    /// Blocks until the entry is on the disk. Runs on a blocking thread: it may `fdatasync`.
+    pub fn wait(self) -> Result<(), PersistError> {
+        match self.syncer {
+            None => Ok(()),
+            Some(syncer) => syncer.sync_through(self.seq),
+        }
+    }
+}
+
+impl Syncer {
+    fn sync_through(&self, seq: u64) -> Result<(), PersistError> {
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        loop {
+            if flushed.through >= seq {
+                return Ok(());
+            }
+            if self.poisoned.load(Ordering::Acquire) {
+                return Err(PersistError::Poisoned);
+            }
+            if !flushed.running {
+                break;
+            }
+            flushed = self.flush_ended.wait(flushed).expect("sync lock");
+        }
+        flushed.running = true;
+        drop(flushed);
+        // Everything written before this load is flushed by the call below.
+        let through = self.written.load(Ordering::Acquire);
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.journal.sync_data();
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        flushed.running = false;
+        match &outcome {
+            Ok(()) => flushed.through = flushed.through.max(through),
+            // Linux may drop the dirty pages of a failed flush: which of the covered entries
+            // the disk holds is unknown, so none is acknowledged, nor any later.
+            Err(_) => self.poisoned.store(true, Ordering::Release),
+        }
+        drop(flushed);
+        self.flush_ended.notify_all();
+        outcome.map_err(io_err(&self.path))
+    }
+
+    /// Everything through `seq` is durable by other means (a snapshot).
+    fn covered(&self, seq: u64) {
+        let mut flushed = self.flushed.lock().expect("sync lock");
+        flushed.through = flushed.through.max(seq);
+        drop(flushed);
+        self.flush_ended.notify_all();
+    }
 }
 
 /// What opening a state directory found.
@@ -165,42 +266,60 @@ impl Store {
             OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io_err(&journal_path))?;
         journal.set_len(0).map_err(io_err(&journal_path))?;
         sync_dir(dir)?;
-        let store = Store::Dir(DirStore {
-            dir: dir.to_path_buf(),
-            journal,
-            fsync,
-            next_seq: last_seq + 1,
-            len: 0,
-            poisoned: false,
-        });
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let syncer = match fsync {
+            false => None,
+            true => Some(Arc::new(Syncer {
+                journal: journal.try_clone().map_err(io_err(&journal_path))?,
+                path: journal_path.clone(),
+                written: AtomicU64::new(last_seq),
+                flushed: Mutex::new(Flushed { through: last_seq, running: false }),
+                flush_ended: Condvar::new(),
+                poisoned: poisoned.clone(),
+                flushes: AtomicU64::new(0),
+            })),
+        };
+        let store =
+            Store::Dir(DirStore { dir: dir.to_path_buf(), journal, syncer, next_seq: last_seq + 1, len: 0, poisoned });
         Ok(Opened { store, model, restored, replayed_entries })
     }
 
-    /// Records committed effects. Returns only once they are durable; on error, nothing of
-    /// them is left in the journal.
-    pub fn append(&mut self, effects: &[Effect]) -> Result<(), PersistError> {
-        let Store::Dir(store) = self else { return Ok(()) };
-        if store.poisoned {
+    /// Writes `effects` to the journal, in order after every earlier change, and returns what
+    /// to wait on before the change may be acknowledged (`Pending::wait`). On error, nothing
+    /// of them is left in the journal.
+    pub fn write(&mut self, effects: &[Effect]) -> Result<Pending, PersistError> {
+        let Store::Dir(store) = self else { return Ok(Pending::done()) };
+        if store.poisoned.load(Ordering::Acquire) {
             return Err(PersistError::Poisoned);
         }
         if effects.is_empty() {
-            return Ok(());
+            return Ok(Pending::done());
         }
-        let entry = JournalEntry { seq: store.next_seq, effects: effects.to_vec() };
+        let seq = store.next_seq;
+        let entry = JournalEntry { seq, effects: effects.to_vec() };
         let mut line = serde_json::to_vec(&entry).expect("effects serialise");
         line.push(b'\n');
         let path = store.dir.join(JOURNAL);
-        let written =
-            store.journal.write_all(&line).and_then(|()| if store.fsync { store.journal.sync_data() } else { Ok(()) });
-        if let Err(e) = written {
-            if store.journal.set_len(store.len).and_then(|()| store.journal.sync_data()).is_err() {
-                store.poisoned = true;
+        if let Err(e) = store.journal.write_all(&line) {
+            // Cut the partial line off; the entries before it stay and are flushed as usual.
+            if store.journal.set_len(store.len).is_err() {
+                store.poisoned.store(true, Ordering::Release);
             }
             return Err(io_err(&path)(e));
         }
         store.len += line.len() as u64;
         store.next_seq += 1;
-        Ok(())
+        let syncer = store.syncer.clone();
+        if let Some(syncer) = &syncer {
+            syncer.written.store(seq, Ordering::Release);
+        }
+        Ok(Pending { seq, syncer })
+    }
+
+    /// Writes `effects` and waits until they are durable (tests, and callers that hold no
+    /// other change back while waiting).
+    pub fn append(&mut self, effects: &[Effect]) -> Result<(), PersistError> {
+        self.write(effects)?.wait()
     }
 
     /// Replaces everything saved with `model` (used by reset and at shutdown).
@@ -212,6 +331,9 @@ impl Store {
         store.journal.set_len(0).map_err(io_err(&path))?;
         store.journal.sync_all().map_err(io_err(&path))?;
         store.len = 0;
+        if let Some(syncer) = &store.syncer {
+            syncer.covered(store.next_seq - 1);
+        }
         Ok(())
     }
 
@@ -249,22 +371,59 @@ mod tests {
     }
 
     fn create(model: &mut Model, store: &mut Store, name: &str) {
+        let effects = volume_effects(model, name);
+        store.append(&effects).unwrap();
+        model.commit(&effects);
+    }
+
+    fn volume_effects(model: &Model, name: &str) -> Vec<Effect> {
         let pool = model.pools().next().unwrap().id;
-        let plan = model
-            .plan(
-                &Command::CreateVolume {
-                    pool,
-                    domain: None,
-                    name: Some(name.into()),
-                    size_kb: 1,
-                    provisioning: Provisioning::Thin,
-                    use_rmcache: false,
-                },
-                0,
-            )
-            .unwrap();
-        store.append(&plan.effects).unwrap();
-        model.commit(&plan.effects);
+        let command = Command::CreateVolume {
+            pool,
+            domain: None,
+            name: Some(name.into()),
+            size_kb: 1,
+            provisioning: Provisioning::Thin,
+            use_rmcache: false,
+        };
+        model.plan(&command, 0).unwrap().effects
+    }
+
+    fn flushes(store: &Store) -> u64 {
+        let Store::Dir(dir) = store else { unreachable!("a state directory") };
+        dir.syncer.as_ref().unwrap().flushes.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn one_flush_covers_every_entry_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let Opened { mut store, mut model, .. } = Store::open(dir.path(), true, fresh_model).unwrap();
+        let mut pending = Vec::new();
+        for name in ["a", "b", "c"] {
+            let effects = volume_effects(&model, name);
+            pending.push(store.write(&effects).unwrap());
+            model.commit(&effects);
+        }
+        let last = pending.pop().unwrap();
+        last.wait().unwrap();
+        assert_eq!(flushes(&store), 1);
+        for earlier in pending {
+            earlier.wait().unwrap();
+        }
+        assert_eq!(flushes(&store), 1, "the entries before the flushed one needed no flush of their own");
+        let effects = volume_effects(&model, "d");
+        store.write(&effects).unwrap().wait().unwrap();
+        assert_eq!(flushes(&store), 2, "a later entry is flushed anew");
+        // A compaction makes what it covers durable: waiting on it flushes nothing.
+        model.commit(&effects);
+        let effects = volume_effects(&model, "e");
+        let pending = store.write(&effects).unwrap();
+        model.commit(&effects);
+        store.compact(&model).unwrap();
+        pending.wait().unwrap();
+        assert_eq!(flushes(&store), 2);
+        drop(store);
+        assert_eq!(Store::open(dir.path(), true, fresh_model).unwrap().model.volume_count(), 5);
     }
 
     #[test]

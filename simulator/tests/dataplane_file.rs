@@ -290,3 +290,78 @@ async fn none_plane_keeps_no_bytes_but_maps() {
     assert!(!gw.state_dir.join("volumes").exists());
     gw.stop().await;
 }
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// `None` where mounting is impossible (not root, no tmpfs): the caller skips, loudly.
+    fn mount(size: &str) -> Option<SmallFs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallFs { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        // Lazily: after a failed assertion the server may still hold files open.
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// The bug: a thick volume on a filesystem that cannot reserve its size stays sparse
+/// at create, and `overwriteVolumeContent` onto it must too; and when the filesystem is
+/// really full, the error names no file on the server.
+#[tokio::test]
+async fn thick_volumes_on_a_small_filesystem_stay_sparse_through_overwrite_and_errors_name_no_path() {
+    let Some(fs) = SmallFs::mount("64m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root); the small-filesystem case is untested");
+        return;
+    };
+    let (url, _, stop, task) = serve(config(fs.path(), PlaneKind::File)).await;
+    let auth = AuthConfig::default();
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let thick = api.create_volume("thick", 8, true).await;
+    api.map(&thick, &host).await;
+    let a = pattern(0x3c, MIB as usize);
+    assert_eq!(api.write_data(&thick, &host, 0, a.clone()).await.0, StatusCode::OK);
+    let snapshot = api.snapshot(&thick, "snap").await;
+    assert_eq!(api.write_data(&thick, &host, 0, pattern(0x77, MIB as usize)).await.0, StatusCode::OK);
+    let path = format!("/api/instances/Volume::{thick}/action/overwriteVolumeContent");
+    let (status, body) = api.call(Method::POST, &path, Some(serde_json::json!({ "srcVolumeId": snapshot }))).await;
+    assert_eq!(status, StatusCode::OK, "overwrite onto a thick volume the filesystem cannot reserve: {body}");
+    assert_eq!(api.read_data(&thick, &host, 0, MIB).await.unwrap(), a, "the snapshot's content is back");
+
+    // Fill the filesystem: the write that does not fit fails with the plane's reason only.
+    let chunk = pattern(0x11, 16 * MIB as usize);
+    let mut failure = None;
+    for n in 1..8u64 {
+        let (status, body) = api.write_data(&thick, &host, n * GIB, chunk.clone()).await;
+        if status != StatusCode::OK {
+            failure = Some((status, body));
+            break;
+        }
+    }
+    let (status, body) = failure.expect("a 64 MiB filesystem fills up");
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["errorCode"], 1);
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("Error: data plane (file): "), "{message}");
+    assert!(message.contains("No space left on device"), "{message}");
+    let root = fs.path().to_string_lossy().into_owned();
+    assert!(!message.contains(&root) && !message.contains(".img") && !message.contains('/'), "{message}");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -1655,35 +1653,8 @@ async fn persistence_state_survives_a_clean_restart() {
     second.task.await.unwrap();
 }
 
-/// The real binary, serving on an ephemeral port.
-struct Process {
-    child: Child,
-    url: String,
-}
-
 fn spawn_binary(state: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pflex-sim"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--seed", "11", "--data-plane", "none", "--state-dir"])
-        .arg(state)
-        .env_remove("PFLEX_SIM_USER")
-        .env_remove("PFLEX_SIM_PASSWORD")
-        .env_remove("PFLEX_SIM_LISTEN")
-        .env_remove("PFLEX_SIM_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pflex-sim starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("pflex-sim prints its url").unwrap();
-        if let Some(url) = line.trim().strip_prefix("url:") {
-            break url.trim().to_string();
-        }
-    };
-    // Keep reading so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Process { child, url }
+    common::spawn_binary(state, &["--seed", "11", "--data-plane", "none"])
 }
 
 #[tokio::test]

@@ -211,7 +211,7 @@ impl FileStore {
                 f.set_len(target_len)?;
             }
             if thick {
-                sparse::allocate(&f, 0, target_len.max(len))?;
+                reserve(&f, &tmp, 0, target_len.max(len))?;
             }
             f.sync_all()?;
             std::fs::rename(&tmp, &dst)

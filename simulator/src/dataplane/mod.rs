@@ -279,6 +279,21 @@ fn prepare_steps(
     Ok(())
 }
 
+/// Whether `effects` have a destructive part for `finish`: removals, unmappings, and SDT
+/// changes (the listeners no SDT wants any more are stopped there).
+pub fn destroys(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::MappingRemoved { .. }
+                | Effect::VolumeRemoved { .. }
+                | Effect::HostRemoved { .. }
+                | Effect::SdtConfigured(_)
+                | Effect::SdtRemoved { .. }
+        )
+    })
+}
+
 /// Runs the destructive part of `effects` after the commit; `model` is the state after it.
 /// Failures are logged.
 pub fn finish(plane: &dyn DataPlane, model: &Model, effects: &[Effect]) {

@@ -4,6 +4,7 @@
 //! Tokens are opaque random strings kept in memory; a restart logs every client out, and
 //! clients log in again on the 401 they then get. Token values are never logged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -133,20 +134,36 @@ impl Auth {
 
     /// The live token a request carries, if any. Touches its idle timer.
     fn live_token(&self, headers: &HeaderMap) -> Option<String> {
-        let candidate = bearer(headers).or_else(|| basic(headers).map(|(_, password)| password))?;
+        let candidate = presented(headers)?;
+        self.touch(&candidate).then(|| candidate.into_owned())
+    }
+
+    /// Whether the request carries a live token, looked up where it lies in the header (every
+    /// API call passes here, so nothing is copied).
+    fn has_live_token(&self, headers: &HeaderMap) -> bool {
+        presented(headers).is_some_and(|candidate| self.touch(&candidate))
+    }
+
+    /// Whether `candidate` is a live access token; touches its idle timer if so.
+    fn touch(&self, candidate: &str) -> bool {
         let now = Instant::now();
         let mut tokens = self.tokens.lock().expect("token lock");
-        let token = tokens.get_mut(&candidate)?;
-        if token.refresh || !token.alive(now) {
-            return None;
+        match tokens.get_mut(candidate) {
+            Some(token) if !token.refresh && token.alive(now) => {
+                token.last_used = now;
+                true
+            }
+            _ => false,
         }
-        token.last_used = now;
-        Some(candidate)
     }
 
     /// Checks an API call's credentials.
     pub fn check(&self, headers: &HeaderMap) -> ApiResult<()> {
-        self.live_token(headers).map(|_| ()).ok_or_else(|| ApiError::token_rejected(self.config.html_401))
+        if self.has_live_token(headers) {
+            Ok(())
+        } else {
+            Err(ApiError::token_rejected(self.config.html_401))
+        }
     }
 
     /// Checks an admin call: a live token, or the user and password themselves.
@@ -156,7 +173,11 @@ impl Auth {
                 return Ok(());
             }
         }
-        self.live_token(headers).map(|_| ()).ok_or_else(ApiError::bad_credentials)
+        if self.has_live_token(headers) {
+            Ok(())
+        } else {
+            Err(ApiError::bad_credentials())
+        }
     }
 
     /// `GET /api/logout`: ends the session of the token used.
@@ -189,10 +210,15 @@ impl Auth {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+/// The token a request presents: a Bearer token, or the password of Basic authentication.
+fn presented(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+    bearer(headers).map(Cow::Borrowed).or_else(|| basic(headers).map(|(_, password)| Cow::Owned(password)))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {

@@ -93,7 +93,10 @@ impl From<Fault> for ApiError {
 impl From<PlaneError> for ApiError {
     fn from(e: PlaneError) -> ApiError {
         // Real systems answer I/O-side failures with a generic MDM error (rc 1, "Error").
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 1, format!("Error: {e}"))
+        // What failed where names files on the server: that goes to the log, the client
+        // gets the plane and the system's reason.
+        tracing::error!("{e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 1, format!("Error: data plane ({}): {}", e.plane, e.source))
     }
 }
 

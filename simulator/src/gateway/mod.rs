@@ -12,6 +12,7 @@ mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
+mod intake;
 mod inventory;
 mod lifecycle;
 mod objects;
@@ -21,23 +22,29 @@ mod render_inventory;
 mod router;
 mod statistics;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use router::router;
 
+use axum::body::Bytes;
+use serde_json::Value;
+
 use crate::dataplane::{self, DataPlane};
 use crate::model::topology::Topology;
 use crate::model::{Command, Model, Reply};
-use crate::persist::Store;
+use crate::persist::{Pending, Store};
 use auth::Auth;
 use error::{ApiError, ApiResult};
 
 /// Everything a request handler can reach.
 pub struct Gateway {
     model: Arc<RwLock<Model>>,
-    /// Serialises changes: plan, data plane, journal and commit happen one change at a time,
-    /// while reads go on against the committed model.
+    /// Serialises changes: plan, data plane, journal write and commit happen one change at a
+    /// time, while reads go on against the committed model (which may hold changes whose
+    /// journal entry is still being flushed, not yet acknowledged to their client).
     writer: tokio::sync::Mutex<Store>,
     plane: Arc<dyn DataPlane>,
     auth: Auth,
@@ -47,7 +54,16 @@ pub struct Gateway {
     clock_offset: std::sync::atomic::AtomicU64,
     /// The largest request body accepted.
     pub body_limit: usize,
+    /// Counts changes to the model; bumped under its write lock, so a read that sees the
+    /// same generation before and after rendering rendered exactly that model.
+    generation: AtomicU64,
+    /// Rendered single-object reads and the generation they were rendered at: polling
+    /// clients (LXD, CSI drivers) read the same objects again and again between changes.
+    rendered: RwLock<HashMap<String, (u64, Bytes)>>,
 }
+
+/// The most rendered objects kept; past it the cache starts over.
+const RENDERED_MAX: usize = 8192;
 
 impl Gateway {
     pub fn new(model: Model, store: Store, plane: Arc<dyn DataPlane>, auth: Auth, topology: Topology) -> Gateway {
@@ -59,11 +75,41 @@ impl Gateway {
             topology,
             clock_offset: Default::default(),
             body_limit: 1024 * 1024,
+            generation: AtomicU64::new(0),
+            rendered: RwLock::new(HashMap::new()),
         }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Model> {
         self.model.read().expect("model lock poisoned")
+    }
+
+    /// The JSON of the object `key` names, rendered by `render` from the model, or as rendered
+    /// before if the model has not changed since.
+    pub(crate) fn rendered(&self, key: &str, render: impl FnOnce() -> ApiResult<Value>) -> ApiResult<Bytes> {
+        let seen = self.generation.load(Ordering::Acquire);
+        if let Some((generation, bytes)) = self.rendered.read().expect("cache lock").get(key) {
+            if *generation == seen {
+                return Ok(bytes.clone());
+            }
+        }
+        let bytes = Bytes::from(render()?.to_string());
+        if self.generation.load(Ordering::Acquire) == seen {
+            let mut rendered = self.rendered.write().expect("cache lock");
+            if rendered.len() >= RENDERED_MAX {
+                rendered.clear();
+            }
+            rendered.insert(key.to_string(), (seen, bytes.clone()));
+        }
+        Ok(bytes)
+    }
+
+    /// Applies committed effects to the model, and moves the generation on while still
+    /// holding the write lock (see `rendered`).
+    fn apply(&self, change: impl FnOnce(&mut Model)) {
+        let mut model = self.model.write().expect("model lock poisoned");
+        change(&mut model);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn auth(&self) -> &Auth {
@@ -75,7 +121,8 @@ impl Gateway {
     }
 
     /// Carries out one change: plan it, let the data plane prepare it, journal it, commit
-    /// it, then let the data plane finish. Nothing is half-done if a step fails.
+    /// it, wait until the journal entry is durable, then let the data plane finish. Nothing is
+    /// half-done if a step fails.
     ///
     /// The change runs in its own task, so a client that hangs up (or a shutdown that stops
     /// waiting) cannot drop it half-way with the writer lock released.
@@ -107,6 +154,13 @@ impl Gateway {
         Ok(due.len())
     }
 
+    /// Group commit: plan, prepare, journal write and commit run one change at a time under
+    /// the writer lock, so each change is planned against every earlier one; the wait for the
+    /// disk happens after the lock is released, so changes arriving meanwhile share one
+    /// `fdatasync` (`persist::Pending`). A change with destructive data-plane steps (removals,
+    /// unmappings) waits for the disk under the lock and finishes there, so nothing is
+    /// destroyed for a change that might not survive, and a later change cannot set up what a
+    /// pending cleanup would then take away.
     async fn change(&self, command: Command) -> ApiResult<Reply> {
         let mut store = self.writer.lock().await;
         let now = self.now();
@@ -115,26 +169,33 @@ impl Gateway {
             return Ok(plan.reply);
         }
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
-        let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = blocking_in_turn(move || {
             let model = model.read().expect("model lock poisoned");
             dataplane::prepare(plane.as_ref(), &model, &effects)
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))??;
-        if let Err(e) = store.append(&plan.effects) {
-            tracing::error!("journal write failed; the change is refused and taken back: {e}");
-            let plane = self.plane.clone();
-            tokio::task::spawn_blocking(move || prepared.undo(plane.as_ref())).await.ok();
-            return Err(e.into());
+        .await??;
+        let pending = match store.write(&plan.effects) {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("journal write failed; the change is refused and taken back: {e}");
+                let plane = self.plane.clone();
+                blocking(move || prepared.undo(plane.as_ref())).await.ok();
+                return Err(e.into());
+            }
+        };
+        self.apply(|model| model.commit(&plan.effects));
+        if !dataplane::destroys(&plan.effects) {
+            drop(store);
+            return durable(pending).await.map(|()| plan.reply);
         }
-        self.model.write().expect("model lock poisoned").commit(&plan.effects);
+        durable(pending).await?;
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects);
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let model = model.read().expect("model lock poisoned");
             dataplane::finish(plane.as_ref(), &model, &effects)
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        .await?;
+        drop(store);
         Ok(plan.reply)
     }
 
@@ -150,9 +211,9 @@ impl Gateway {
             (model.volumes().map(|v| v.id).collect(), model.hosts().map(|h| h.id).collect())
         };
         store.compact(&fresh)?;
-        *self.model.write().expect("model lock poisoned") = fresh;
+        self.apply(|model| *model = fresh);
         let (model, plane) = (self.model.clone(), self.plane.clone());
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let model = model.read().expect("model lock poisoned");
             let effects: Vec<_> = old_volumes
                 .into_iter()
@@ -163,8 +224,7 @@ impl Gateway {
             // SDTs made or changed through the API go back to the topology's.
             dataplane::reconcile_listeners(plane.as_ref(), &model);
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))?;
+        .await?;
         Ok(seed)
     }
 
@@ -175,4 +235,29 @@ impl Gateway {
             tracing::error!("saving state at shutdown: {e}");
         }
     }
+}
+
+/// Runs blocking work (file system, fsync) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("Error: data plane task failed: {e}")))
+}
+
+/// Runs blocking work that every later change waits for (it holds the writer lock): on the
+/// multi-threaded runtime in place, moving this worker's other tasks away instead of handing
+/// the work to another thread and waiting to be woken, which under load adds a scheduling
+/// delay to every change in the queue.
+async fn blocking_in_turn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
+        _ => blocking(f).await,
+    }
+}
+
+/// Waits until a journaled change is on the disk. A failed flush refuses the change: the
+/// model already holds it, but the store refuses every later change (see `persist`).
+async fn durable(pending: Pending) -> ApiResult<()> {
+    blocking(move || pending.wait()).await?.map_err(|e| {
+        tracing::error!("journal flush failed; changes it covered are not acknowledged: {e}");
+        e.into()
+    })
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,13 +16,12 @@ use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
-use super::{actions, admin, objects, Gateway};
+use super::{actions, admin, intake, objects, Gateway};
 use crate::model::{Fault, Id};
 
 type Shared = State<Arc<Gateway>>;
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    let limit = gateway.body_limit;
     let api = Router::new()
         .route("/api/version", get(version))
         .route("/api/logout", get(api_logout))
@@ -44,8 +43,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .nest("/sim", admin::router(gateway.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(oversize_as_gateway_error))
+        .layer(middleware::from_fn_with_state(gateway.clone(), intake::read_whole_body))
         .layer(middleware::from_fn(log_request))
         .with_state(gateway)
 }
@@ -53,15 +51,16 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 /// One line per request: method, path, status, time. Never headers or bodies, so tokens and
 /// passwords cannot reach the log.
 async fn log_request(request: Request, next: Next) -> Response {
-    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    // The URI is shared bytes: keeping it costs no copy of the path.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if status.is_client_error() || status.is_server_error() {
-        tracing::info!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+        tracing::info!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
     } else {
-        tracing::debug!("{method} {path} -> {} ({ms:.1} ms)", status.as_u16());
+        tracing::debug!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
     }
     response
 }
@@ -71,17 +70,6 @@ async fn require_token(State(gw): Shared, request: Request, next: Next) -> Respo
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
-}
-
-/// axum answers an oversized body with plain text; clients expect the gateway's JSON.
-async fn oversize_as_gateway_error(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(header::CONTENT_TYPE).is_none_or(|v| v != "application/json")
-    {
-        return ApiError::too_large(1024 * 1024).into_response();
-    }
-    response
 }
 
 async fn fallback() -> ApiError {
@@ -94,7 +82,12 @@ async fn method_not_allowed() -> ApiError {
 
 /// A successful answer: JSON, status 200.
 pub(super) fn ok(value: Value) -> Response {
-    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    ok_rendered(value.to_string().into())
+}
+
+/// A successful answer from JSON already rendered.
+fn ok_rendered(json: Bytes) -> Response {
+    let mut response = (StatusCode::OK, json).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
@@ -190,9 +183,11 @@ async fn get_by_name(State(gw): Shared, Path((ty, lookup)): Path<(String, String
     objects::get_by_name(&gw, &ty, &lookup).map(ok)
 }
 
-async fn instance(State(gw): Shared, Path(object): Path<String>) -> ApiResult<Response> {
-    let object = ObjectPath::parse(&object)?;
-    objects::get(&gw, &object).map(ok)
+/// One object; `objects::get` renders it from the model alone, so the rendering is kept until
+/// the model changes (`Gateway::rendered`).
+async fn instance(State(gw): Shared, Path(segment): Path<String>) -> ApiResult<Response> {
+    let object = ObjectPath::parse(&segment)?;
+    gw.rendered(&segment, || objects::get(&gw, &object)).map(ok_rendered)
 }
 
 async fn related(State(gw): Shared, Path((object, rel)): Path<(String, String)>) -> ApiResult<Response> {

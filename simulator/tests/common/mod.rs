@@ -263,3 +263,40 @@ pub fn assert_fields(what: &str, object: &Value, fields: &[&str]) {
     let missing: Vec<_> = fields.iter().filter(|f| !map.contains_key(**f)).collect();
     assert!(missing.is_empty(), "{what} lacks reference fields {missing:?}");
 }
+
+/// The real binary, serving on an ephemeral port.
+pub struct Process {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+/// Starts `pflex-sim serve` on an ephemeral port with `state` as its state directory and
+/// `args` besides; waits until it prints its URL. The environment's `PFLEX_SIM_*` settings
+/// are left out, so only the arguments count.
+pub fn spawn_binary(state: &std::path::Path, args: &[&str]) -> Process {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pflex-sim"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .env_remove("PFLEX_SIM_USER")
+        .env_remove("PFLEX_SIM_PASSWORD")
+        .env_remove("PFLEX_SIM_LISTEN")
+        .env_remove("PFLEX_SIM_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pflex-sim starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("pflex-sim prints its url").unwrap();
+        if let Some(url) = line.trim().strip_prefix("url:") {
+            break url.trim().to_string();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process { child, url }
+}
