@@ -297,6 +297,33 @@ mod tests {
         assert!(ips.iter().any(|ip| *ip == "127.0.0.3"));
     }
 
+    const FINE_GRANULARITY_FIXTURE: &str = include_str!("../../../fixtures/topology-fine-granularity.json");
+
+    #[test]
+    fn every_fixture_parses() {
+        for (name, text) in [
+            ("topology-default.json", DEFAULT_TOPOLOGY),
+            ("topology-small.json", include_str!("../../../fixtures/topology-small.json")),
+            ("topology-fine-granularity.json", FINE_GRANULARITY_FIXTURE),
+        ] {
+            if let Err(e) = Topology::parse(text) {
+                panic!("{name}: {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fine_granularity_fixture_sets_layout_and_compression() {
+        let t = Topology::parse(FINE_GRANULARITY_FIXTURE).unwrap();
+        let pools = &t.protection_domains[0].storage_pools;
+        assert_eq!(
+            (pools[0].data_layout, pools[0].compression_method),
+            (DataLayout::FineGranularity, Some(Compression::Normal))
+        );
+        assert_eq!((pools[1].data_layout, pools[1].compression_method), (DataLayout::FineGranularity, None));
+        assert_eq!(pools[2].data_layout, DataLayout::MediumGranularity);
+    }
+
     #[test]
     fn non_loopback_sdt_is_refused() {
         let text = r#"{"protectionDomains":[{"name":"pd","storagePools":[{"name":"sp","capacityGb":100}],

@@ -198,6 +198,12 @@ pub fn domain(model: &Model, pd: Id, measure: Option<Measure>) -> Stats {
     stats.push(("storagePoolIds", Stat::Ids(d.pools.iter().copied().collect())));
     stats.push(("numOfSdt", Stat::Int(d.sdts.len() as u64)));
     stats.push(("sdtIds", Stat::Ids(d.sdts.iter().copied().collect())));
+    let sdss: Vec<Id> = model.sdss().filter(|s| s.protection_domain == pd).map(|s| s.id).collect();
+    stats.push(("numOfSds", Stat::Int(sdss.len() as u64)));
+    stats.push(("sdsIds", Stat::Ids(sdss)));
+    let fault_sets: Vec<Id> = model.fault_sets().filter(|f| f.protection_domain == pd).map(|f| f.id).collect();
+    stats.push(("numOfFaultSets", Stat::Int(fault_sets.len() as u64)));
+    stats.push(("faultSetIds", Stat::Ids(fault_sets)));
     stats
 }
 
@@ -210,6 +216,8 @@ pub fn system(model: &Model, measure: Option<Measure>) -> Stats {
     stats.push(("numOfStoragePools", Stat::Int(pools)));
     stats.push(("numOfSdc", Stat::Int(model.hosts().count() as u64)));
     stats.push(("numOfSdt", Stat::Int(model.sdts().count() as u64)));
+    stats.push(("numOfSds", Stat::Int(model.sdss().count() as u64)));
+    stats.push(("numOfFaultSets", Stat::Int(model.fault_sets().count() as u64)));
     stats
 }
 
