@@ -322,25 +322,25 @@ class T4Sdt(Inventory):
 
     def test_01_create(self):
         pd1 = self.pd1()
-        sdt = client().sdt.create([{"ip": "127.0.0.3", "role": "StorageAndHost"}], f"{RUN}-sdt", pd1["id"],
+        sdt = client().sdt.create([{"ip": "127.0.0.31", "role": "StorageAndHost"}], f"{RUN}-sdt", pd1["id"],
                                   storage_port=12200, nvme_port=4421, discovery_port=8010)
         T4Sdt.state["sdt"] = sdt
         self.assertTrue(HEX16.match(sdt["id"]), sdt)
         self.assertEqual((sdt["name"], sdt["protectionDomainId"]), (f"{RUN}-sdt", pd1["id"]), sdt)
-        self.assertEqual(sdt["ipList"], [{"ip": "127.0.0.3", "role": "StorageAndHost"}])
+        self.assertEqual(sdt["ipList"], [{"ip": "127.0.0.31", "role": "StorageAndHost"}])
         self.assertEqual((sdt["storagePort"], sdt["nvmePort"], sdt["discoveryPort"]), (12200, 4421, 8010), sdt)
         self.assertEqual(sdt["maintenanceState"], "NoMaintenance", sdt)
 
     def test_02_rename_and_ips(self):
         s, sdt_id = client().sdt, self.need("sdt")["id"]
         s.rename(sdt_id, f"{RUN}-sdt-r")
-        s.add_ip(sdt_id, "127.0.0.4", "HostOnly")
-        self.assertIn({"ip": "127.0.0.4", "role": "HostOnly"}, s.get(entity_id=sdt_id)["ipList"])
-        s.set_ip_role(sdt_id, "127.0.0.4", "StorageOnly")
-        self.assertIn({"ip": "127.0.0.4", "role": "StorageOnly"}, s.get(entity_id=sdt_id)["ipList"])
-        s.remove_ip(sdt_id, "127.0.0.4")
+        s.add_ip(sdt_id, "127.0.0.32", "HostOnly")
+        self.assertIn({"ip": "127.0.0.32", "role": "HostOnly"}, s.get(entity_id=sdt_id)["ipList"])
+        s.set_ip_role(sdt_id, "127.0.0.32", "StorageOnly")
+        self.assertIn({"ip": "127.0.0.32", "role": "StorageOnly"}, s.get(entity_id=sdt_id)["ipList"])
+        s.remove_ip(sdt_id, "127.0.0.32")
         sdt = s.get(entity_id=sdt_id)
-        self.assertEqual((sdt["name"], sdt["ipList"]), (f"{RUN}-sdt-r", [{"ip": "127.0.0.3", "role": "StorageAndHost"}]))
+        self.assertEqual((sdt["name"], sdt["ipList"]), (f"{RUN}-sdt-r", [{"ip": "127.0.0.31", "role": "StorageAndHost"}]))
 
     def test_03_ports_and_maintenance(self):
         s, sdt_id = client().sdt, self.need("sdt")["id"]
@@ -380,9 +380,11 @@ class T5SdsAndDevices(Inventory):
             for ip in sds["ipList"]:
                 self.assertIn(ip["role"], ("all", "sdsOnly", "sdcOnly"), sds)
             self.assertIsInstance(sds["port"], int, sds)
-            fs = fault_sets.get(sds["faultSetId"])
-            self.assertIsNotNone(fs, f"SDS {sds['name']} in no known fault set: {sds['faultSetId']}")
-            self.assertEqual(fs["protectionDomainId"], sds["protectionDomainId"], sds)
+            # the seeded fault sets are empty (FIDELITY.md); an SDS in one is in its own domain's
+            if sds["faultSetId"] is not None:
+                fs = fault_sets.get(sds["faultSetId"])
+                self.assertIsNotNone(fs, f"SDS {sds['name']} in no known fault set: {sds['faultSetId']}")
+                self.assertEqual(fs["protectionDomainId"], sds["protectionDomainId"], sds)
             devices = client().sds.get_devices(sds["id"])
             self.assertGreaterEqual(len(devices), 1, f"SDS {sds['name']} has no device")
         T5SdsAndDevices.state["pd1_sds"] = [s for s in sdss if s["protectionDomainId"] == self.pd1()["id"]]
@@ -459,8 +461,8 @@ class T5SdsAndDevices(Inventory):
 
 # ------------------------------------------------------------------------------------------
 class T6FaultSet(Inventory):
-    """One per protection domain with its SDSs; create, rename, remove; removal of one that
-    holds SDSs refused."""
+    """One per protection domain (empty, as seeded); create, rename, remove; removal of one
+    that holds SDSs refused."""
 
     def test_01_seeded_fault_sets(self):
         pds = {pd["id"] for pd in client().protection_domain.get()}
@@ -483,10 +485,19 @@ class T6FaultSet(Inventory):
         self.assertGone(client().fault_set, fs["id"])
 
     def test_03_removal_refused_while_it_holds_sdss(self):
-        fs = next(f for f in client().fault_set.get() if client().fault_set.get_sdss(f["id"]))
-        with self.assertRaises(pfx.PowerFlexFailDeleting):
-            client().fault_set.delete(fs["id"])
-        self.assertEqual(client().fault_set.get(entity_id=fs["id"])["id"], fs["id"])
+        # the seeded fault sets are empty, so this one gets an SDS of its own
+        fs = client().fault_set.create(self.pd1()["id"], name=f"{RUN}-fs-held")
+        sds = client().sds.create(self.pd1()["id"], [{"SdsIp": {"ip": "127.0.1.3", "role": "all"}}],
+                                  name=f"{RUN}-fs-sds", fault_set_id=fs["id"])
+        try:
+            with self.assertRaises(pfx.PowerFlexFailDeleting):
+                client().fault_set.delete(fs["id"])
+            self.assertEqual(client().fault_set.get(entity_id=fs["id"])["id"], fs["id"])
+            self.assertEqual([s["id"] for s in client().fault_set.get_sdss(fs["id"])], [sds["id"]])
+        finally:
+            client().sds.delete(sds["id"])
+        client().fault_set.delete(fs["id"])
+        self.assertGone(client().fault_set, fs["id"])
 
 
 # ------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ pub enum Command {
     SnapshotVolumes {
         defs: Vec<(Id, Option<String>)>,
         access_mode: AccessMode,
-        /// `retentionPeriodInMin`: the snapshots are secure for this long.
+        /// `retentionPeriodInMin`: the snapshots are secure for this long (0: not secure).
         retention_min: Option<u64>,
     },
     RemoveConsistencyGroupSnapshots {

@@ -343,6 +343,19 @@ fn secure_snapshots_expire_after_their_retention_and_can_only_be_delayed() {
     assert_eq!((v.secure_snapshot_exp_time, v.original_expiry_time), (created + 600 + 7200, created + 3600));
     assert_eq!(code(sim.run(Command::SetSnapshotSecurity { volume: base, retention_min: 10 })), 4100);
     assert_eq!(code(sim.run(Command::SetSnapshotSecurity { volume: snap, retention_min: 0 })), 64);
+    // A retention of 0 on creation asks for an ordinary snapshot (what Ansible sends by default).
+    let Reply::Snapshots { volumes, .. } = sim
+        .run(Command::SnapshotVolumes {
+            defs: vec![(base, None)],
+            access_mode: AccessMode::ReadOnly,
+            retention_min: Some(0),
+        })
+        .unwrap()
+    else {
+        panic!("snapshot reply")
+    };
+    assert_eq!(sim.model.volume(volumes[0]).unwrap().secure_snapshot_exp_time, 0);
+    sim.run(Command::RemoveVolume { volume: volumes[0], mode: RemoveMode::OnlyMe }).unwrap();
     // Once expired it goes like any snapshot.
     sim.now = created + 600 + 7200;
     sim.run(Command::RemoveVolume { volume: snap, mode: RemoveMode::OnlyMe }).unwrap();

@@ -137,7 +137,10 @@ pub(super) fn snapshot(
     retention_min: Option<u64>,
     now: u64,
 ) -> Result<Plan, Fault> {
-    let secure_until = retention_min.map(|min| secure::expiry(now, min)).transpose()?.unwrap_or(0);
+    // 0 asks for no retention: Dell's Ansible `snapshot` module sends `retentionPeriodInMin: 0`
+    // on every create without `desired_retention`, and it works against real arrays.
+    let secure_until =
+        retention_min.filter(|&min| min > 0).map(|min| secure::expiry(now, min)).transpose()?.unwrap_or(0);
     if defs.is_empty() {
         return Err(Fault::invalid("snapshotDefs must name at least one volume"));
     }
