@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use super::sparse;
-use super::{DataPlane, Namespace, PlaneError, PlaneKind, VolumeSpec};
+use super::{DataPlane, PlaneError, PlaneKind, VolumeSpec};
 use crate::model::{Id, Model, Provisioning};
 
 /// Reserves `[offset, offset + len)` of a thick volume's file; where the filesystem has no
@@ -324,16 +324,7 @@ impl DataPlane for FilePlane {
     fn remove(&self, volume: Id) -> Result<(), PlaneError> {
         self.store.remove(volume)
     }
-    /// Mapping is metadata on this plane: there is no target to export to.
-    fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
-        Ok(())
-    }
-    fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
-        Ok(())
-    }
-    fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
-        Ok(())
-    }
+    // Mapping is metadata on this plane: the trait's exports, which do nothing, stand.
     fn holds_bytes(&self) -> bool {
         true
     }

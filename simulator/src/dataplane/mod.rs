@@ -122,10 +122,17 @@ pub trait DataPlane: Send + Sync + 'static {
     /// Replaces `target`'s content with `source`'s, atomically.
     fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError>;
     fn remove(&self, volume: Id) -> Result<(), PlaneError>;
-    /// Makes `namespace` visible to the host with `host_nqn`.
-    fn export(&self, host: Id, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError>;
-    fn unexport(&self, host: Id, volume: Id) -> Result<(), PlaneError>;
-    fn remove_host(&self, host: Id) -> Result<(), PlaneError>;
+    /// Makes `namespace` visible to the host with `host_nqn`. On planes without a network side
+    /// (`none`, `file`) mapping is metadata only, so the exports default to doing nothing.
+    fn export(&self, _host: Id, _host_nqn: Option<&str>, _namespace: &Namespace) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn unexport(&self, _host: Id, _volume: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
+    fn remove_host(&self, _host: Id) -> Result<(), PlaneError> {
+        Ok(())
+    }
     /// Whether volumes have bytes (`file`, `nvmet`) or only metadata (`none`).
     fn holds_bytes(&self) -> bool {
         false
@@ -421,15 +428,6 @@ mod tests {
             Ok(())
         }
         fn remove(&self, _: Id) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
             Ok(())
         }
         fn listen(&self, l: &Listener) -> Result<(), PlaneError> {

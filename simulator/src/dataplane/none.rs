@@ -1,7 +1,7 @@
 //! The `none` plane: metadata only. Volumes have no bytes; every operation succeeds.
 //! For scale runs, where a backing file per volume would only cost time and disk.
 
-use super::{DataPlane, Namespace, PlaneError, PlaneKind, VolumeSpec};
+use super::{DataPlane, PlaneError, PlaneKind, VolumeSpec};
 use crate::model::Id;
 
 #[derive(Debug, Default)]
@@ -24,15 +24,6 @@ impl DataPlane for NonePlane {
         Ok(())
     }
     fn remove(&self, _: Id) -> Result<(), PlaneError> {
-        Ok(())
-    }
-    fn export(&self, _: Id, _: Option<&str>, _: &Namespace) -> Result<(), PlaneError> {
-        Ok(())
-    }
-    fn unexport(&self, _: Id, _: Id) -> Result<(), PlaneError> {
-        Ok(())
-    }
-    fn remove_host(&self, _: Id) -> Result<(), PlaneError> {
         Ok(())
     }
 }

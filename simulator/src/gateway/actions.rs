@@ -129,7 +129,7 @@ pub async fn instance_action(gw: &Arc<Gateway>, object: &ObjectPath, action: &st
         }
         ("SnapshotPolicy", Some(id)) => policies::instance_action(gw, id, action, body).await,
         (ty, Some(id)) if super::inventory::TYPES.contains(&ty) => {
-            super::inventory::instance_action(gw, ty, id, action, body).await.expect("an inventory type")
+            super::inventory::instance_action(gw, ty, id, action, body).await
         }
         ("Volume" | "Sdc" | "Host", None) => Err(ApiError::not_found_path()),
         (ty, _) => Err(unknown_action(ty, action)),

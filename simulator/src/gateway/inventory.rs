@@ -169,17 +169,9 @@ fn create_command(ty: &str, body: &Body) -> ApiResult<Option<C>> {
     }))
 }
 
-/// `POST /api/instances/{Sds|Device|FaultSet|User}::{id}/action/{action}`.
-pub async fn instance_action(
-    gw: &Arc<Gateway>,
-    ty: &str,
-    id: Id,
-    action: &str,
-    body: &Body,
-) -> Option<ApiResult<Value>> {
-    if !TYPES.contains(&ty) {
-        return None;
-    }
+/// `POST /api/instances/{Sds|Device|FaultSet|User}::{id}/action/{action}`; the caller has checked
+/// that `ty` is one of `TYPES`.
+pub async fn instance_action(gw: &Arc<Gateway>, ty: &str, id: Id, action: &str, body: &Body) -> ApiResult<Value> {
     let command = match (ty, action) {
         ("Sds", _) => sds_command(id, action, body),
         ("Device", _) => device_command(id, action, body),
@@ -189,10 +181,10 @@ pub async fn instance_action(
         ("User", "setUserRole") => body.required_string("userRole").map(|role| Some(C::SetUserRole { user: id, role })),
         _ => Err(unknown_action(ty, action)),
     };
-    match command {
+    match command? {
         // An action that changes nothing (`clearFaultSet`).
-        Ok(None) => Some(Ok(json!({}))),
-        parsed => run_parsed(gw, parsed).await,
+        None => Ok(json!({})),
+        Some(c) => run(gw, c).await,
     }
 }
 
