@@ -365,3 +365,39 @@ async fn thick_volumes_on_a_small_filesystem_stay_sparse_through_overwrite_and_e
     stop.send(()).unwrap();
     task.await.unwrap();
 }
+
+/// A thin volume's file is made when first needed, not at create: a create or a snapshot of
+/// an untouched volume makes no file, yet the volume reads zeros, keeps its size through a
+/// resize and a restart, and the backing path names a file of its size.
+#[tokio::test]
+async fn a_thin_volumes_file_is_made_when_first_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = AuthConfig::default();
+    let file = |id: &str| dir.path().join("volumes").join(format!("{id}.img"));
+    let (url, _, stop, task) = serve(config(dir.path(), PlaneKind::File)).await;
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    let host = api.create_host("host-a", HOST_A).await;
+    let volume = api.create_volume("untouched", 8, false).await;
+    let snapshot = api.snapshot(&volume, "untouched-snap").await;
+    let thick = api.create_volume("thick", 8, true).await;
+    assert!(!file(&volume).exists() && !file(&snapshot).exists(), "no file for an untouched thin volume");
+    assert!(file(&thick).exists(), "a thick volume's blocks are reserved at create");
+    assert_eq!(api.allocated(&volume).await, 0);
+    api.resize_gb(&volume, 16).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+
+    // The rebuild at start leaves them unmade too, and their content is unchanged: zeros.
+    let (url, _, stop, task) = serve(config(dir.path(), PlaneKind::File)).await;
+    let api = Api::login(&url, None, &auth.user, &auth.password).await;
+    assert!(!file(&volume).exists() && !file(&snapshot).exists());
+    api.map(&snapshot, &host).await;
+    assert_eq!(api.read_data(&snapshot, &host, 8 * GIB - 4096, 4096).await.unwrap(), vec![0u8; 4096]);
+    assert_eq!(std::fs::metadata(file(&snapshot)).unwrap().len(), 8 * GIB, "made at its own size on first read");
+    api.map(&volume, &host).await;
+    let backing = api.ok(Method::GET, &format!("/sim/volumes/{volume}/backing?host={host}"), None).await;
+    let path = backing["path"].as_str().unwrap();
+    assert_eq!(std::fs::metadata(path).unwrap().len(), 16 * GIB, "the backing file exists, at the resized size");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}

@@ -4,7 +4,11 @@
 //! `FileStore` is also the backing store of the `nvmet` plane, which exports the same files.
 //!
 //! - A new volume is a hole of its nominal size (thin) or has every block reserved with
-//!   `fallocate` (thick): both read zeros. The model is the authority on capacity, so where
+//!   `fallocate` (thick): both read zeros. A thin volume's file is made only when something
+//!   first needs it (I/O, an export, the backing path, an overwrite): until then the volume
+//!   is all zeros and its file is what the start-up rebuild would derive from the model, so
+//!   a create (and a snapshot of such a volume) touches no file at all and adds nothing to
+//!   the file system's journal that the state journal's `fdatasync` must also commit. The model is the authority on capacity, so where
 //!   the filesystem under the files cannot reserve that much (a small tmpfs, as in the test
 //!   VM) or cannot reserve at all, a thick volume stays sparse with a warning rather than
 //!   failing a request the array would accept.
@@ -15,7 +19,7 @@
 //! - Where the files live: `<state-dir>/volumes`, or without `--state-dir` a private temporary
 //!   directory that a clean stop removes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -45,6 +49,8 @@ pub struct FileStore {
     plane: &'static str,
     /// Thick volumes, whose growth is allocated too.
     thick: Mutex<HashSet<Id>>,
+    /// Thin volumes whose file is not made yet, and their size in bytes.
+    unmade: Mutex<HashMap<Id, u64>>,
     /// Byte I/O from the admin surface takes this shared; snapshot and overwrite take it
     /// exclusively, so an image is a point in time with respect to those writes.
     content: RwLock<()>,
@@ -54,8 +60,9 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens (creating) `<base>/volumes`, or a temporary directory when `base` is `None`,
-    /// and makes the files agree with `model`: missing files are created empty, stray ones
-    /// (from a change that crashed before it was journaled) are removed.
+    /// and makes the files agree with `model`: a missing thin file is left to be made when
+    /// needed, a missing thick one is made (empty), stray ones (from a change that crashed
+    /// before it was journaled) are removed.
     pub fn open(base: Option<&Path>, model: &Model, plane: &'static str) -> Result<FileStore, PlaneError> {
         let (dir, temp) = match base {
             Some(base) => (base.join("volumes"), None),
@@ -72,6 +79,7 @@ impl FileStore {
             dir,
             plane,
             thick: Mutex::new(HashSet::new()),
+            unmade: Mutex::new(HashMap::new()),
             content: RwLock::new(()),
             temp: Mutex::new(temp),
         };
@@ -111,6 +119,9 @@ impl FileStore {
                 Ok(m) => {
                     tracing::warn!(volume = %v.id, file = m.len(), model = size, "backing file size disagrees with the saved state; using the saved size");
                     self.set_size(v.id, size, thick)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !thick => {
+                    self.unmade.lock().expect("lock").insert(v.id, size);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     tracing::warn!(volume = %v.id, "backing file missing; the volume reads zeros from now on");
@@ -168,8 +179,32 @@ impl FileStore {
         grown.map_err(|e: io::Error| self.err(format!("resizing {} to {size} bytes", path.display()), e))
     }
 
+    /// A thick volume's file is made (and reserved) now; a thin one's when first needed.
     pub fn create(&self, spec: VolumeSpec) -> Result<(), PlaneError> {
-        self.create_file(spec)
+        if spec.thick {
+            return self.create_file(spec);
+        }
+        // A file an earlier volume of this id left behind is cut back to a hole when made.
+        self.unmade.lock().expect("lock").insert(spec.id, spec.size_bytes);
+        Ok(())
+    }
+
+    /// Makes the file of a thin volume not made yet (a hole of its size); the volume's
+    /// content (all zeros) does not change.
+    fn make(&self, volume: Id) -> Result<(), PlaneError> {
+        let mut unmade = self.unmade.lock().expect("lock");
+        if let Some(&size_bytes) = unmade.get(&volume) {
+            self.create_file(VolumeSpec { id: volume, size_bytes, thick: false })?;
+            unmade.remove(&volume);
+        }
+        Ok(())
+    }
+
+    /// Where a volume's bytes live, the file made if it was not yet: for whoever opens it
+    /// from outside (an nvmet namespace, a client given the backing path).
+    pub fn made_path(&self, volume: Id) -> Result<PathBuf, PlaneError> {
+        self.make(volume)?;
+        Ok(self.path(volume))
     }
 
     /// `snapshot` becomes a point-in-time copy of `source`.
@@ -177,6 +212,14 @@ impl FileStore {
         let _exclusive = self.content.write().expect("lock");
         let (src, dst) = (self.path(source), self.path(snapshot.id));
         let _ = std::fs::remove_file(&dst);
+        {
+            // A copy of all zeros is all zeros: its file waits to be needed too.
+            let mut unmade = self.unmade.lock().expect("lock");
+            if unmade.contains_key(&source) {
+                unmade.insert(snapshot.id, snapshot.size_bytes);
+                return Ok(());
+            }
+        }
         let started = std::time::Instant::now();
         let method = sparse::clone_or_copy(&src, &dst)
             .map_err(|e| self.err(format!("snapshotting {} to {}", src.display(), dst.display()), e))?;
@@ -191,6 +234,10 @@ impl FileStore {
     }
 
     pub fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+        if let Some(size) = self.unmade.lock().expect("lock").get_mut(&volume) {
+            *size = size_bytes;
+            return Ok(());
+        }
         let thick = self.thick.lock().expect("lock").contains(&volume);
         self.set_size(volume, size_bytes, thick)
     }
@@ -199,6 +246,8 @@ impl FileStore {
     /// larger (the model grows it first when it is smaller).
     pub fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
         let _exclusive = self.content.write().expect("lock");
+        self.make(source)?;
+        self.make(target)?;
         let (src, dst, tmp) = (self.path(source), self.path(target), self.temp_path(target));
         let thick = self.thick.lock().expect("lock").contains(&target);
         let built = (|| {
@@ -224,6 +273,11 @@ impl FileStore {
 
     pub fn remove(&self, volume: Id) -> Result<(), PlaneError> {
         self.thick.lock().expect("lock").remove(&volume);
+        self.unmade.lock().expect("lock").remove(&volume);
+        self.remove_file(volume)
+    }
+
+    fn remove_file(&self, volume: Id) -> Result<(), PlaneError> {
         let path = self.path(volume);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -233,7 +287,7 @@ impl FileStore {
     }
 
     fn open_checked(&self, volume: Id, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
-        let path = self.path(volume);
+        let path = self.made_path(volume)?;
         let f = OpenOptions::new()
             .read(true)
             .write(write)
@@ -267,6 +321,9 @@ impl FileStore {
     }
 
     pub fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+        if self.unmade.lock().expect("lock").contains_key(&volume) {
+            return Some(0);
+        }
         sparse::allocated_bytes(&self.path(volume)).ok()
     }
 
@@ -276,6 +333,17 @@ impl FileStore {
         let f = self.open_checked(volume, offset, len, false)?;
         sparse::data_segments_in(&f, offset, offset + len)
             .map_err(|e| self.err(format!("mapping the data of {volume} in {offset}+{len}"), e))
+    }
+
+    /// The file a client may open for `volume` (made if it was not yet).
+    pub fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+        match self.made_path(volume) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::warn!("{e}");
+                Some(self.path(volume))
+            }
+        }
     }
 
     /// Removes the temporary directory, if this store made one.
@@ -341,7 +409,7 @@ impl DataPlane for FilePlane {
         self.store.data_segments(volume, offset, len)
     }
     fn backing_path(&self, volume: Id) -> Option<PathBuf> {
-        Some(self.store.path(volume))
+        self.store.backing_path(volume)
     }
     fn shutdown(&self) {
         self.store.close();

@@ -478,7 +478,7 @@ impl NvmetPlane {
         let dir = self.root.join("subsystems").join(subsystem).join("namespaces").join(ns.nsid.to_string());
         mkdir(&dir)?;
         let made = (|| {
-            let path = self.store.path(ns.volume);
+            let path = self.store.made_path(ns.volume)?;
             write_attr(&dir, "device_path", &path.to_string_lossy())?;
             write_attr(&dir, "device_nguid", &ns.nguid)?;
             write_attr_if_present(&dir, "device_uuid", ZERO_UUID)?;
@@ -649,7 +649,7 @@ impl DataPlane for NvmetPlane {
         self.store.data_segments(volume, offset, len)
     }
     fn backing_path(&self, volume: Id) -> Option<PathBuf> {
-        Some(self.store.path(volume))
+        self.store.backing_path(volume)
     }
     /// Withdraws every subsystem, namespace, port and host entry this plane made.
     /// A new port, linked to the anchor and to every host subsystem, so hosts with mappings
