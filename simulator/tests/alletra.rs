@@ -442,3 +442,32 @@ async fn lxd_alletra_call_sequence_replays() {
     assert_eq!(api.delete("/volumes/c1?cascade=true").await.2["code"], 23, "LXD takes 23 as gone");
     assert_eq!(api.delete("/volumesets/lxdpool").await.0, 200);
 }
+
+/// `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow copy rate, so
+/// a copy of a full volume stays ACTIVE for its data's time until it is cancelled.
+#[tokio::test]
+async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/alletra-3par.json")).unwrap();
+    let topology = powerflex_sim::alletra::model::topology::Topology::parse(&text).unwrap();
+    let options = powerflex_sim::alletra::testing::Options { topology, ..Default::default() };
+    let array = TestArray::start_with(options).await;
+    let api = Wsapi::login(&array).await;
+    let (_, _, system) = api.get("/system").await;
+    assert_eq!(system["model"], "HP_3PAR 8200");
+    let (_, _, ports) = api.get("/ports").await;
+    assert!(ports["members"].as_array().unwrap().iter().all(|p| p["protocol"] == 2), "{ports}");
+    assert_eq!(api.get("/cpgs").await.2["total"], 3);
+
+    for name in ["full", "copy"] {
+        assert_eq!(api.post("/volumes", json!({"name": name, "cpg": "FC_r5", "sizeMiB": 1024})).await.0, 201);
+    }
+    assert_eq!(api.get("/volumes/full").await.2["provisioningType"], 1);
+    let (_, _, copy) =
+        api.post("/volumes/full", json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "copy"}})).await;
+    let task = copy["taskid"].as_u64().unwrap();
+    let (_, _, t) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!(t["status"], 2, "1 GiB at 64 MiB/s is still copying: {t}");
+    refused(&api.delete("/volumes/copy").await, 409, 151, "volume is busy with a background task");
+    assert_eq!(api.put(&format!("/tasks/{task}"), json!({"action": 1})).await.0, 200);
+    assert_eq!(api.get(&format!("/tasks/{task}")).await.2["status"], 3, "CANCELLED");
+}
