@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http_client, read, Reply};
+use common::{http_client, read, spawn_program, Reply};
 use powerflex_sim::alletra::testing::TestArray;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -470,4 +470,54 @@ async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
     refused(&api.delete("/volumes/copy").await, 409, 151, "volume is busy with a background task");
     assert_eq!(api.put(&format!("/tasks/{task}"), json!({"action": 1})).await.0, 200);
     assert_eq!(api.get(&format!("/tasks/{task}")).await.2["status"], 3, "CANCELLED");
+}
+
+/// The real binary, killed with SIGKILL after acknowledging changes (fsync on): a restart on
+/// the same state directory has every acknowledged change, and its certificate is kept.
+#[tokio::test]
+async fn acknowledged_changes_survive_kill_9_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let start = || {
+        let process = spawn_program(
+            env!("CARGO_BIN_EXE_alletra-sim"),
+            "ALLETRA_SIM",
+            &state,
+            &["--seed", "3", "--data-plane", "file"],
+        );
+        let url = process.url.strip_suffix("/api/v1").expect("the banner shows the WSAPI url").to_string();
+        (process, url)
+    };
+    let (mut process, url) = start();
+    let ca = std::fs::read_to_string(state.join("tls/ca.pem")).unwrap();
+    let login = |url: String| {
+        let http = http_client(&ca);
+        async move {
+            let reply = read(
+                http.post(format!("{url}/api/v1/credentials"))
+                    .json(&json!({"user": "3paradm", "password": "3pardata"}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            Wsapi { http, url, key: reply.2["key"].as_str().unwrap().to_string() }
+        }
+    };
+    let api = login(url).await;
+    for n in 0..5 {
+        let body = json!({"name": format!("v{n}"), "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true});
+        assert_eq!(api.post("/volumes", body).await.0, 201);
+    }
+    assert_eq!(api.post("/volumes/v0", json!({"action": "createSnapshot", "parameters": {"name": "s0"}})).await.0, 200);
+    let before = api.get("/volumes").await.2;
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
+
+    let (mut process, url) = start();
+    let api = login(url).await;
+    assert_eq!(api.get("/volumes").await.2, before);
+    assert_eq!(api.get("/volumes/s0").await.2["copyOf"], "v0");
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
 }

@@ -1,6 +1,5 @@
 //! `alletra-sim`: parse arguments, start the server, print how to reach it, serve until stopped.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +10,9 @@ use powerflex_sim::alletra::gateway::sessions::SessionConfig;
 use powerflex_sim::alletra::model::topology::Topology;
 use powerflex_sim::alletra::server::{ServeConfig, Server};
 use powerflex_sim::dataplane::PlaneKind;
-use powerflex_sim::serving::{print_banner, state_note, stop_signal, TlsSetting};
+use powerflex_sim::serving::{
+    default_tls_dir, exit_code, init_logging, print_banner, state_note, stop_signal, TlsSetting,
+};
 
 #[derive(Parser)]
 #[command(
@@ -63,14 +64,6 @@ struct ServeArgs {
     no_fsync: bool,
 }
 
-fn default_tls_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("alletra-sim").join("tls")
-}
-
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let topology = match &args.topology {
         Some(path) => {
@@ -82,7 +75,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let tls = if args.no_tls {
         TlsSetting::Off
     } else {
-        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(default_tls_dir, |d| d.join("tls")))
+        TlsSetting::SelfSigned(
+            args.state_dir.as_ref().map_or_else(|| default_tls_dir("alletra-sim"), |d| d.join("tls")),
+        )
     };
     let sessions = SessionConfig {
         user: args.user.clone(),
@@ -121,22 +116,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging();
     let result = match Cli::parse().command {
         Commands::Serve(args) => serve(args).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("alletra-sim: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("alletra-sim", result)
 }
