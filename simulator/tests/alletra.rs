@@ -148,6 +148,11 @@ async fn cpgs_ports_and_space() {
     let (_, _, cpg) = api.get("/cpgs/SSD_r6").await;
     assert_eq!(cpg["name"], "SSD_r6");
     refused(&api.get("/cpgs/nosuch").await, 404, 15, "CPG does not exist");
+    let create = api.post("/cpgs", json!({"name": "new"})).await;
+    refused(&create, 501, 9, "the resource does not support the operation");
+    let (status, _, capacity) = api.get("/capacity").await;
+    assert_eq!(status, 200);
+    assert_eq!(capacity["allCapacity"]["totalMiB"], 4194304 + 1048576);
     let (status, _, space) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
     assert_eq!(status, 200);
     let free = space["overProvisionedFreeMiB"].as_u64().unwrap();
@@ -307,6 +312,9 @@ async fn hosts_sets_vluns_and_the_data_surface() {
     let (_, _, vluns) = api.get("/vluns?query=%22volumeName%3D%3Dv%22").await;
     assert_eq!(vluns["members"][0]["lun"].to_string(), lun);
     assert_eq!(vluns["members"][0]["hostname"], "h1");
+    let subsystem = vluns["members"][0]["Subsystem_NQN"].as_str().unwrap().to_string();
+    assert_eq!(api.get("/hosts/h1").await.2["Subsystem_NQN"], subsystem.as_str());
+    assert_eq!(api.get("/hosts/h1").await.2["NVMETCPPaths"][0]["NQN"], nqn);
     let (_, _, none) = api.get("/vluns?query=\"hostname==h2\"").await;
     assert_eq!(none["total"], 0);
 
