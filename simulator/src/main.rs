@@ -1,6 +1,5 @@
 //! `pflex-sim`: parse arguments, start the server, print how to reach it, serve until Ctrl-C.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +11,7 @@ use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
 use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
+use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, stop_signal, Banner};
 
 #[derive(Parser)]
 #[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
@@ -79,14 +79,6 @@ struct ServeArgs {
     breaks: Vec<Breakage>,
 }
 
-fn default_tls_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("pflex-sim").join("tls")
-}
-
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let topology = match &args.topology {
         Some(path) => {
@@ -100,7 +92,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
         TlsSetting::Files { cert, key }
     } else {
-        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(default_tls_dir, |d| d.join("tls")))
+        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(|| default_tls_dir("pflex-sim"), |d| d.join("tls")))
     };
     let auth = AuthConfig {
         user: args.user.clone(),
@@ -122,61 +114,30 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         broken: args.breaks.iter().copied().collect(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
-    println!("pflex-sim: PowerFlex 4.5 gateway emulator");
-    println!("  url:        {}", server.url);
-    println!("  user:       {}", args.user);
     let built_in = args.password == AuthConfig::default().password;
-    println!("  password:   {}", if built_in { args.password.as_str() } else { "(as given)" });
-    if let Some(ca) = &server.ca_cert {
-        println!("  trust:      {}", ca.display());
-    }
-    match &args.state_dir {
-        Some(dir) => println!("  state:      {} ({})", dir.display(), if server.restored { "restored" } else { "new" }),
-        None => println!("  state:      in memory (use --state-dir to keep it)"),
-    }
-    println!("  seed:       {}", server.seed);
-    println!("  data plane: {}", server.plane_note);
-    for b in &args.breaks {
-        println!("  BROKEN ON PURPOSE: {b} (for conformance mutation tests only)");
-    }
+    let banner = Banner {
+        url: server.url.clone(),
+        user: &args.user,
+        password: built_in.then_some(args.password.as_str()),
+        ca_cert: server.ca_cert.as_deref(),
+        state_dir: args.state_dir.as_deref(),
+        restored: server.restored,
+        seed: server.seed,
+        plane_note: &server.plane_note,
+        broken: args.breaks.iter().map(ToString::to_string).collect(),
+    };
+    print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &banner);
     tracing::info!(url = %server.url, "serving");
-    server
-        .run(async {
-            // SIGINT (Ctrl-C) and SIGTERM (service managers, `kill`) both stop cleanly:
-            // state saved, kernel exports withdrawn.
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
     println!("pflex-sim: stopped cleanly");
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in CI logs or files.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    init_logging();
+    let result = match Cli::parse().command {
         Commands::Serve(args) => serve(args).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pflex-sim: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("pflex-sim", result)
 }

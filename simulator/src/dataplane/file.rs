@@ -27,8 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use super::sparse;
-use super::{DataPlane, PlaneError, PlaneKind, VolumeSpec};
-use crate::model::{Id, Model, Provisioning};
+use super::{DataPlane, Key, PlaneError, PlaneKind, VolumeSpec};
 
 /// Reserves `[offset, offset + len)` of a thick volume's file; where the filesystem has no
 /// room for the reservation or cannot make one, leaves it sparse and says so.
@@ -48,9 +47,9 @@ pub struct FileStore {
     dir: PathBuf,
     plane: &'static str,
     /// Thick volumes, whose growth is allocated too.
-    thick: Mutex<HashSet<Id>>,
+    thick: Mutex<HashSet<Key>>,
     /// Thin volumes whose file is not made yet, and their size in bytes.
-    unmade: Mutex<HashMap<Id, u64>>,
+    unmade: Mutex<HashMap<Key, u64>>,
     /// Byte I/O from the admin surface takes this shared; snapshot and overwrite take it
     /// exclusively, so an image is a point in time with respect to those writes.
     content: RwLock<()>,
@@ -60,10 +59,10 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens (creating) `<base>/volumes`, or a temporary directory when `base` is `None`,
-    /// and makes the files agree with `model`: a missing thin file is left to be made when
-    /// needed, a missing thick one is made (empty), stray ones (from a change that crashed
-    /// before it was journaled) are removed.
-    pub fn open(base: Option<&Path>, model: &Model, plane: &'static str) -> Result<FileStore, PlaneError> {
+    /// and makes the files agree with the saved `volumes`: a missing thin file is left to be
+    /// made when needed, a missing thick one is made (empty), stray ones (from a change that
+    /// crashed before it was journaled) are removed.
+    pub fn open(base: Option<&Path>, volumes: &[VolumeSpec], plane: &'static str) -> Result<FileStore, PlaneError> {
         let (dir, temp) = match base {
             Some(base) => (base.join("volumes"), None),
             None => {
@@ -83,7 +82,7 @@ impl FileStore {
             content: RwLock::new(()),
             temp: Mutex::new(temp),
         };
-        store.reconcile(model)?;
+        store.reconcile(volumes)?;
         Ok(store)
     }
 
@@ -92,11 +91,11 @@ impl FileStore {
     }
 
     /// Where a volume's bytes live.
-    pub fn path(&self, volume: Id) -> PathBuf {
+    pub fn path(&self, volume: Key) -> PathBuf {
         self.dir.join(format!("{volume}.img"))
     }
 
-    fn temp_path(&self, volume: Id) -> PathBuf {
+    fn temp_path(&self, volume: Key) -> PathBuf {
         self.dir.join(format!("{volume}.img.tmp"))
     }
 
@@ -104,28 +103,27 @@ impl FileStore {
         PlaneError::new(self.plane, what, source)
     }
 
-    fn reconcile(&self, model: &Model) -> Result<(), PlaneError> {
+    fn reconcile(&self, volumes: &[VolumeSpec]) -> Result<(), PlaneError> {
         let mut wanted = HashSet::new();
-        for v in model.volumes() {
+        for v in volumes {
             wanted.insert(format!("{}.img", v.id));
-            let thick = !v.is_snapshot && v.provisioning == Provisioning::Thick;
-            if thick {
+            if v.thick {
                 self.thick.lock().expect("lock").insert(v.id);
             }
             let path = self.path(v.id);
-            let size = v.size_kb * 1024;
+            let size = v.size_bytes;
             match std::fs::metadata(&path) {
                 Ok(m) if m.len() == size => {}
                 Ok(m) => {
                     tracing::warn!(volume = %v.id, file = m.len(), model = size, "backing file size disagrees with the saved state; using the saved size");
-                    self.set_size(v.id, size, thick)?;
+                    self.set_size(v.id, size, v.thick)?;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound && !thick => {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !v.thick => {
                     self.unmade.lock().expect("lock").insert(v.id, size);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     tracing::warn!(volume = %v.id, "backing file missing; the volume reads zeros from now on");
-                    self.create_file(VolumeSpec { id: v.id, size_bytes: size, thick })?;
+                    self.create_file(*v)?;
                 }
                 Err(e) => return Err(self.err(format!("reading {}", path.display()), e)),
             }
@@ -165,7 +163,7 @@ impl FileStore {
         Ok(())
     }
 
-    fn set_size(&self, volume: Id, size: u64, thick: bool) -> Result<(), PlaneError> {
+    fn set_size(&self, volume: Key, size: u64, thick: bool) -> Result<(), PlaneError> {
         let path = self.path(volume);
         let grown = (|| {
             let f = OpenOptions::new().write(true).open(&path)?;
@@ -191,7 +189,7 @@ impl FileStore {
 
     /// Makes the file of a thin volume not made yet (a hole of its size); the volume's
     /// content (all zeros) does not change.
-    fn make(&self, volume: Id) -> Result<(), PlaneError> {
+    fn make(&self, volume: Key) -> Result<(), PlaneError> {
         let mut unmade = self.unmade.lock().expect("lock");
         if let Some(&size_bytes) = unmade.get(&volume) {
             self.create_file(VolumeSpec { id: volume, size_bytes, thick: false })?;
@@ -202,13 +200,13 @@ impl FileStore {
 
     /// Where a volume's bytes live, the file made if it was not yet: for whoever opens it
     /// from outside (an nvmet namespace, a client given the backing path).
-    pub fn made_path(&self, volume: Id) -> Result<PathBuf, PlaneError> {
+    pub fn made_path(&self, volume: Key) -> Result<PathBuf, PlaneError> {
         self.make(volume)?;
         Ok(self.path(volume))
     }
 
     /// `snapshot` becomes a point-in-time copy of `source`.
-    pub fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+    pub fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         let _exclusive = self.content.write().expect("lock");
         let (src, dst) = (self.path(source), self.path(snapshot.id));
         let _ = std::fs::remove_file(&dst);
@@ -233,7 +231,7 @@ impl FileStore {
         Ok(())
     }
 
-    pub fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+    pub fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         if let Some(size) = self.unmade.lock().expect("lock").get_mut(&volume) {
             *size = size_bytes;
             return Ok(());
@@ -244,7 +242,7 @@ impl FileStore {
 
     /// Replaces `target`'s content with `source`'s. The target keeps its own size when it is
     /// larger (the model grows it first when it is smaller).
-    pub fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+    pub fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError> {
         let _exclusive = self.content.write().expect("lock");
         self.make(source)?;
         self.make(target)?;
@@ -271,13 +269,13 @@ impl FileStore {
         })
     }
 
-    pub fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+    pub fn remove(&self, volume: Key) -> Result<(), PlaneError> {
         self.thick.lock().expect("lock").remove(&volume);
         self.unmade.lock().expect("lock").remove(&volume);
         self.remove_file(volume)
     }
 
-    fn remove_file(&self, volume: Id) -> Result<(), PlaneError> {
+    fn remove_file(&self, volume: Key) -> Result<(), PlaneError> {
         let path = self.path(volume);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -286,7 +284,7 @@ impl FileStore {
         }
     }
 
-    fn open_checked(&self, volume: Id, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
+    fn open_checked(&self, volume: Key, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
         let path = self.made_path(volume)?;
         let f = OpenOptions::new()
             .read(true)
@@ -303,7 +301,7 @@ impl FileStore {
         Ok(f)
     }
 
-    pub fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+    pub fn read_at(&self, volume: Key, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, len as u64, false)?;
         let mut buf = vec![0u8; len];
@@ -312,7 +310,7 @@ impl FileStore {
     }
 
     /// Writes and syncs: the write is durable when this returns.
-    pub fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+    pub fn write_at(&self, volume: Key, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, data.len() as u64, true)?;
         f.write_all_at(data, offset)
@@ -320,7 +318,7 @@ impl FileStore {
             .map_err(|e| self.err(format!("writing {volume} at {offset}"), e))
     }
 
-    pub fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+    pub fn allocated_bytes(&self, volume: Key) -> Option<u64> {
         if self.unmade.lock().expect("lock").contains_key(&volume) {
             return Some(0);
         }
@@ -328,7 +326,7 @@ impl FileStore {
     }
 
     /// The data segments of `[offset, offset + len)` (`SEEK_DATA`/`SEEK_HOLE` on the file).
-    pub fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+    pub fn data_segments(&self, volume: Key, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, len, false)?;
         sparse::data_segments_in(&f, offset, offset + len)
@@ -336,7 +334,7 @@ impl FileStore {
     }
 
     /// The file a client may open for `volume` (made if it was not yet).
-    pub fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+    pub fn backing_path(&self, volume: Key) -> Option<PathBuf> {
         match self.made_path(volume) {
             Ok(path) => Some(path),
             Err(e) => {
@@ -364,8 +362,8 @@ pub struct FilePlane {
 }
 
 impl FilePlane {
-    pub fn open(base: Option<&Path>, model: &Model) -> Result<FilePlane, PlaneError> {
-        Ok(FilePlane { store: FileStore::open(base, model, "file")? })
+    pub fn open(base: Option<&Path>, volumes: &[VolumeSpec]) -> Result<FilePlane, PlaneError> {
+        Ok(FilePlane { store: FileStore::open(base, volumes, "file")? })
     }
 
     pub fn store(&self) -> &FileStore {
@@ -380,35 +378,35 @@ impl DataPlane for FilePlane {
     fn create(&self, volume: VolumeSpec) -> Result<(), PlaneError> {
         self.store.create(volume)
     }
-    fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+    fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         self.store.snapshot(source, snapshot)
     }
-    fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+    fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         self.store.resize(volume, size_bytes)
     }
-    fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+    fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError> {
         self.store.overwrite(target, source)
     }
-    fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+    fn remove(&self, volume: Key) -> Result<(), PlaneError> {
         self.store.remove(volume)
     }
     // Mapping is metadata on this plane: the trait's exports, which do nothing, stand.
     fn holds_bytes(&self) -> bool {
         true
     }
-    fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+    fn allocated_bytes(&self, volume: Key) -> Option<u64> {
         self.store.allocated_bytes(volume)
     }
-    fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+    fn read_at(&self, volume: Key, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
         self.store.read_at(volume, offset, len)
     }
-    fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+    fn write_at(&self, volume: Key, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         self.store.write_at(volume, offset, data)
     }
-    fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+    fn data_segments(&self, volume: Key, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
         self.store.data_segments(volume, offset, len)
     }
-    fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+    fn backing_path(&self, volume: Key) -> Option<PathBuf> {
         self.store.backing_path(volume)
     }
     fn shutdown(&self) {

@@ -11,6 +11,7 @@
 //! Invariant: this module knows nothing about HTTP, JSON bodies, files or time; every fault
 //! carries its HTTP status and WSAPI code so the HTTP layer only translates.
 
+pub mod breakage;
 mod commands;
 mod copies;
 mod effects;
@@ -21,6 +22,18 @@ mod names;
 pub mod objects;
 mod qos;
 mod sets;
+
+/// The journal and snapshot keep this model (`persist`).
+impl crate::array::ArrayModel for Model {
+    type Effect = Effect;
+    fn commit(&mut self, effects: &[Effect]) {
+        Model::commit(self, effects)
+    }
+    fn rebuild_index(&mut self) {
+        Model::rebuild_index(self)
+    }
+}
+
 #[cfg(test)]
 mod tests;
 pub mod topology;
@@ -70,6 +83,9 @@ pub struct Model {
     /// QoS rules by the id of the volume set they apply to.
     qos: BTreeMap<u32, QosRule>,
     seq: Sequences,
+    /// Deliberate faults (`--break`): configuration, not state, so never saved.
+    #[serde(skip)]
+    broken: BTreeSet<breakage::Breakage>,
     /// Lookup indexes and counters, rebuilt after loading rather than stored.
     #[serde(skip)]
     index: Index,
@@ -154,6 +170,7 @@ impl Model {
             tasks: BTreeMap::new(),
             qos: BTreeMap::new(),
             seq: Sequences::default(),
+            broken: BTreeSet::new(),
             index: Index::default(),
         };
         model.rebuild_index();
@@ -204,6 +221,17 @@ impl Model {
         let task = self.index.due.first().map(|(t, _)| *t);
         let expiry = self.index.expiring.first().map(|(t, _)| *t);
         task.into_iter().chain(expiry).min()
+    }
+
+    /// Turns on deliberate faults (`--break`); the conformance harness's mutation tests only.
+    pub fn set_broken(&mut self, broken: BTreeSet<breakage::Breakage>) {
+        self.broken = broken;
+    }
+    pub fn broken(&self) -> &BTreeSet<breakage::Breakage> {
+        &self.broken
+    }
+    pub(crate) fn is_broken(&self, b: breakage::Breakage) -> bool {
+        self.broken.contains(&b)
     }
 
     // Queries. Lists come out in id order; single lookups are O(1) or O(log n).
@@ -276,9 +304,14 @@ impl Model {
     pub fn host_by_path(&self, path: &str) -> Option<&Host> {
         self.index.host_by_path.get(&path_key(path)).and_then(|id| self.hosts.get(id))
     }
-    /// The NVMe subsystem a host's namespaces are in (`Subsystem_NQN`, one per host; inferred).
+    /// The NQN the array's NVMe subsystems are named under.
+    pub fn system_nqn(&self) -> String {
+        format!("nqn.2020-07.com.hpe:{}", self.system.uuid)
+    }
+    /// The NVMe subsystem a host's namespaces are in (`Subsystem_NQN`, one per host; inferred),
+    /// named as the `nvmet` data plane names the subsystem it exports them in.
     pub fn subsystem_nqn(&self, host: u32) -> String {
-        format!("nqn.2020-07.com.hpe:{}:host-{host}", self.system.uuid)
+        format!("{}:host:{host:016x}", self.system_nqn())
     }
     fn sets(&self, kind: SetKind) -> &BTreeMap<u32, MemberSet> {
         match kind {
@@ -288,6 +321,9 @@ impl Model {
     }
     pub fn set_list(&self, kind: SetKind) -> impl Iterator<Item = &MemberSet> {
         self.sets(kind).values()
+    }
+    pub fn set(&self, kind: SetKind, id: u32) -> Option<&MemberSet> {
+        self.sets(kind).get(&id)
     }
     pub fn set_by_name(&self, kind: SetKind, name: &str) -> Option<&MemberSet> {
         self.index.set_by_name.get(&(kind, name.to_string())).and_then(|id| self.sets(kind).get(id))
