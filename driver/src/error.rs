@@ -6,9 +6,9 @@
 //! line: they name the key, volume or address concerned.
 
 use crate::blockcopy::CopyError;
-use crate::client::{ClientError, ErrorCode};
-use crate::config::ConfigError;
 use crate::connector::ConnectorError;
+use crate::keys::ConfigError;
+use crate::powerflex::client::{ClientError, ErrorCode};
 use crate::state::StateError;
 
 /// The crate-wide result.

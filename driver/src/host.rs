@@ -1,9 +1,10 @@
-//! Host identity: the server UUID, the host NQN and the host entity.
+//! Host identity: the server UUID, the host NQN and the mapping lock.
 //!
 //! The server UUID is created once and kept in local state (see
 //! [`crate::state`]); the host NQN is `nqn.2014-08.org.nvmexpress:uuid:<uuid>`
-//! and the same UUID is the nvme-cli `--hostid`. The gateway's host entity is
-//! created at the first mapping and removed with the last one.
+//! and the same UUID is the nvme-cli `--hostid`. Each array's host entity
+//! (`powerflex::hosts`, the Alletra driver's `<hostname>-nvme-tcp` or
+//! `<hostname>-iscsi`) is created at the first mapping and removed with the last one.
 //!
 //! That entity and the NVMe session are shared by everything that maps volumes
 //! to this host, so changes to this host's mappings are serialised with
@@ -17,8 +18,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use uuid::Uuid;
 
-use crate::client::types::Host;
-use crate::client::{Client, ClientError};
 use crate::state::{self, StateError};
 
 /// The fixed prefix of the host NQN.
@@ -63,6 +62,38 @@ pub fn local_hostname() -> String {
     name.chars().take(MAX_HOST_NAME).collect()
 }
 
+/// Looks at what the host offers (kernel modules, clients); the root is configurable for tests.
+#[derive(Debug, Clone)]
+pub struct HostProbe {
+    root: PathBuf,
+}
+
+impl Default for HostProbe {
+    fn default() -> Self {
+        HostProbe { root: PathBuf::from("/") }
+    }
+}
+
+/// The kernel modules NVMe/TCP needs.
+pub const NVME_MODULES: [&str; 2] = ["nvme_fabrics", "nvme_tcp"];
+
+impl HostProbe {
+    /// A probe that looks under `root` instead of `/`.
+    pub fn with_root(root: impl Into<PathBuf>) -> HostProbe {
+        HostProbe { root: root.into() }
+    }
+
+    /// The NVMe/TCP modules that are not loaded (empty when all are).
+    pub fn missing_nvme_modules(&self) -> Vec<&'static str> {
+        NVME_MODULES.into_iter().filter(|m| !self.root.join("sys/module").join(m).exists()).collect()
+    }
+
+    /// Whether the ScaleIO data client is installed.
+    pub fn has_sdc(&self) -> bool {
+        self.root.join("dev/scini").exists() || self.root.join("opt/emc/scaleio/sdc").exists()
+    }
+}
+
 /// Serialises changes to one host's mappings; released on drop.
 #[derive(Debug)]
 pub struct MappingLock {
@@ -99,36 +130,6 @@ pub async fn lock_mappings(identity: &HostIdentity, dir: Option<&Path>) -> Resul
         }
     };
     Ok(MappingLock { _file: file, _local: local })
-}
-
-/// The NVMe host entity with this NQN, if any.
-pub async fn find_host(client: &Client, nqn: &str) -> Result<Option<Host>, ClientError> {
-    Ok(client
-        .hosts()
-        .await?
-        .into_iter()
-        .find(|h| h.host_type.as_deref() == Some("NVMeHost") && h.nqn.as_deref() == Some(nqn)))
-}
-
-/// The host entity's ID, creating it when missing; the flag says whether it was created.
-pub async fn ensure_host(client: &Client, identity: &HostIdentity) -> Result<(String, bool), ClientError> {
-    let nqn = identity.nqn();
-    if let Some(h) = find_host(client, &nqn).await? {
-        return Ok((h.id, false));
-    }
-    let id = client.create_host(&identity.hostname, &nqn).await?;
-    tracing::info!(host = %id, %nqn, "created the host entity");
-    Ok((id, true))
-}
-
-/// Removes the host entity if no volume is mapped to it; says whether it was removed.
-pub async fn remove_host_if_unused(client: &Client, host_id: &str) -> Result<bool, ClientError> {
-    if !client.host_volumes(host_id).await?.is_empty() {
-        return Ok(false);
-    }
-    client.remove_host(host_id).await?;
-    tracing::info!(host = %host_id, "removed the host entity");
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -1,23 +1,22 @@
-//! A PowerFlex 4.x storage driver (NVMe/TCP) and the library behind `pflex`.
+//! Storage drivers for PowerFlex 4.x and HPE Alletra, and the library behind `pflex`.
 //!
-//! The driver speaks to a PowerFlex gateway the way LXD's powerflex driver
-//! does: 4.x login with a bearer token, volumes named after their UUIDs,
-//! sizes in 8 GiB units, snapshots in the volume's VTree, and NVMe/TCP
-//! attachment through the SDTs with the real nvme-cli.
+//! Each array has its folder with what only it knows: [`powerflex`] (the
+//! REST gateway, NVMe/TCP through the SDTs) and [`alletra`] (WSAPI v1, NVMe/TCP
+//! or iSCSI). Both follow the semantics of the LXD driver of the same name.
+//! What is not array-specific is shared:
 //!
 //! # Layout
 //!
-//! * [`config`]: pool keys, their validation, and password redaction.
-//! * [`client`]: the gateway client (reqwest over rustls): login and one
-//!   re-login on an expired token, typed errors by `errorCode`, its own wire types.
-//! * [`discovery`]: pool, protection domain, system, SDT addresses and mode.
-//! * [`naming`]: array names from volume UUIDs, sizes and their rounding.
-//! * [`host`]: the server UUID's NQN and the gateway's host entity.
+//! * [`keys`]: `key=value` parsing, the configuration error, password redaction.
+//! * [`http`]: the HTTPS options and client both arrays' clients use.
+//! * [`naming`]: volume and content types, sizes.
+//! * [`volume`]: the volume descriptor and what operations take and return.
+//! * [`host`]: the server UUID's NQN and the lock on this host's mappings.
+//! * [`array`]: one driver of either array, as the facade uses it.
 //! * [`connector`]: the [`BlockDevice`] and [`Connector`] traits and the three
 //!   connectors: `nvme`, `loop` and `sim` (see below), plus a file-backed device.
 //! * [`blockcopy`]: the sparse-aware host-side copy between two block devices.
-//! * [`ops`]: the driver operations with revert-on-failure ([`Driver`]).
-//! * [`revert`]: the undo stack those operations use.
+//! * [`revert`]: the undo stack every driver operation uses.
 //! * [`state`]: local state (pools, volume UUIDs, server UUID), written atomically.
 //! * [`pool`]: the state-backed facade the `pflex` command line uses.
 //!
@@ -51,20 +50,20 @@
 //! behaviour as the command line.
 
 pub mod blockcopy;
-pub mod client;
-pub mod config;
 pub mod connector;
-pub mod discovery;
 pub mod error;
 pub mod host;
+pub mod http;
+pub mod keys;
 pub mod naming;
-pub mod ops;
 pub mod pool;
+pub mod powerflex;
 pub mod revert;
 pub mod state;
+pub mod volume;
 
-pub use client::{Client, ClientError, ClientOptions, ErrorCode};
-pub use config::{Mode, PoolConfig};
 pub use connector::{BlockDevice, Connector, ConnectorChoice};
 pub use error::{Error, Result};
-pub use ops::{CopyMethod, CopyReport, CopyRequest, CreateOptions, Driver, Volume, VolumeInfo};
+pub use http::ClientOptions;
+pub use powerflex::{Client, ClientError, Driver, ErrorCode, Mode, PoolConfig};
+pub use volume::{CopyMethod, CopyReport, CopyRequest, CreateOptions, Volume, VolumeInfo};

@@ -16,15 +16,19 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::blockcopy::Progress;
-use crate::client::{Client, ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
-use crate::config::{self, ConfigError, PoolConfig};
 use crate::connector::{self, Connector, ConnectorChoice};
-use crate::discovery::{self, Discovery, HostProbe};
 use crate::error::{Error, Result};
-use crate::host::HostIdentity;
+use crate::host::{HostIdentity, HostProbe};
+use crate::http::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
+use crate::keys::ConfigError;
 use crate::naming::{parse_size, ContentType, VolumeType};
-use crate::ops::{CopyReport, CopyRequest, CreateOptions, Driver, PoolUsage, Volume, VolumeInfo};
+use crate::powerflex::config::PoolConfig;
+use crate::powerflex::discovery::{self, Discovery};
+use crate::powerflex::{Client, Driver, PowerFlexName};
 use crate::state::{self, now, volume_key, PoolState, SnapshotRecord, StateDir, StateError, VolumeRecord};
+use crate::volume::{
+    CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT, GONE_TIMEOUT,
+};
 
 /// Client settings that are not pool keys.
 #[derive(Debug, Clone)]
@@ -51,7 +55,7 @@ impl Default for Settings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             probe: HostProbe::default(),
-            device_timeout: crate::ops::DEVICE_TIMEOUT,
+            device_timeout: DEVICE_TIMEOUT,
         }
     }
 }
@@ -161,7 +165,7 @@ impl Pools {
     }
 
     fn client_options(&self, cfg: &PoolConfig) -> ClientOptions {
-        let mut o = ClientOptions::from_config(cfg);
+        let mut o = cfg.client_options();
         o.ca_pem = self.settings.ca_pem.clone();
         o.timeout = self.settings.timeout;
         o.connect_timeout = self.settings.connect_timeout;
@@ -271,7 +275,7 @@ impl Pools {
             ConnectorSource::Choice(choice) => connector::build(*choice, &self.client_options(&cfg))?,
         };
         Ok(Driver::from_parts(client, cfg, d, identity, connector)
-            .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT)
+            .with_timeouts(self.settings.device_timeout, GONE_TIMEOUT)
             .with_lock_dir(self.state.root()))
     }
 
@@ -608,6 +612,3 @@ impl Pools {
         Ok(view)
     }
 }
-
-/// Re-exported for the command line: parse `key=value` arguments.
-pub use config::parse_key_values;

@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::discovery::Discovery;
 use crate::naming::{ContentType, VolumeType};
+use crate::powerflex::discovery::Discovery;
 
 /// The state format version written by this build.
 pub const FORMAT_VERSION: u32 = 1;

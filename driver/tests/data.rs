@@ -147,7 +147,7 @@ async fn pflex_pools_build_the_chosen_connector_per_pool() {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings { ca_pem: Some(gw.ca_cert_pem.clone().into_bytes()), ..Settings::default() };
     let p = Pools::with_connector(StateDir::open(dir.path()).unwrap(), settings, ConnectorChoice::Sim);
-    let keys = powerflex_driver::config::parse_key_values([
+    let keys = powerflex_driver::keys::parse_key_values([
         format!("powerflex.gateway={}", gw.url),
         format!("powerflex.user.password={}", gw.password),
         "powerflex.pool=sp1".to_string(),

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use powerflex_driver::config::parse_key_values;
+use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
 use powerflex_driver::pool::{Pools, Settings};
 use powerflex_driver::state::{StateDir, StateError};

@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use powerflex_driver::blockcopy::Progress;
 use powerflex_driver::connector::ConnectorChoice;
+use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{format_size, parse_size, ContentType, VolumeType};
-use powerflex_driver::pool::{parse_key_values, Pools, Settings};
+use powerflex_driver::pool::{Pools, Settings};
 use powerflex_driver::state::StateDir;
 use powerflex_driver::Error;
 

@@ -47,7 +47,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::client::{ClientError, ClientOptions};
+use crate::http::ClientOptions;
+use crate::powerflex::client::ClientError;
 
 pub use self::loopdev::LoopConnector;
 pub use self::nvme::NvmeConnector;

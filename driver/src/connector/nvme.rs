@@ -24,7 +24,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
-use crate::discovery::HostProbe;
+use crate::host::HostProbe;
 
 /// The NVMe/TCP discovery port.
 pub const DISCOVERY_PORT: u16 = 8009;

@@ -10,7 +10,7 @@
 //!
 //! Requests authenticate with Basic user:password (the pool's gateway
 //! credentials) and use the gateway client's TLS settings
-//! ([`crate::client::http_client`]). The simulator serves a volume's bytes
+//! ([`crate::http::http_client`]). The simulator serves a volume's bytes
 //! only to a host the volume is mapped to, so attach still maps first; an
 //! unmapped volume is refused with the gateway's error, which is passed on.
 //!
@@ -41,7 +41,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, Target, VolumeRef};
-use crate::client::{http_client, snippet, ApiError, ClientError, ClientOptions};
+use crate::http::{http_client, snippet, ClientOptions};
+use crate::powerflex::client::{ApiError, ClientError};
 
 /// The most bytes one data request moves (the simulator's limit).
 pub const MAX_CHUNK: usize = 16 << 20;
@@ -136,7 +137,7 @@ impl AdminClient {
             .map_err(|e| setup(ClientError::Setup(format!("cannot start the I/O runtime: {e}"))))?;
         let http = {
             let _guard = runtime.enter();
-            http_client(options).map_err(setup)?
+            http_client(options).map_err(|e| setup(ClientError::Setup(e)))?
         };
         Ok(AdminClient {
             inner: Arc::new(AdminInner {

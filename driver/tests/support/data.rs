@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use powerflex_driver::blockcopy::CopyStats;
 use powerflex_driver::connector::{BlockDevice, Connector, ConnectorKind, VolumeRef};
-use powerflex_driver::discovery::{self, HostProbe};
 use powerflex_driver::host::HostIdentity;
+use powerflex_driver::host::HostProbe;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
-use powerflex_driver::ops::Attachment;
+use powerflex_driver::powerflex::discovery;
+use powerflex_driver::powerflex::PowerFlexName;
+use powerflex_driver::volume::Attachment;
 use powerflex_driver::{CopyMethod, CopyRequest, CreateOptions, Driver, Volume};
 use powerflex_sim::testing::TestGateway;
 use uuid::Uuid;

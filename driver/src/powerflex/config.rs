@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use reqwest::Url;
-
+use crate::http::ClientOptions;
+use crate::keys::{parse_base_url, parse_bool, ConfigError, REDACTED};
 use crate::naming::{self, parse_size};
 
 /// The gateway URL, e.g. `https://gateway.example:443`.
@@ -50,53 +50,8 @@ pub const KEYS: [&str; 10] = [
     KEY_VOLUME_SIZE,
 ];
 
-/// What replaces the password whenever configuration is shown.
-pub const REDACTED: &str = "<redacted>";
-
 /// The default volume size.
 pub const DEFAULT_VOLUME_SIZE: u64 = 8 * naming::GIB;
-
-/// A configuration error; its message always names the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The key is not a pool key.
-    #[error("unknown configuration key {key:?}")]
-    UnknownKey {
-        /// The key given.
-        key: String,
-    },
-    /// A mandatory key is absent or empty.
-    #[error("missing mandatory configuration key {key:?}")]
-    Missing {
-        /// The key that is needed.
-        key: &'static str,
-    },
-    /// A value does not parse or is not allowed.
-    #[error("invalid value for {key:?}: {reason}")]
-    Invalid {
-        /// The key concerned.
-        key: &'static str,
-        /// Why the value is refused.
-        reason: String,
-    },
-    /// The value is understood but not supported yet.
-    #[error("{key:?}: {reason}")]
-    Unsupported {
-        /// The key concerned.
-        key: &'static str,
-        /// What is not supported.
-        reason: String,
-    },
-    /// A key given as `key=value` on a command line lacks the `=`.
-    #[error("expected key=value, got {0:?}")]
-    NotKeyValue(String),
-    /// The same key was given twice in one command.
-    #[error("configuration key {key:?} given more than once")]
-    Duplicate {
-        /// The key given twice.
-        key: String,
-    },
-}
 
 /// How the host reaches the volumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -184,41 +139,6 @@ pub fn is_known_key(key: &str) -> bool {
     KEYS.contains(&key)
 }
 
-/// Parses `key=value` arguments into a map, refusing an argument without `=`,
-/// an empty key and a key given twice.
-///
-/// Pool keys and volume keys share this syntax, so whether a key is known is
-/// up to the caller: [`PoolConfig::from_map`] and [`PoolConfig::with_changes`]
-/// refuse unknown pool keys, [`crate::pool::Pools::volume_create`] unknown volume keys.
-pub fn parse_key_values<I, S>(args: I) -> Result<BTreeMap<String, String>, ConfigError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let mut map = BTreeMap::new();
-    for arg in args {
-        let arg = arg.as_ref();
-        let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::NotKeyValue(arg.to_string()))?;
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(ConfigError::NotKeyValue(arg.to_string()));
-        }
-        if map.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(ConfigError::Duplicate { key: key.to_string() });
-        }
-    }
-    Ok(map)
-}
-
-/// Parses a boolean the way LXD does.
-pub fn parse_bool(key: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::Invalid { key, reason: format!("{value:?} is not a boolean (use true or false)") }),
-    }
-}
-
 fn is_hex_id(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -234,21 +154,7 @@ impl PoolConfig {
         let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
 
         let gateway = get(KEY_GATEWAY).ok_or(ConfigError::Missing { key: KEY_GATEWAY })?;
-        let url = Url::parse(gateway)
-            .map_err(|e| ConfigError::Invalid { key: KEY_GATEWAY, reason: format!("{gateway:?} is not a URL: {e}") })?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(ConfigError::Invalid {
-                key: KEY_GATEWAY,
-                reason: format!("{gateway:?} must be an https:// (or http://) URL with a host"),
-            });
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConfigError::Invalid {
-                key: KEY_GATEWAY,
-                reason: "the URL must not have a query or a fragment".into(),
-            });
-        }
-        let gateway = gateway.trim_end_matches('/').to_string();
+        let gateway = parse_base_url(KEY_GATEWAY, gateway)?;
 
         let verify_tls = match get(KEY_GATEWAY_VERIFY) {
             Some(v) => parse_bool(KEY_GATEWAY_VERIFY, v)?,
@@ -337,6 +243,13 @@ impl PoolConfig {
         })
     }
 
+    /// How to reach the gateway (URL, credentials, verification; default limits).
+    pub fn client_options(&self) -> ClientOptions {
+        let mut o = ClientOptions::new(&self.gateway, &self.user, &self.password);
+        o.verify_tls = self.verify_tls;
+        o
+    }
+
     /// The keys as given, password included: only for saving to local state.
     pub fn to_map(&self) -> BTreeMap<String, String> {
         self.raw.clone()
@@ -387,6 +300,7 @@ impl PoolConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::parse_key_values;
 
     fn base() -> BTreeMap<String, String> {
         parse_key_values([
