@@ -52,6 +52,30 @@ impl HostIdentity {
     }
 }
 
+/// Where open-iscsi keeps this host's initiator name (`InitiatorName=<iqn>`).
+pub const INITIATOR_NAME_FILE: &str = "/etc/iscsi/initiatorname.iscsi";
+
+/// This host's iSCSI initiator name: open-iscsi's when it is installed, so
+/// that `iscsiadm` logs in with the IQN the array's host entity carries;
+/// otherwise one derived from the server UUID (for connectors without a
+/// kernel initiator, such as `sim`).
+pub fn initiator_iqn(identity: &HostIdentity) -> String {
+    std::fs::read_to_string(INITIATOR_NAME_FILE)
+        .ok()
+        .and_then(|text| parse_initiator_name(&text))
+        .unwrap_or_else(|| format!("iqn.2004-10.com.pflex:{}", identity.server_uuid.simple()))
+}
+
+/// The IQN in an `initiatorname.iscsi` file (comments and blank lines skipped).
+pub fn parse_initiator_name(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("InitiatorName="))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The machine's host name, cut to what the gateway accepts.
 pub fn local_hostname() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -143,6 +167,14 @@ mod tests {
         assert_eq!(id.nqn(), "nqn.2014-08.org.nvmexpress:uuid:c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert_eq!(id.host_id(), "c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert!(local_hostname().len() <= 31);
+    }
+
+    #[test]
+    fn initiator_names_are_read_from_open_iscsis_file() {
+        let text = "## DO NOT EDIT\n#InitiatorName=iqn.old\nInitiatorName=iqn.1993-08.org.debian:01:abc\n";
+        assert_eq!(parse_initiator_name(text).as_deref(), Some("iqn.1993-08.org.debian:01:abc"));
+        assert_eq!(parse_initiator_name("# nothing\n"), None);
+        assert_eq!(parse_initiator_name("InitiatorName=\n"), None);
     }
 
     fn flock_free(path: &Path) -> bool {

@@ -49,6 +49,7 @@
 //! keeps no state besides the host identity) or [`pool::Pools`] for the same
 //! behaviour as the command line.
 
+pub mod alletra;
 pub mod blockcopy;
 pub mod connector;
 pub mod error;
@@ -59,6 +60,7 @@ pub mod naming;
 pub mod pool;
 pub mod powerflex;
 pub mod revert;
+pub mod session;
 pub mod state;
 pub mod volume;
 

@@ -103,7 +103,8 @@ async fn the_admin_surface_refuses_clearly() {
     sim.check().await.unwrap();
     let d = driver_with(&gw, &[], Arc::new(SimConnector::new(&options(&gw)).unwrap())).await;
     let target = d.target();
-    let ghost = VolumeRef { id: "0123456789abcdef".into(), name: "ghost".into(), size: 8 << 30 };
+    let ghost =
+        VolumeRef { id: "0123456789abcdef".into(), name: "ghost".into(), size: 8 << 30, nguid: None, wwn: None };
     let err = sim.open(&target, &ghost, Duration::from_secs(1)).await.err().expect("unknown volume");
     assert!(err.to_string().contains("0123456789abcdef"), "{err}");
     let v = powerflex_driver::Volume::new(
@@ -116,7 +117,7 @@ async fn the_admin_surface_refuses_clearly() {
     d.create_volume(&v, &size).await.unwrap();
     d.create_volume(&w, &size).await.unwrap();
     let info = d.volume_info(&v).await.unwrap().unwrap();
-    let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size };
+    let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
     // Before any mapping this host is unknown to the gateway.
     let err = sim.open(&target, &vref, Duration::from_secs(1)).await.err().expect("unknown host");
     assert!(err.to_string().contains("Could not find the host"), "{err}");

@@ -201,12 +201,18 @@ pub struct Target {
 /// The volume a connector is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeRef {
-    /// The gateway volume ID (16 hex characters).
+    /// The array's volume ID (PowerFlex: 16 hex characters; Alletra: the name,
+    /// which is how the WSAPI addresses volumes).
     pub id: String,
     /// The array name.
     pub name: String,
     /// The size in bytes.
     pub size: u64,
+    /// The NVMe namespace's NGUID when the array reports it (Alletra); PowerFlex's
+    /// derives from the volume and system IDs.
+    pub nguid: Option<String>,
+    /// The SCSI WWN when the array reports it (Alletra, for iSCSI devices).
+    pub wwn: Option<String>,
 }
 
 /// A connector failure.

@@ -233,7 +233,11 @@ impl NvmeConnector {
             let mut names: Vec<String> = entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("nvme-eui.") && !n.contains("-part") && n.contains(&volume.id))
+                .filter(|n| n.starts_with("nvme-eui.") && !n.contains("-part"))
+                .filter(|n| match &volume.nguid {
+                    Some(g) => n.ends_with(&g.to_ascii_lowercase()),
+                    None => n.contains(&volume.id),
+                })
                 .collect();
             names.sort();
             if let Some(name) = names.first() {
@@ -241,7 +245,10 @@ impl NvmeConnector {
                 return Some(std::fs::canonicalize(&link).unwrap_or(link));
             }
         }
-        let wanted = format!("eui.{}", nguid(&volume.id, &target.system_id));
+        let wanted = match &volume.nguid {
+            Some(g) => format!("eui.{}", g.to_ascii_lowercase()),
+            None => format!("eui.{}", nguid(&volume.id, &target.system_id)),
+        };
         let blocks = std::fs::read_dir(self.sys_root.join("block")).ok()?;
         let mut found: Vec<String> = blocks
             .flatten()
@@ -265,6 +272,10 @@ impl NvmeConnector {
             if self.find_session(n).is_some() {
                 return Some(n.clone());
             }
+        }
+        if target.system_id.is_empty() {
+            // No system ID to recognise the session by (Alletra): ask the targets again.
+            return self.discover(target).await.ok();
         }
         // The subsystem NQN of a PowerFlex system contains its ID.
         self.find_session(&target.system_id)
@@ -468,7 +479,7 @@ mod tests {
     }
 
     fn volume() -> VolumeRef {
-        VolumeRef { id: "694a2d140000000b".into(), name: "u_x".into(), size: 8 << 30 }
+        VolumeRef { id: "694a2d140000000b".into(), name: "u_x".into(), size: 8 << 30, nguid: None, wwn: None }
     }
 
     fn fake_host(root: &Path) -> HostProbe {

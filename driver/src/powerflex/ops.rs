@@ -86,6 +86,11 @@ impl std::fmt::Debug for Driver {
     }
 }
 
+/// What the connector is told about a volume: PowerFlex NGUIDs derive from the IDs.
+fn volume_ref(v: &WireVolume) -> VolumeRef {
+    VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes(), nguid: None, wwn: None }
+}
+
 fn not_found_ok(r: Result<(), ClientError>, code: ErrorCode) -> Result<(), ClientError> {
     match r {
         Err(e) if e.is(code) => Ok(()),
@@ -307,7 +312,7 @@ impl Driver {
             Err(e) => return Err(e.into()),
         };
         let own = hosts::find_host(client, &self.inner.identity.nqn()).await?;
-        let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         let mut unmapped_own = false;
         for m in v.mappings() {
             let is_own = own.as_ref().is_some_and(|h| h.id == m.sdc_id);
@@ -439,7 +444,7 @@ impl Driver {
             });
         }
         let newly_mapped = !v.mappings().iter().any(|m| m.sdc_id == host_id);
-        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         if newly_mapped {
             client.add_mapped_host(&v.id, &host_id).await?;
             let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host_id.clone());
@@ -457,7 +462,7 @@ impl Driver {
     /// The kernel device of an attached volume, if present.
     pub async fn device_path(&self, vol: &Volume) -> Result<Option<PathBuf>> {
         let v = self.wire_volume(vol).await?;
-        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         Ok(self.inner.connector.device_path(&self.target(), &vref).await?)
     }
 
@@ -486,7 +491,7 @@ impl Driver {
             return Ok(());
         };
         let v = client.volume(&id).await?;
-        let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         if v.mappings().iter().any(|m| m.sdc_id == h.id) {
             self.inner.connector.release(&self.target(), &vref).await?;
             not_found_ok(client.remove_mapped_host(&id, &h.id).await, ErrorCode::MappingMissing)?;

@@ -188,7 +188,7 @@ pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expe
     // Unmapped, the admin surface refuses the bytes to this host.
     if expect != Expect::Nvme {
         let info = run.snap.volume_info(&v).await.unwrap().unwrap();
-        let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size };
+        let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
         let err = connector.open(&run.snap.target(), &vref, Duration::from_secs(1)).await.err().expect("refused");
         let msg = err.to_string();
         // No mapping left, so no host entity either: the gateway's "Could not find the host".

@@ -25,6 +25,8 @@ use tokio::sync::Semaphore;
 pub use error::{ApiError, ClientError, ErrorCode};
 use types::*;
 
+use crate::session::TokenCell;
+
 use crate::http::{http_client, snippet, ClientOptions};
 
 /// A gateway client; cheap to clone, clones share the token and the connection limit.
@@ -38,7 +40,7 @@ struct Inner {
     user: String,
     password: String,
     http: reqwest::Client,
-    token: auth::TokenCell,
+    token: TokenCell,
     limit: Semaphore,
 }
 
@@ -64,7 +66,7 @@ impl Client {
                 user: options.user,
                 password: options.password,
                 http,
-                token: auth::TokenCell::default(),
+                token: TokenCell::default(),
                 limit: Semaphore::new(max),
             }),
         })
