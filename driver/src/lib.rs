@@ -50,6 +50,7 @@
 //! behaviour as the command line.
 
 pub mod alletra;
+pub mod array;
 pub mod blockcopy;
 pub mod connector;
 pub mod error;

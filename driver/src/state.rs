@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::array::{ArrayKind, PoolDiscovery};
 use crate::naming::{ContentType, VolumeType};
-use crate::powerflex::discovery::Discovery;
 
 /// The state format version written by this build.
 pub const FORMAT_VERSION: u32 = 1;
@@ -172,11 +172,14 @@ pub struct PoolState {
     pub version: u32,
     /// The pool's local name.
     pub name: String,
+    /// Its driver; pools saved before there was a choice are PowerFlex pools.
+    #[serde(default)]
+    pub driver: ArrayKind,
     /// Its configuration keys, password included.
     pub config: BTreeMap<String, String>,
     /// What discovery found at creation or the last `set`.
     #[serde(default)]
-    pub discovery: Option<Discovery>,
+    pub discovery: Option<PoolDiscovery>,
     /// Its volumes by `type/name`.
     #[serde(default)]
     pub volumes: BTreeMap<String, VolumeRecord>,
@@ -373,6 +376,7 @@ mod tests {
         PoolState {
             version: FORMAT_VERSION,
             name: name.into(),
+            driver: ArrayKind::PowerFlex,
             config: BTreeMap::from([("powerflex.user.password".to_string(), "pw".to_string())]),
             discovery: None,
             volumes: BTreeMap::new(),

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use powerflex_driver::array::ArrayKind;
 use powerflex_driver::connector::{self, ConnectorChoice, ConnectorError, LoopConnector, SimConnector, VolumeRef};
 use powerflex_driver::Connector;
 use powerflex_sim::dataplane::PlaneKind;
@@ -156,7 +157,7 @@ async fn pflex_pools_build_the_chosen_connector_per_pool() {
         "powerflex.mode=nvme".to_string(),
     ])
     .unwrap();
-    p.create("p1", &keys).await.unwrap();
+    p.create("p1", ArrayKind::PowerFlex, &keys).await.unwrap();
     let none = std::collections::BTreeMap::new();
     p.volume_create("p1", VolumeType::Custom, "a", ContentType::Block, &none).await.unwrap();
     // Attached through the sim connector: mapped, no kernel device.

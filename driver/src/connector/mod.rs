@@ -31,7 +31,9 @@
 //! keeps its meaning (the array's host protocol); the connector is how this
 //! host reaches the bytes.
 
+pub mod command;
 pub mod file;
+pub mod iscsi;
 pub mod loopdev;
 pub mod nvme;
 pub mod sim;
@@ -50,6 +52,7 @@ use async_trait::async_trait;
 use crate::http::ClientOptions;
 use crate::powerflex::client::ClientError;
 
+pub use self::iscsi::IscsiConnector;
 pub use self::loopdev::LoopConnector;
 pub use self::nvme::NvmeConnector;
 pub use self::sim::SimConnector;

@@ -13,9 +13,7 @@
 //! Commands go through a [`CommandRunner`] and paths are relative to
 //! configurable roots, so the logic is testable without the kernel modules.
 
-use std::io;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +21,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::command::{CommandOutput, CommandRunner, SystemRunner};
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
 use crate::host::HostProbe;
 
@@ -34,55 +33,6 @@ pub const TRANSPORT_PORT: u16 = 4420;
 pub const POWERFLEX_OUI: &str = "64b94e";
 /// How often device presence is polled.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// Time allowed for one nvme-cli command.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The result of a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandOutput {
-    /// Whether it exited with status 0.
-    pub success: bool,
-    /// The status, for messages.
-    pub status: String,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-}
-
-/// Runs external commands; replaced in tests.
-#[async_trait]
-pub trait CommandRunner: Send + Sync {
-    /// Runs `program` with `args` and waits for it.
-    async fn run(&self, program: &str, args: &[String]) -> io::Result<CommandOutput>;
-}
-
-/// Runs commands for real, each with [`COMMAND_TIMEOUT`].
-#[derive(Debug, Default)]
-pub struct SystemRunner;
-
-#[async_trait]
-impl CommandRunner for SystemRunner {
-    async fn run(&self, program: &str, args: &[String]) -> io::Result<CommandOutput> {
-        let child = tokio::process::Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{program} timed out")))??;
-        Ok(CommandOutput {
-            success: out.status.success(),
-            status: out.status.to_string(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-}
-
 /// The NVMe namespace GUID PowerFlex gives a volume.
 pub fn nguid(volume_id: &str, system_id: &str) -> String {
     let sys = system_id.to_ascii_lowercase();
@@ -433,6 +383,7 @@ impl Connector for NvmeConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
     use std::path::Path;
     use std::sync::Mutex as StdMutex;
 
