@@ -370,6 +370,134 @@ mod tests {
         assert_eq!(percent("a b/c"), "a%20b%2Fc");
     }
 
+    /// One scripted answer: status, Content-Type, body.
+    type Answer = (u16, &'static str, &'static str);
+
+    /// A loopback HTTP server answering each request (one per connection) with
+    /// the next scripted answer; returns its URL and what it was sent
+    /// (request line and session key header).
+    async fn scripted(answers: Vec<Answer>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            for (status, content_type, body) in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    let n = sock.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                while buf.len() < head_end + length {
+                    let n = sock.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let key = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .starts_with("x-hp3par-wsapi-sessionkey:")
+                            .then(|| l[27..].trim().to_string())
+                    })
+                    .unwrap_or_default();
+                log.lock().unwrap().push((head.lines().next().unwrap().to_string(), key));
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    const JSON: &str = "application/json";
+    const VOLUME: &str = r#"{"id":1,"name":"u-x","sizeMiB":256,"nguid":"00000000000000000000000000000001"}"#;
+    const EXPIRED: &str = r#"{"code":6,"desc":"invalid session key"}"#;
+
+    #[tokio::test]
+    async fn an_invalid_session_key_earns_one_login_and_one_retry() {
+        let (url, seen) = scripted(vec![
+            (201, JSON, r#"{"key":"k1"}"#),
+            (403, JSON, EXPIRED),
+            (201, JSON, r#"{"key":"k2"}"#),
+            (200, JSON, VOLUME),
+        ])
+        .await;
+        let c = Client::new(ClientOptions::new(&url, "3paradm", "pw")).unwrap();
+        let v = c.volume("u-x").await.unwrap().unwrap();
+        assert_eq!(v.size_bytes(), 256 << 20);
+        assert_eq!(c.login_count().await, 2);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0].0, "POST /api/v1/credentials HTTP/1.1");
+        assert_eq!(seen[1], ("GET /api/v1/volumes/u-x HTTP/1.1".to_string(), "k1".to_string()));
+        assert_eq!(seen[3].1, "k2", "the retry uses the new key");
+    }
+
+    #[tokio::test]
+    async fn a_second_refusal_is_the_error_and_other_403s_are_not_retried() {
+        let (url, seen) = scripted(vec![
+            (201, JSON, r#"{"key":"k1"}"#),
+            (403, JSON, EXPIRED),
+            (201, JSON, r#"{"key":"k2"}"#),
+            (403, JSON, EXPIRED),
+        ])
+        .await;
+        let c = Client::new(ClientOptions::new(&url, "u", "p")).unwrap();
+        let err = c.volume("u-x").await.unwrap_err();
+        assert!(err.is(WsapiCode::InvalidSessionKey), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 4);
+
+        let (url, seen) = scripted(vec![
+            (201, JSON, r#"{"key":"k1"}"#),
+            (403, JSON, r#"{"code":150,"desc":"cannot grow this type of volume"}"#),
+        ])
+        .await;
+        let c = Client::new(ClientOptions::new(&url, "u", "p")).unwrap();
+        let err = c.grow_volume("su-x", 256).await.unwrap_err();
+        assert_eq!(err.code(), Some(WsapiCode::Other(150)));
+        assert_eq!(seen.lock().unwrap().len(), 2, "no re-login for a 403 that is not code 6");
+    }
+
+    #[tokio::test]
+    async fn bad_logins_missing_volumes_and_non_json_answers() {
+        let (url, _) = scripted(vec![(403, JSON, r#"{"code":5,"desc":"invalid user or password"}"#)]).await;
+        let err = Client::new(ClientOptions::new(&url, "u", "bad")).unwrap().login().await.unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Unauthorized { status: 403, message } if message == "invalid user or password"),
+            "{err}"
+        );
+
+        let (url, _) = scripted(vec![
+            (201, JSON, r#"{"key":"k"}"#),
+            (404, JSON, r#"{"code":23,"desc":"volume does not exist"}"#),
+            (200, "text/html", "<html>"),
+            (200, "application/json;charset=utf-8", VOLUME),
+        ])
+        .await;
+        let c = Client::new(ClientOptions::new(&url, "u", "p")).unwrap();
+        assert_eq!(c.volume("u-x").await.unwrap(), None, "code 23 is not found");
+        assert!(matches!(c.volume("u-x").await.unwrap_err(), ClientError::ContentType { .. }));
+        let err = c.volume("u-x").await.unwrap_err();
+        assert!(
+            matches!(&err, ClientError::ContentType { content_type: Some(t), .. } if t.contains("charset")),
+            "{err}"
+        );
+    }
+
     #[test]
     fn the_base_url_ends_in_api_v1() {
         let c = Client::new(ClientOptions::new("https://127.0.0.1:8443/", "u", "p")).unwrap();
