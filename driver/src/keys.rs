@@ -104,3 +104,84 @@ pub fn parse_base_url(key: &'static str, value: &str) -> Result<String, ConfigEr
     }
     Ok(value.trim_end_matches('/').to_string())
 }
+
+/// A pool's keys as the user gave them, checked against the array's list:
+/// saved whole, shown with the password redacted, changed key by key. No
+/// `Debug`: it holds the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeySet {
+    known: &'static [&'static str],
+    password_key: &'static str,
+    raw: BTreeMap<String, String>,
+}
+
+impl KeySet {
+    /// The keys of `map`, refusing any not in `known`; `password_key` is the one never shown.
+    pub fn new(
+        known: &'static [&'static str],
+        password_key: &'static str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<KeySet, ConfigError> {
+        if let Some(key) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(ConfigError::UnknownKey { key: key.clone() });
+        }
+        Ok(KeySet { known, password_key, raw: map.clone() })
+    }
+
+    fn check_known(&self, key: &str) -> Result<(), ConfigError> {
+        if self.known.contains(&key) {
+            Ok(())
+        } else {
+            Err(ConfigError::UnknownKey { key: key.to_string() })
+        }
+    }
+
+    /// A key's value, trimmed; `None` when unset or empty.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// The password as given (not trimmed: it may begin or end with a space).
+    pub fn password(&self) -> Result<String, ConfigError> {
+        self.raw
+            .get(self.password_key)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or(ConfigError::Missing { key: self.password_key })
+    }
+
+    /// The keys as given, password included: only for saving to local state.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.raw.clone()
+    }
+
+    /// The keys as given, with the password redacted; for display.
+    pub fn shown(&self) -> BTreeMap<String, String> {
+        let mut shown = self.raw.clone();
+        if let Some(v) = shown.get_mut(self.password_key) {
+            *v = REDACTED.to_string();
+        }
+        shown
+    }
+
+    /// One key's value for display (the password redacted); `None` when unset.
+    pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.check_known(key)?;
+        Ok(self.shown().get(key).cloned())
+    }
+
+    /// The keys with `changes` applied (an empty value unsets a key), for the
+    /// array's configuration to validate again.
+    pub fn changed(&self, changes: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut map = self.raw.clone();
+        for (key, value) in changes {
+            self.check_known(key)?;
+            if value.is_empty() {
+                map.remove(key);
+            } else {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(map)
+    }
+}

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::http::ClientOptions;
-use crate::keys::{parse_base_url, parse_bool, ConfigError, REDACTED};
+use crate::keys::{parse_base_url, parse_bool, ConfigError, KeySet, REDACTED};
 use crate::naming::{parse_size, GIB};
 
 use super::naming::ALLOCATION_UNIT;
@@ -97,7 +97,7 @@ pub struct PoolConfig {
     pub mode: Mode,
     /// The default size of new volumes, in bytes.
     pub volume_size: u64,
-    raw: BTreeMap<String, String>,
+    keys: KeySet,
 }
 
 impl fmt::Debug for PoolConfig {
@@ -113,11 +113,6 @@ impl fmt::Debug for PoolConfig {
             .field("volume_size", &self.volume_size)
             .finish()
     }
-}
-
-/// Whether `key` is an Alletra pool key.
-pub fn is_known_key(key: &str) -> bool {
-    KEYS.contains(&key)
 }
 
 /// Checks that a size is a positive multiple of 256 MiB, as LXD's
@@ -142,19 +137,12 @@ fn check_address(item: &str) -> Result<IpAddr, ConfigError> {
 impl PoolConfig {
     /// Validates a key map.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        if let Some(key) = map.keys().find(|k| !is_known_key(k)) {
-            return Err(ConfigError::UnknownKey { key: key.clone() });
-        }
-        let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let keys = KeySet::new(&KEYS, KEY_USER_PASSWORD, map)?;
+        let get = |key: &str| keys.value(key);
         let wsapi = parse_base_url(KEY_WSAPI, get(KEY_WSAPI).ok_or(ConfigError::Missing { key: KEY_WSAPI })?)?;
         let verify_tls = get(KEY_WSAPI_VERIFY).map(|v| parse_bool(KEY_WSAPI_VERIFY, v)).transpose()?.unwrap_or(true);
         let user = get(KEY_USER_NAME).ok_or(ConfigError::Missing { key: KEY_USER_NAME })?.to_string();
-        // Not trimmed: a password may begin or end with a space.
-        let password = map
-            .get(KEY_USER_PASSWORD)
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing { key: KEY_USER_PASSWORD })?
-            .clone();
+        let password = keys.password()?;
         let cpg = get(KEY_CPG).ok_or(ConfigError::Missing { key: KEY_CPG })?.to_string();
         let target = get(KEY_TARGET)
             .map(|list| list.split(',').map(|s| check_address(s.trim())).collect::<Result<Vec<_>, _>>())
@@ -176,7 +164,7 @@ impl PoolConfig {
             )?,
             None => DEFAULT_VOLUME_SIZE,
         };
-        Ok(PoolConfig { wsapi, verify_tls, user, password, cpg, target, mode, volume_size, raw: map.clone() })
+        Ok(PoolConfig { wsapi, verify_tls, user, password, cpg, target, mode, volume_size, keys })
     }
 
     /// How to reach the WSAPI (URL, credentials, verification; default limits).
@@ -188,44 +176,26 @@ impl PoolConfig {
 
     /// The keys as given, password included: only for saving to local state.
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.raw.clone()
+        self.keys.to_map()
     }
 
     /// The keys as given, with the password redacted; for display.
     pub fn shown(&self) -> BTreeMap<String, String> {
-        let mut shown = self.raw.clone();
-        if let Some(v) = shown.get_mut(KEY_USER_PASSWORD) {
-            *v = REDACTED.to_string();
-        }
-        shown
+        self.keys.shown()
     }
 
     /// One key's value for display (the password is redacted); `None` when unset.
     pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        if !is_known_key(key) {
-            return Err(ConfigError::UnknownKey { key: key.to_string() });
-        }
-        Ok(self.shown().get(key).cloned())
+        self.keys.get(key)
     }
 
     /// A new configuration with `changes` applied (an empty value unsets a
     /// key); `alletra.mode` cannot change once set, as in LXD.
     pub fn with_changes(&self, changes: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        let mut map = self.raw.clone();
-        for (key, value) in changes {
-            if !is_known_key(key) {
-                return Err(ConfigError::UnknownKey { key: key.clone() });
-            }
-            if key == KEY_MODE && value != self.mode.as_str() {
-                return Err(ConfigError::Invalid { key: KEY_MODE, reason: "the mode cannot be changed".into() });
-            }
-            if value.is_empty() {
-                map.remove(key);
-            } else {
-                map.insert(key.clone(), value.clone());
-            }
+        if changes.get(KEY_MODE).is_some_and(|m| m != self.mode.as_str()) {
+            return Err(ConfigError::Invalid { key: KEY_MODE, reason: "the mode cannot be changed".into() });
         }
-        PoolConfig::from_map(&map)
+        PoolConfig::from_map(&self.keys.changed(changes)?)
     }
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::http::ClientOptions;
-use crate::keys::{parse_base_url, parse_bool, ConfigError, REDACTED};
+use crate::keys::{parse_base_url, parse_bool, ConfigError, KeySet, REDACTED};
 use crate::naming::{self, parse_size};
 
 /// The gateway URL, e.g. `https://gateway.example:443`.
@@ -115,7 +115,7 @@ pub struct PoolConfig {
     /// The default size of new volumes, in bytes, as given (rounded at creation).
     pub volume_size: u64,
     /// The keys as given, kept so that `show` and `get` return what the user set.
-    raw: BTreeMap<String, String>,
+    keys: KeySet,
 }
 
 impl fmt::Debug for PoolConfig {
@@ -134,11 +134,6 @@ impl fmt::Debug for PoolConfig {
     }
 }
 
-/// Whether `key` is a pool key.
-pub fn is_known_key(key: &str) -> bool {
-    KEYS.contains(&key)
-}
-
 fn is_hex_id(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -146,12 +141,8 @@ fn is_hex_id(s: &str) -> bool {
 impl PoolConfig {
     /// Validates a key map.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        for key in map.keys() {
-            if !is_known_key(key) {
-                return Err(ConfigError::UnknownKey { key: key.clone() });
-            }
-        }
-        let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let keys = KeySet::new(&KEYS, KEY_USER_PASSWORD, map)?;
+        let get = |key: &str| keys.value(key);
 
         let gateway = get(KEY_GATEWAY).ok_or(ConfigError::Missing { key: KEY_GATEWAY })?;
         let gateway = parse_base_url(KEY_GATEWAY, gateway)?;
@@ -161,11 +152,7 @@ impl PoolConfig {
             None => true,
         };
         let user = get(KEY_USER_NAME).unwrap_or("admin").to_string();
-        let password = map
-            .get(KEY_USER_PASSWORD)
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing { key: KEY_USER_PASSWORD })?
-            .clone();
+        let password = keys.password()?;
 
         let pool_value = get(KEY_POOL).ok_or(ConfigError::Missing { key: KEY_POOL })?;
         let pool = match get(KEY_DOMAIN) {
@@ -229,18 +216,7 @@ impl PoolConfig {
             None => DEFAULT_VOLUME_SIZE,
         };
 
-        Ok(PoolConfig {
-            gateway,
-            verify_tls,
-            user,
-            password,
-            pool,
-            mode,
-            sdt,
-            clone_copy,
-            volume_size,
-            raw: map.clone(),
-        })
+        Ok(PoolConfig { gateway, verify_tls, user, password, pool, mode, sdt, clone_copy, volume_size, keys })
     }
 
     /// How to reach the gateway (URL, credentials, verification; default limits).
@@ -252,48 +228,32 @@ impl PoolConfig {
 
     /// The keys as given, password included: only for saving to local state.
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.raw.clone()
+        self.keys.to_map()
     }
 
     /// The keys as given, with the password redacted; for display.
     pub fn shown(&self) -> BTreeMap<String, String> {
-        let mut shown = self.raw.clone();
-        if let Some(v) = shown.get_mut(KEY_USER_PASSWORD) {
-            *v = REDACTED.to_string();
-        }
-        shown
+        self.keys.shown()
     }
 
     /// One key's value for display (the password is redacted); `None` when unset.
     pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        if !is_known_key(key) {
-            return Err(ConfigError::UnknownKey { key: key.to_string() });
-        }
-        Ok(self.shown().get(key).cloned())
+        self.keys.get(key)
     }
 
     /// A new configuration with `changes` applied (an empty value unsets a key).
     ///
     /// `powerflex.mode` cannot change once set, as in LXD.
     pub fn with_changes(&self, changes: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        let mut map = self.raw.clone();
-        for (key, value) in changes {
-            if !is_known_key(key) {
-                return Err(ConfigError::UnknownKey { key: key.clone() });
-            }
-            if key == KEY_MODE && self.raw.get(KEY_MODE).is_some_and(|old| old != value) {
+        if let Some(value) = changes.get(KEY_MODE) {
+            if self.keys.value(KEY_MODE).is_some_and(|old| old != value) {
                 return Err(ConfigError::Invalid {
                     key: KEY_MODE,
                     reason: "the mode cannot be changed once set".into(),
                 });
             }
-            if value.is_empty() {
-                map.remove(key);
-            } else {
-                map.insert(key.clone(), value.clone());
-            }
         }
-        PoolConfig::from_map(&map)
+        PoolConfig::from_map(&self.keys.changed(changes)?)
     }
 }
 
