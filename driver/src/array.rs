@@ -273,4 +273,16 @@ mod tests {
         assert!("pure".parse::<ArrayKind>().unwrap_err().contains("powerflex or alletra"));
         assert_eq!(ArrayKind::default(), ArrayKind::PowerFlex, "pools saved without a driver are PowerFlex pools");
     }
+
+    #[test]
+    fn saved_discoveries_come_back_as_their_arrays() {
+        let d = PoolDiscovery::Alletra(alletra::Discovery {
+            volume_set: "p1".into(),
+            mode: alletra::Mode::Iscsi,
+            target_addresses: vec!["127.0.0.5".parse().unwrap()],
+            host_name: "h-iscsi".into(),
+        });
+        let back: PoolDiscovery = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+    }
 }

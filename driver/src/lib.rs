@@ -12,11 +12,12 @@
 //! * [`naming`]: volume and content types, sizes.
 //! * [`volume`]: the volume descriptor and what operations take and return.
 //! * [`host`]: the server UUID's NQN and the lock on this host's mappings.
-//! * [`array`]: one driver of either array, as the facade uses it.
+//! * [`mod@array`]: one driver of either array, as the facade uses it.
 //! * [`connector`]: the [`BlockDevice`] and [`Connector`] traits and the three
 //!   connectors: `nvme`, `loop` and `sim` (see below), plus a file-backed device.
 //! * [`blockcopy`]: the sparse-aware host-side copy between two block devices.
 //! * [`revert`]: the undo stack every driver operation uses.
+//! * [`session`]: a client's login secret, shared by its clones, one re-login at a time.
 //! * [`state`]: local state (pools, volume UUIDs, server UUID), written atomically.
 //! * [`pool`]: the state-backed facade the `pflex` command line uses.
 //!
@@ -27,27 +28,32 @@
 //! flush, a kernel path when there is one, a hole map when it can tell); the
 //! block copy and every content check use only that.
 //!
-//! * `nvme` (default): NVMe/TCP with nvme-cli, the device found by its EUI.
+//! * `nvme` (default): NVMe/TCP with nvme-cli, the device found by its EUI
+//!   (PowerFlex: derived from the volume ID; Alletra: the volume's `nguid`). For
+//!   an Alletra pool with `alletra.mode=iscsi`, the `iscsi` connector instead:
+//!   open-iscsi's `iscsiadm`, the device found by the volume's WWN.
 //!   For real arrays, and for `pflex-sim --data-plane nvmet` (root, kernel
 //!   modules: natively where they load, otherwise in the VM of `scripts/vm-run`).
 //! * `loop`: a loop device over the volume's backing file, which `pflex-sim`
 //!   hands only to a host the volume is mapped to. Root and `/dev/loop-control`,
 //!   the simulator on the same machine with the `file` (or `nvmet`) plane. A real
 //!   kernel block device without NVMe/TCP: use it to test what needs `/dev/...`.
-//! * `sim`: `pflex-sim`'s HTTPS data surface, again only for mapped volumes. No
+//! * `sim`: the emulator's HTTPS data surface (`pflex-sim`'s, or `alletra-sim`'s
+//!   with [`connector::SimConnector::for_alletra`]), again only for mapped volumes. No
 //!   root, no kernel device, the simulator anywhere reachable with the `file`
 //!   (or `nvmet`) plane: use it in unprivileged CI and on laptops.
 //!
-//! `powerflex.mode` keeps its meaning (the array's host protocol); the
+//! `powerflex.mode` and `alletra.mode` keep their meaning (the array's host protocol); the
 //! connector is chosen apart from the pool keys: `pflex --connector
 //! nvme|loop|sim` or `PFLEX_CONNECTOR`; in code [`connector::build`] with a
 //! [`connector::ConnectorChoice`] and the gateway's [`ClientOptions`] (the
 //! `loop` and `sim` connectors use its URL, user, password and TLS settings
 //! for the simulator's `/sim/` surface), or [`pool::Pools::with_connector`].
 //!
-//! The conformance harness and other programs use [`Driver`] directly (it
-//! keeps no state besides the host identity) or [`pool::Pools`] for the same
-//! behaviour as the command line.
+//! The conformance harness and other programs use each array's `Driver`
+//! ([`Driver`] is PowerFlex's, [`alletra::Driver`] Alletra's; neither keeps
+//! state besides the host identity) or [`pool::Pools`] for the same behaviour
+//! as the command line.
 
 pub mod alletra;
 pub mod array;

@@ -436,6 +436,18 @@ mod tests {
     }
 
     #[test]
+    fn pools_saved_before_drivers_existed_are_powerflex_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::open(dir.path()).unwrap();
+        fs::write(dir.path().join("pools/old.json"), br#"{"version":1,"name":"old","config":{}}"#).unwrap();
+        assert_eq!(s.pool("old").unwrap().driver, ArrayKind::PowerFlex);
+        let mut p = pool("new");
+        p.driver = ArrayKind::Alletra;
+        s.save_pool(&p).unwrap();
+        assert_eq!(s.pool("new").unwrap(), p);
+    }
+
+    #[test]
     fn corrupt_and_newer_files_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let s = StateDir::open(dir.path()).unwrap();

@@ -129,6 +129,20 @@ async fn a_failed_create_keeps_no_record_and_bad_pools_are_refused() {
     k.insert("powerflex.gateway".into(), "https://127.0.0.1:1".into());
     assert!(p.create("dead", ArrayKind::PowerFlex, &k).await.is_err());
     assert!(p.list().unwrap().is_empty());
+    // The same for an Alletra pool with LXD's placeholder configuration
+    // (its storage_pools.sh "fails cleanly" case), and for alletra keys given to powerflex.
+    let lxd = parse_key_values([
+        "alletra.wsapi=https://127.0.0.1:1",
+        "alletra.user.name=admin",
+        "alletra.user.password=secret",
+        "alletra.cpg=fakecpg",
+        "alletra.mode=iscsi",
+    ])
+    .unwrap();
+    assert!(p.create("dead-alletra", ArrayKind::Alletra, &lxd).await.is_err());
+    assert!(p.list().unwrap().is_empty());
+    let err = p.create("x", ArrayKind::PowerFlex, &lxd).await.unwrap_err();
+    assert!(err.to_string().contains("alletra."), "{err}");
     // Unknown key and sdc mode name their key.
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.colour".into(), "red".into());

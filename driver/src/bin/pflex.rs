@@ -80,8 +80,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PoolCmd {
-    /// Create a pool, as lxc storage create does: pflex pool create NAME [DRIVER] KEY=VALUE...
-    /// (DRIVER powerflex, the default, or alletra), e.g. pflex pool create p1 alletra
+    /// Create a pool, as lxc storage create does: pflex pool create NAME DRIVER KEY=VALUE...
+    /// (DRIVER may be left out: powerflex, the default, or alletra), e.g. pflex pool create p1 alletra
     /// alletra.wsapi=URL alletra.user.name=U alletra.user.password=PW alletra.cpg=CPG
     Create {
         name: String,
@@ -161,7 +161,7 @@ fn pool_row(p: &PoolView) -> Vec<String> {
     vec![p.name.clone(), p.driver.to_string(), gateway, pool, domain, mode, p.volumes.to_string()]
 }
 
-/// `[DRIVER] KEY=VALUE...` → the driver (PowerFlex when the first argument is a key) and the keys.
+/// `DRIVER KEY=VALUE...` → the driver (PowerFlex when the first argument is a key) and the keys.
 fn split_driver(args: &[String]) -> Result<(ArrayKind, &[String]), Error> {
     match args.first() {
         Some(first) if !first.contains('=') => Ok((first.parse().map_err(Error::Invalid)?, &args[1..])),
