@@ -31,7 +31,7 @@ use uuid::Uuid;
 use super::client::types::{
     CreateVolume, Volume as WireVolume, COPY_TYPE_VIRTUAL, LINK_READY, PROTOCOL_ISCSI, PROTOCOL_NVME,
 };
-use super::client::{Client, ClientError, WsapiCode};
+use super::client::{Client, ClientError, WsapiCode, WsapiError};
 use super::config::{check_size, Mode, PoolConfig};
 use super::naming::{self, round_size, to_mib, AlletraName, MIN_SIZE};
 use crate::connector::{Connector, Target, VolumeRef};
@@ -626,13 +626,17 @@ impl Driver {
             client.volume_vluns(&v.name).await?.into_iter().any(|l| l.hostname.as_deref() == Some(host.as_str()));
         let newly_mapped = !exported;
         if newly_mapped {
-            ok_if(client.create_vlun(&host, &v.name).await, WsapiCode::Other29)?;
-            let lun = client
-                .volume_vluns(&v.name)
-                .await?
-                .into_iter()
-                .find(|l| l.hostname.as_deref() == Some(host.as_str()))
-                .map(|l| l.lun);
+            let lun = match client.create_vlun(&host, &v.name).await {
+                Ok(Some(lun)) => Some(lun),
+                // Already exported (LXD's reading of code 29), or no Location: look it up.
+                Ok(None) | Err(ClientError::Api(WsapiError { code: WsapiCode::Other29, .. })) => client
+                    .volume_vluns(&v.name)
+                    .await?
+                    .into_iter()
+                    .find(|l| l.hostname.as_deref() == Some(host.as_str()))
+                    .map(|l| l.lun),
+                Err(e) => return Err(e.into()),
+            };
             let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host.clone());
             r.add(format!("unexport {}", v.name), move || async move {
                 conn.release(&t, &vr).await?;

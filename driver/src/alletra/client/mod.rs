@@ -15,7 +15,7 @@ pub mod types;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -139,6 +139,16 @@ impl Client {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&serde_json::Value>) -> Result<Vec<u8>, ClientError> {
+        self.call_located(method, path, body).await.map(|(bytes, _)| bytes)
+    }
+
+    /// A call whose answer's `Location` header matters (`POST /vluns` names the LUN there).
+    async fn call_located(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
         let _permit = self.inner.limit.acquire().await.map_err(|_| ClientError::Setup("client closed".into()))?;
         let url = format!("{}{}", self.inner.base, path);
         let mut attempt = 0;
@@ -156,13 +166,19 @@ impl Client {
             tracing::debug!(%method, path, attempt, "WSAPI request");
             let resp = req.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
             let status = resp.status().as_u16();
-            let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let header = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let (content_type, location) = (header(CONTENT_TYPE), header(LOCATION));
             let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
             if !bytes.is_empty() && content_type.as_deref() != Some("application/json") {
                 return Err(ClientError::ContentType { path: path.to_string(), content_type });
             }
             if status < 400 {
-                return Ok(bytes.to_vec());
+                return Ok((bytes.to_vec(), location));
             }
             let Some(e) = WsapiError::from_body(status, &bytes) else {
                 return Err(ClientError::Status { path: path.to_string(), status, body: snippet(&bytes) });
@@ -331,10 +347,13 @@ impl Client {
         Ok(self.get::<Collection<Vlun>>(&format!("/vluns?{}", query("hostname", host))).await?.members)
     }
 
-    /// `POST /vluns` with `autoLun`.
-    pub async fn create_vlun(&self, host: &str, volume: &str) -> Result<(), ClientError> {
+    /// `POST /vluns` with `autoLun`; the LUN the array chose, from the
+    /// `Location` it answers (`/api/v1/vluns/<volume>,<lun>,<host>`).
+    pub async fn create_vlun(&self, host: &str, volume: &str) -> Result<Option<i64>, ClientError> {
         let req = CreateVlun { hostname: host.into(), volume_name: volume.into(), lun: 0, auto_lun: true };
-        self.send(Method::POST, "/vluns", serde_json::to_value(req).expect("serializable")).await.map(drop)
+        let body = serde_json::to_value(req).expect("serializable");
+        let (_, location) = self.call_located(Method::POST, "/vluns", Some(&body)).await?;
+        Ok(location.as_deref().and_then(lun_of_location))
     }
 
     /// `DELETE /vluns/<volume>,<lun>,<host>`.
@@ -353,6 +372,11 @@ impl Client {
         let bytes = self.send(Method::POST, "/spacereporter", json!({"cpg": cpg})).await?;
         decode("/spacereporter", &bytes)
     }
+}
+
+/// The LUN in a vLUN's `Location`.
+fn lun_of_location(location: &str) -> Option<i64> {
+    location.rsplit('/').next()?.split(',').nth(1)?.parse().ok()
 }
 
 fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ClientError> {
@@ -496,6 +520,13 @@ mod tests {
             matches!(&err, ClientError::ContentType { content_type: Some(t), .. } if t.contains("charset")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn vlun_locations_name_the_lun() {
+        assert_eq!(lun_of_location("/api/v1/vluns/u-ab,3,h-nvme-tcp"), Some(3));
+        assert_eq!(lun_of_location("/api/v1/vluns/u-ab,0,,1:2:3"), Some(0));
+        assert_eq!(lun_of_location("/api/v1/vluns/u-ab"), None);
     }
 
     #[test]
