@@ -2,20 +2,25 @@
 #![recursion_limit = "256"]
 //!
 //! # Layout
+//! - `array`: what every array's model offers the shared core (`Plan`, `ArrayModel`).
 //! - `model`: the MDM as pure state: objects, rules, limits and errors. No I/O.
 //! - `persist`: the journal and snapshot that make acknowledged changes survive a crash.
 //! - `dataplane`: where volume bytes live (`none`, `file`, `nvmet`), behind one trait.
 //! - `gateway`: the HTTPS surface: authentication, routing, translation between JSON and
 //!   model commands, and the `/sim/` admin surface.
-//! - `server`: configuration and start-up: TLS, state directory, the listener.
+//! - `serving`: what both servers share: TLS, the listener, the data plane choice, serving
+//!   and the clean stop, the banner.
+//! - `server`: PowerFlex configuration and start-up: state directory, model, gateway.
 //! - `testing`: an in-process server for tests of other crates.
 //! - `alletra`: the HPE Alletra (WSAPI v1) array: so far its pure model.
 
 pub mod alletra;
+pub mod array;
 pub mod dataplane;
 pub mod gateway;
 pub mod model;
 pub mod persist;
 pub mod server;
+pub mod serving;
 pub mod testing;
 pub mod tls;

@@ -12,6 +12,7 @@ use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
 use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
+use powerflex_sim::serving::{print_banner, state_note, stop_signal};
 
 #[derive(Parser)]
 #[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
@@ -122,37 +123,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         broken: args.breaks.iter().copied().collect(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
-    println!("pflex-sim: PowerFlex 4.5 gateway emulator");
-    println!("  url:        {}", server.url);
-    println!("  user:       {}", args.user);
     let built_in = args.password == AuthConfig::default().password;
-    println!("  password:   {}", if built_in { args.password.as_str() } else { "(as given)" });
+    let mut rows = vec![
+        ("url", server.url.clone()),
+        ("user", args.user.clone()),
+        ("password", if built_in { args.password.clone() } else { "(as given)".into() }),
+    ];
     if let Some(ca) = &server.ca_cert {
-        println!("  trust:      {}", ca.display());
+        rows.push(("trust", ca.display().to_string()));
     }
-    match &args.state_dir {
-        Some(dir) => println!("  state:      {} ({})", dir.display(), if server.restored { "restored" } else { "new" }),
-        None => println!("  state:      in memory (use --state-dir to keep it)"),
-    }
-    println!("  seed:       {}", server.seed);
-    println!("  data plane: {}", server.plane_note);
+    rows.push(("state", state_note(args.state_dir.as_deref(), server.restored)));
+    rows.push(("seed", server.seed.to_string()));
+    rows.push(("data plane", server.plane_note.clone()));
     for b in &args.breaks {
-        println!("  BROKEN ON PURPOSE: {b} (for conformance mutation tests only)");
+        rows.push(("BROKEN ON PURPOSE", format!("{b} (for conformance mutation tests only)")));
     }
+    print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &rows);
     tracing::info!(url = %server.url, "serving");
-    server
-        .run(async {
-            // SIGINT (Ctrl-C) and SIGTERM (service managers, `kill`) both stop cleanly:
-            // state saved, kernel exports withdrawn.
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
     println!("pflex-sim: stopped cleanly");
     Ok(())
 }

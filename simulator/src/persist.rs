@@ -27,41 +27,51 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Effect, Model};
+use crate::array::ArrayModel;
 
 const FORMAT: u32 = 1;
 const SNAPSHOT: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";
 
 #[derive(Deserialize)]
-struct SnapshotFile {
+#[serde(bound = "M: DeserializeOwned")]
+struct SnapshotFile<M> {
     format: u32,
     /// The sequence number of the last journal entry the snapshot contains.
     #[serde(default)]
     last_seq: u64,
-    model: Model,
+    model: M,
 }
 
 #[derive(Serialize)]
-struct SnapshotRef<'a> {
+struct SnapshotRef<'a, M> {
     format: u32,
     last_seq: u64,
-    model: &'a Model,
+    model: &'a M,
 }
 
-#[derive(Serialize, Deserialize)]
-struct JournalEntry {
+#[derive(Deserialize)]
+#[serde(bound = "E: DeserializeOwned")]
+struct JournalEntry<E> {
     seq: u64,
-    effects: Vec<Effect>,
+    effects: Vec<E>,
+}
+
+/// A journal line as written: the effects borrowed, not copied.
+#[derive(Serialize)]
+struct JournalEntryRef<'a, E> {
+    seq: u64,
+    effects: &'a [E],
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
     #[error("state directory {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{path} is not a pflex-sim state file (format {found:?}, expected {FORMAT}): {reason}")]
+    #[error("{path} is not a state file of this emulator (format {found:?}, expected {FORMAT}): {reason}")]
     Format { path: PathBuf, found: Option<u32>, reason: String },
     #[error("{path}: line {line} is damaged ({reason}) and acknowledged changes follow it; refusing to start")]
     Corrupt { path: PathBuf, line: usize, reason: String },
@@ -182,21 +192,21 @@ impl Syncer {
 }
 
 /// What opening a state directory found.
-pub struct Opened {
+pub struct Opened<M> {
     pub store: Store,
-    pub model: Model,
+    pub model: M,
     /// True when the directory held state from an earlier run.
     pub restored: bool,
     pub replayed_entries: usize,
 }
 
-fn read_snapshot(path: &Path) -> Result<Option<SnapshotFile>, PersistError> {
+fn read_snapshot<M: DeserializeOwned>(path: &Path) -> Result<Option<SnapshotFile<M>>, PersistError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    let file: SnapshotFile = serde_json::from_slice(&bytes).map_err(|e| PersistError::Format {
+    let file: SnapshotFile<M> = serde_json::from_slice(&bytes).map_err(|e| PersistError::Format {
         path: path.to_path_buf(),
         found: serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
@@ -215,7 +225,7 @@ fn read_snapshot(path: &Path) -> Result<Option<SnapshotFile>, PersistError> {
 }
 
 /// The journal's complete entries, in order. An unterminated last line is a torn write.
-fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, PersistError> {
+fn read_journal<E: DeserializeOwned>(path: &Path) -> Result<Vec<JournalEntry<E>>, PersistError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
@@ -227,7 +237,7 @@ fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, PersistError> {
         if line.is_empty() {
             continue;
         }
-        let entry = serde_json::from_slice::<JournalEntry>(line).map_err(|e| PersistError::Corrupt {
+        let entry = serde_json::from_slice::<JournalEntry<E>>(line).map_err(|e| PersistError::Corrupt {
             path: path.to_path_buf(),
             line: n + 1,
             reason: e.to_string(),
@@ -239,10 +249,10 @@ fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, PersistError> {
 
 impl Store {
     /// Opens (or initialises) `dir`. `fresh` builds the model when there is no saved state.
-    pub fn open(dir: &Path, fsync: bool, fresh: impl FnOnce() -> Model) -> Result<Opened, PersistError> {
+    pub fn open<M: ArrayModel>(dir: &Path, fsync: bool, fresh: impl FnOnce() -> M) -> Result<Opened<M>, PersistError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let journal_path = dir.join(JOURNAL);
-        let (mut model, mut last_seq, restored) = match read_snapshot(&dir.join(SNAPSHOT))? {
+        let (mut model, mut last_seq, restored) = match read_snapshot::<M>(&dir.join(SNAPSHOT))? {
             Some(file) => {
                 let mut model = file.model;
                 model.rebuild_index();
@@ -251,7 +261,7 @@ impl Store {
             None => (fresh(), 0, false),
         };
         let mut replayed_entries = 0;
-        for entry in read_journal(&journal_path)? {
+        for entry in read_journal::<M::Effect>(&journal_path)? {
             // Entries up to `last_seq` are already in the snapshot.
             if entry.seq > last_seq {
                 model.commit(&entry.effects);
@@ -287,7 +297,7 @@ impl Store {
     /// Writes `effects` to the journal, in order after every earlier change, and returns what
     /// to wait on before the change may be acknowledged (`Pending::wait`). On error, nothing
     /// of them is left in the journal.
-    pub fn write(&mut self, effects: &[Effect]) -> Result<Pending, PersistError> {
+    pub fn write<E: Serialize>(&mut self, effects: &[E]) -> Result<Pending, PersistError> {
         let Store::Dir(store) = self else { return Ok(Pending::done()) };
         if store.poisoned.load(Ordering::Acquire) {
             return Err(PersistError::Poisoned);
@@ -296,7 +306,7 @@ impl Store {
             return Ok(Pending::done());
         }
         let seq = store.next_seq;
-        let entry = JournalEntry { seq, effects: effects.to_vec() };
+        let entry = JournalEntryRef { seq, effects };
         let mut line = serde_json::to_vec(&entry).expect("effects serialise");
         line.push(b'\n');
         let path = store.dir.join(JOURNAL);
@@ -318,12 +328,12 @@ impl Store {
 
     /// Writes `effects` and waits until they are durable (tests, and callers that hold no
     /// other change back while waiting).
-    pub fn append(&mut self, effects: &[Effect]) -> Result<(), PersistError> {
+    pub fn append<E: Serialize>(&mut self, effects: &[E]) -> Result<(), PersistError> {
         self.write(effects)?.wait()
     }
 
     /// Replaces everything saved with `model` (used by reset and at shutdown).
-    pub fn compact(&mut self, model: &Model) -> Result<(), PersistError> {
+    pub fn compact<M: Serialize>(&mut self, model: &M) -> Result<(), PersistError> {
         let Store::Dir(store) = self else { return Ok(()) };
         // The snapshot claims every entry written so far, so none is replayed onto it.
         write_snapshot(&store.dir, model, store.next_seq - 1)?;
@@ -345,7 +355,7 @@ impl Store {
     }
 }
 
-fn write_snapshot(dir: &Path, model: &Model, last_seq: u64) -> Result<(), PersistError> {
+fn write_snapshot<M: Serialize>(dir: &Path, model: &M, last_seq: u64) -> Result<(), PersistError> {
     let path = dir.join(SNAPSHOT);
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
     let bytes = serde_json::to_vec(&SnapshotRef { format: FORMAT, last_seq, model }).expect("model serialises");
@@ -364,7 +374,7 @@ fn sync_dir(dir: &Path) -> Result<(), PersistError> {
 mod tests {
     use super::*;
     use crate::model::topology::Topology;
-    use crate::model::{Command, Provisioning};
+    use crate::model::{Command, Effect, Model, Provisioning};
 
     fn fresh_model() -> Model {
         Model::new(&Topology::default_embedded(), 3)

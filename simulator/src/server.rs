@@ -1,31 +1,19 @@
-//! Start-up: state directory, data plane, TLS and the listener; then serving until told to
-//! stop, and a clean stop.
+//! PowerFlex start-up: state directory, model, data plane and gateway, on the shared TLS
+//! listener (`serving`); then serving until told to stop, and a clean stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum_server::tls_rustls::RustlsConfig;
-
-use crate::dataplane::{nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind};
+use crate::dataplane::{self, PlaneKind};
 use crate::gateway::auth::{Auth, AuthConfig};
 use crate::gateway::{router, Gateway};
 use crate::model::topology::Topology;
 use crate::model::Model;
-use crate::persist::{PersistError, Store};
-use crate::tls::{self, TlsError, TlsFiles};
-
-/// How the server speaks TLS.
-#[derive(Debug, Clone)]
-pub enum TlsSetting {
-    /// A local CA and server certificate kept in this directory.
-    SelfSigned(PathBuf),
-    /// A certificate chain and key the user brings.
-    Files { cert: PathBuf, key: PathBuf },
-    /// Plain HTTP (clients such as LXD accept an `http://` gateway).
-    Off,
-}
+use crate::persist::Store;
+use crate::serving::{choose_plane, shut_down_plane, Endpoint};
+pub use crate::serving::{StartError, TlsSetting};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -41,23 +29,10 @@ pub struct ServeConfig {
     pub broken: std::collections::BTreeSet<crate::model::breakage::Breakage>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Persist(#[from] PersistError),
-    #[error(transparent)]
-    Tls(#[from] TlsError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("data plane {0}: {1}")]
-    Plane(PlaneKind, String),
-}
-
 /// A bound, ready server.
 pub struct Server {
     gateway: Arc<Gateway>,
-    listener: std::net::TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    endpoint: Endpoint,
     pub url: String,
     pub addr: SocketAddr,
     /// The certificate clients should trust, when TLS is on.
@@ -66,79 +41,6 @@ pub struct Server {
     pub plane_note: String,
     pub restored: bool,
     pub seed: u64,
-}
-
-/// Opens the data plane `kind` names; `auto` takes the best this machine allows. Returns the
-/// plane and a note for the start-up log saying which one runs and why.
-///
-/// - `nvmet` needs root and the kernel target (`nvmet`, `nvmet-tcp`, configfs; `modprobe` and
-///   mounting configfs are tried).
-/// - `file` works everywhere; without `--state-dir` its files live in a temporary directory
-///   that a clean stop removes.
-/// - `auto` is `nvmet` when it can start, else `file`, else `none`.
-fn choose_plane(
-    kind: PlaneKind,
-    state_dir: Option<&Path>,
-    model: &Model,
-) -> Result<(Arc<dyn DataPlane>, String), StartError> {
-    let where_files = |store: &FileStore| match state_dir {
-        Some(_) => format!("sparse files in {}", store.dir().display()),
-        None => format!(
-            "sparse files in the temporary {} (removed at stop; use --state-dir to keep them)",
-            store.dir().display()
-        ),
-    };
-    let open_nvmet = || -> Result<(NvmetPlane, String), String> {
-        let root = nvmet::probe()?;
-        let store = FileStore::open(state_dir, model, "nvmet").map_err(|e| e.to_string())?;
-        let files = where_files(&store);
-        let plane = NvmetPlane::open(root, store, model).map_err(|e| e.to_string())?;
-        let ports: Vec<String> = plane.ports().into_iter().map(|(_, a, p)| format!("{a}:{p}")).collect();
-        Ok((
-            plane,
-            format!(
-                "NVMe/TCP on {} (subsystems {}:host:<hostId>), {files}",
-                ports.join(" "),
-                model.system().system_nqn
-            ),
-        ))
-    };
-    let open_file = || -> Result<(FilePlane, String), String> {
-        let plane = FilePlane::open(state_dir, model).map_err(|e| e.to_string())?;
-        let note = format!(
-            "{}; no kernel target, mapping is metadata, bytes through /sim/volumes/<id>/data",
-            where_files(plane.store())
-        );
-        Ok((plane, note))
-    };
-    match kind {
-        PlaneKind::None => Ok((Arc::new(NonePlane), "none (as asked): metadata only, volumes hold no bytes".into())),
-        PlaneKind::Nvmet => {
-            let (plane, note) = open_nvmet().map_err(|e| StartError::Plane(kind, e))?;
-            Ok((Arc::new(plane), format!("nvmet (as asked): {note}")))
-        }
-        PlaneKind::File => {
-            let (plane, note) = open_file().map_err(|e| StartError::Plane(kind, e))?;
-            Ok((Arc::new(plane), format!("file (as asked): {note}")))
-        }
-        PlaneKind::Auto => {
-            let why_not_nvmet = match open_nvmet() {
-                Ok((plane, note)) => {
-                    return Ok((Arc::new(plane), format!("nvmet (auto: root and kernel nvmet available): {note}")))
-                }
-                Err(e) => e,
-            };
-            match open_file() {
-                Ok((plane, note)) => {
-                    Ok((Arc::new(plane), format!("file (auto: nvmet unavailable: {why_not_nvmet}): {note}")))
-                }
-                Err(e) => Ok((
-                    Arc::new(NonePlane),
-                    format!("none (auto: nvmet unavailable: {why_not_nvmet}; file unavailable: {e}): metadata only"),
-                )),
-            }
-        }
-    }
 }
 
 impl Server {
@@ -158,28 +60,16 @@ impl Server {
         let mut model = model;
         model.set_broken(config.broken.clone());
         let seed = model.seed();
-        let (plane, plane_note) = choose_plane(config.data_plane, config.state_dir.as_deref(), &model)?;
-        let tls_files = match &config.tls {
-            TlsSetting::Off => None,
-            TlsSetting::SelfSigned(dir) => Some(tls::ensure_self_signed(dir, config.listen.ip())?),
-            TlsSetting::Files { cert, key } => {
-                Some(TlsFiles { ca_cert: cert.clone(), cert: cert.clone(), key: key.clone() })
-            }
-        };
-        let tls = tls_files.as_ref().map(tls::server_config).transpose()?;
-        let listener = std::net::TcpListener::bind(config.listen)
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (plane, plane_note) =
+            choose_plane(config.data_plane, config.state_dir.as_deref(), &dataplane::powerflex::saved(&model))?;
+        let endpoint = Endpoint::bind(config.listen, &config.tls)?;
         let gateway = Arc::new(Gateway::new(model, store, plane, Auth::new(config.auth.clone()), config.topology));
         Ok(Server {
             gateway,
-            listener,
-            tls,
-            url: format!("{scheme}://{addr}"),
-            addr,
-            ca_cert: tls_files.map(|f| f.ca_cert),
+            url: endpoint.url.clone(),
+            addr: endpoint.addr,
+            ca_cert: endpoint.ca_cert.clone(),
+            endpoint,
             plane_note,
             restored,
             seed,
@@ -195,26 +85,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = router(self.gateway.clone());
         let scheduler = tokio::spawn(schedule_policies(self.gateway.clone()));
-        let handle = axum_server::Handle::new();
-        let stopper = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-        });
-        let service = app.into_make_service();
-        match self.tls {
-            Some(config) => {
-                axum_server::from_tcp_rustls(self.listener, RustlsConfig::from_config(config))
-                    .handle(handle)
-                    .serve(service)
-                    .await?
-            }
-            None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await?,
-        }
+        self.endpoint.serve(app, shutdown).await?;
         scheduler.abort();
         self.gateway.flush().await;
-        let plane = self.gateway.plane().clone();
-        tokio::task::spawn_blocking(move || plane.shutdown()).await.ok();
+        shut_down_plane(self.gateway.plane().clone()).await;
         Ok(())
     }
 }

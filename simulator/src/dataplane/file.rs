@@ -23,8 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use super::sparse;
-use super::{DataPlane, PlaneError, PlaneKind, VolumeSpec};
-use crate::model::{Id, Model, Provisioning};
+use super::{DataPlane, Key, PlaneError, PlaneKind, VolumeSpec};
 
 /// Reserves `[offset, offset + len)` of a thick volume's file; where the filesystem has no
 /// room for the reservation or cannot make one, leaves it sparse and says so.
@@ -44,7 +43,7 @@ pub struct FileStore {
     dir: PathBuf,
     plane: &'static str,
     /// Thick volumes, whose growth is allocated too.
-    thick: Mutex<HashSet<Id>>,
+    thick: Mutex<HashSet<Key>>,
     /// Byte I/O from the admin surface takes this shared; snapshot and overwrite take it
     /// exclusively, so an image is a point in time with respect to those writes.
     content: RwLock<()>,
@@ -54,9 +53,9 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens (creating) `<base>/volumes`, or a temporary directory when `base` is `None`,
-    /// and makes the files agree with `model`: missing files are created empty, stray ones
+    /// and makes the files agree with the saved `volumes`: missing files are created empty, stray ones
     /// (from a change that crashed before it was journaled) are removed.
-    pub fn open(base: Option<&Path>, model: &Model, plane: &'static str) -> Result<FileStore, PlaneError> {
+    pub fn open(base: Option<&Path>, volumes: &[VolumeSpec], plane: &'static str) -> Result<FileStore, PlaneError> {
         let (dir, temp) = match base {
             Some(base) => (base.join("volumes"), None),
             None => {
@@ -75,7 +74,7 @@ impl FileStore {
             content: RwLock::new(()),
             temp: Mutex::new(temp),
         };
-        store.reconcile(model)?;
+        store.reconcile(volumes)?;
         Ok(store)
     }
 
@@ -84,11 +83,11 @@ impl FileStore {
     }
 
     /// Where a volume's bytes live.
-    pub fn path(&self, volume: Id) -> PathBuf {
+    pub fn path(&self, volume: Key) -> PathBuf {
         self.dir.join(format!("{volume}.img"))
     }
 
-    fn temp_path(&self, volume: Id) -> PathBuf {
+    fn temp_path(&self, volume: Key) -> PathBuf {
         self.dir.join(format!("{volume}.img.tmp"))
     }
 
@@ -96,25 +95,24 @@ impl FileStore {
         PlaneError::new(self.plane, what, source)
     }
 
-    fn reconcile(&self, model: &Model) -> Result<(), PlaneError> {
+    fn reconcile(&self, volumes: &[VolumeSpec]) -> Result<(), PlaneError> {
         let mut wanted = HashSet::new();
-        for v in model.volumes() {
+        for v in volumes {
             wanted.insert(format!("{}.img", v.id));
-            let thick = !v.is_snapshot && v.provisioning == Provisioning::Thick;
-            if thick {
+            if v.thick {
                 self.thick.lock().expect("lock").insert(v.id);
             }
             let path = self.path(v.id);
-            let size = v.size_kb * 1024;
+            let size = v.size_bytes;
             match std::fs::metadata(&path) {
                 Ok(m) if m.len() == size => {}
                 Ok(m) => {
                     tracing::warn!(volume = %v.id, file = m.len(), model = size, "backing file size disagrees with the saved state; using the saved size");
-                    self.set_size(v.id, size, thick)?;
+                    self.set_size(v.id, size, v.thick)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     tracing::warn!(volume = %v.id, "backing file missing; the volume reads zeros from now on");
-                    self.create_file(VolumeSpec { id: v.id, size_bytes: size, thick })?;
+                    self.create_file(*v)?;
                 }
                 Err(e) => return Err(self.err(format!("reading {}", path.display()), e)),
             }
@@ -154,7 +152,7 @@ impl FileStore {
         Ok(())
     }
 
-    fn set_size(&self, volume: Id, size: u64, thick: bool) -> Result<(), PlaneError> {
+    fn set_size(&self, volume: Key, size: u64, thick: bool) -> Result<(), PlaneError> {
         let path = self.path(volume);
         let grown = (|| {
             let f = OpenOptions::new().write(true).open(&path)?;
@@ -173,7 +171,7 @@ impl FileStore {
     }
 
     /// `snapshot` becomes a point-in-time copy of `source`.
-    pub fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+    pub fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         let _exclusive = self.content.write().expect("lock");
         let (src, dst) = (self.path(source), self.path(snapshot.id));
         let _ = std::fs::remove_file(&dst);
@@ -190,14 +188,14 @@ impl FileStore {
         Ok(())
     }
 
-    pub fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+    pub fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         let thick = self.thick.lock().expect("lock").contains(&volume);
         self.set_size(volume, size_bytes, thick)
     }
 
     /// Replaces `target`'s content with `source`'s. The target keeps its own size when it is
     /// larger (the model grows it first when it is smaller).
-    pub fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+    pub fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError> {
         let _exclusive = self.content.write().expect("lock");
         let (src, dst, tmp) = (self.path(source), self.path(target), self.temp_path(target));
         let thick = self.thick.lock().expect("lock").contains(&target);
@@ -222,7 +220,7 @@ impl FileStore {
         })
     }
 
-    pub fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+    pub fn remove(&self, volume: Key) -> Result<(), PlaneError> {
         self.thick.lock().expect("lock").remove(&volume);
         let path = self.path(volume);
         match std::fs::remove_file(&path) {
@@ -232,7 +230,7 @@ impl FileStore {
         }
     }
 
-    fn open_checked(&self, volume: Id, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
+    fn open_checked(&self, volume: Key, offset: u64, len: u64, write: bool) -> Result<File, PlaneError> {
         let path = self.path(volume);
         let f = OpenOptions::new()
             .read(true)
@@ -249,7 +247,7 @@ impl FileStore {
         Ok(f)
     }
 
-    pub fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+    pub fn read_at(&self, volume: Key, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, len as u64, false)?;
         let mut buf = vec![0u8; len];
@@ -258,7 +256,7 @@ impl FileStore {
     }
 
     /// Writes and syncs: the write is durable when this returns.
-    pub fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+    pub fn write_at(&self, volume: Key, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, data.len() as u64, true)?;
         f.write_all_at(data, offset)
@@ -266,12 +264,12 @@ impl FileStore {
             .map_err(|e| self.err(format!("writing {volume} at {offset}"), e))
     }
 
-    pub fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+    pub fn allocated_bytes(&self, volume: Key) -> Option<u64> {
         sparse::allocated_bytes(&self.path(volume)).ok()
     }
 
     /// The data segments of `[offset, offset + len)` (`SEEK_DATA`/`SEEK_HOLE` on the file).
-    pub fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+    pub fn data_segments(&self, volume: Key, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
         let _shared = self.content.read().expect("lock");
         let f = self.open_checked(volume, offset, len, false)?;
         sparse::data_segments_in(&f, offset, offset + len)
@@ -296,8 +294,8 @@ pub struct FilePlane {
 }
 
 impl FilePlane {
-    pub fn open(base: Option<&Path>, model: &Model) -> Result<FilePlane, PlaneError> {
-        Ok(FilePlane { store: FileStore::open(base, model, "file")? })
+    pub fn open(base: Option<&Path>, volumes: &[VolumeSpec]) -> Result<FilePlane, PlaneError> {
+        Ok(FilePlane { store: FileStore::open(base, volumes, "file")? })
     }
 
     pub fn store(&self) -> &FileStore {
@@ -312,35 +310,35 @@ impl DataPlane for FilePlane {
     fn create(&self, volume: VolumeSpec) -> Result<(), PlaneError> {
         self.store.create(volume)
     }
-    fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+    fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         self.store.snapshot(source, snapshot)
     }
-    fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+    fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         self.store.resize(volume, size_bytes)
     }
-    fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+    fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError> {
         self.store.overwrite(target, source)
     }
-    fn remove(&self, volume: Id) -> Result<(), PlaneError> {
+    fn remove(&self, volume: Key) -> Result<(), PlaneError> {
         self.store.remove(volume)
     }
     // Mapping is metadata on this plane: the trait's exports, which do nothing, stand.
     fn holds_bytes(&self) -> bool {
         true
     }
-    fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+    fn allocated_bytes(&self, volume: Key) -> Option<u64> {
         self.store.allocated_bytes(volume)
     }
-    fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+    fn read_at(&self, volume: Key, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
         self.store.read_at(volume, offset, len)
     }
-    fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+    fn write_at(&self, volume: Key, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         self.store.write_at(volume, offset, data)
     }
-    fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+    fn data_segments(&self, volume: Key, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
         self.store.data_segments(volume, offset, len)
     }
-    fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+    fn backing_path(&self, volume: Key) -> Option<PathBuf> {
         Some(self.store.path(volume))
     }
     fn shutdown(&self) {

@@ -1,8 +1,7 @@
 //! The `none` plane: metadata only. Volumes have no bytes; every operation succeeds.
 //! For scale runs, where a backing file per volume would only cost time and disk.
 
-use super::{DataPlane, PlaneError, PlaneKind, VolumeSpec};
-use crate::model::Id;
+use super::{DataPlane, Key, PlaneError, PlaneKind, VolumeSpec};
 
 #[derive(Debug, Default)]
 pub struct NonePlane;
@@ -14,16 +13,16 @@ impl DataPlane for NonePlane {
     fn create(&self, _: VolumeSpec) -> Result<(), PlaneError> {
         Ok(())
     }
-    fn snapshot(&self, _: Id, _: VolumeSpec) -> Result<(), PlaneError> {
+    fn snapshot(&self, _: Key, _: VolumeSpec) -> Result<(), PlaneError> {
         Ok(())
     }
-    fn resize(&self, _: Id, _: u64) -> Result<(), PlaneError> {
+    fn resize(&self, _: Key, _: u64) -> Result<(), PlaneError> {
         Ok(())
     }
-    fn overwrite(&self, _: Id, _: Id) -> Result<(), PlaneError> {
+    fn overwrite(&self, _: Key, _: Key) -> Result<(), PlaneError> {
         Ok(())
     }
-    fn remove(&self, _: Id) -> Result<(), PlaneError> {
+    fn remove(&self, _: Key) -> Result<(), PlaneError> {
         Ok(())
     }
 }

@@ -52,8 +52,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::{DataPlane, FileStore, Listener, Namespace, PlaneError, PlaneKind, VolumeSpec};
-use crate::model::{HostKind, Id, Model};
+use super::{DataPlane, FileStore, Key, Listener, Namespace, PlaneError, PlaneKind, Saved, VolumeSpec};
 
 /// Where nvmet's configfs tree normally is.
 pub const CONFIGFS: &str = "/sys/kernel/config/nvmet";
@@ -94,7 +93,7 @@ pub fn probe() -> Result<PathBuf, String> {
 struct HostExport {
     nqn: String,
     subsystem: String,
-    namespaces: BTreeMap<Id, u32>,
+    namespaces: BTreeMap<Key, u32>,
 }
 
 #[derive(Debug, Default)]
@@ -112,7 +111,7 @@ pub struct NvmetPlane {
     anchor: String,
     record: PathBuf,
     owned: Mutex<Owned>,
-    exports: Mutex<BTreeMap<Id, HostExport>>,
+    exports: Mutex<BTreeMap<Key, HostExport>>,
 }
 
 fn io_err(what: impl Into<String>, source: io::Error) -> PlaneError {
@@ -157,9 +156,9 @@ fn best_effort(result: io::Result<()>, what: impl FnOnce() -> String) {
 
 impl NvmetPlane {
     /// Removes what a crashed run left, sets up the ports and exports every mapping in
-    /// `model`. On failure, removes whatever it made.
-    pub fn open(root: PathBuf, store: FileStore, model: &Model) -> Result<NvmetPlane, PlaneError> {
-        let system_nqn = &model.system().system_nqn;
+    /// `saved`. On failure, removes whatever it made.
+    pub fn open(root: PathBuf, store: FileStore, saved: &Saved) -> Result<NvmetPlane, PlaneError> {
+        let system_nqn = &saved.system_nqn;
         let plane = NvmetPlane {
             record: store.dir().join(".nvmet-owned"),
             store,
@@ -171,7 +170,7 @@ impl NvmetPlane {
         };
         plane.load_record();
         plane.remove_ours();
-        if let Err(e) = plane.set_up(model) {
+        if let Err(e) = plane.set_up(saved) {
             plane.remove_ours();
             return Err(e);
         }
@@ -179,7 +178,7 @@ impl NvmetPlane {
     }
 
     /// The NQN of the subsystem a host's volumes are exported in.
-    pub fn subsystem_nqn(system_nqn: &str, host: Id) -> String {
+    pub fn subsystem_nqn(system_nqn: &str, host: Key) -> String {
         format!("{system_nqn}:host:{host}")
     }
 
@@ -201,27 +200,15 @@ impl NvmetPlane {
             .collect()
     }
 
-    fn set_up(&self, model: &Model) -> Result<(), PlaneError> {
+    fn set_up(&self, saved: &Saved) -> Result<(), PlaneError> {
         let anchor = self.root.join("subsystems").join(&self.anchor);
         mkdir(&anchor)?;
         write_attr(&anchor, "attr_allow_any_host", "0")?;
-        for listener in super::listeners(model) {
-            self.make_port(&listener)?;
+        for listener in &saved.listeners {
+            self.make_port(listener)?;
         }
-        for v in model.volumes() {
-            for mapping in &v.mappings {
-                let nqn = model.host(mapping.host).and_then(|h| match &h.kind {
-                    HostKind::Nvme { nqn, .. } => Some(nqn.as_str()),
-                    HostKind::Sdc { .. } => None,
-                });
-                let namespace = Namespace {
-                    volume: v.id,
-                    nsid: v.nsid,
-                    nguid: model.nguid(v.id),
-                    read_only: mapping.access_mode != crate::model::AccessMode::ReadWrite,
-                };
-                self.export(mapping.host, nqn, &namespace)?;
-            }
+        for export in &saved.exports {
+            self.export(export.host, export.host_nqn.as_deref(), &export.namespace)?;
         }
         Ok(())
     }
@@ -495,7 +482,7 @@ impl NvmetPlane {
     }
 
     /// Every namespace a volume is exported as: `(subsystem, nsid)`.
-    fn namespaces_of(&self, volume: Id) -> Vec<(String, u32)> {
+    fn namespaces_of(&self, volume: Key) -> Vec<(String, u32)> {
         let exports = self.exports.lock().expect("lock");
         exports.values().filter_map(|h| h.namespaces.get(&volume).map(|nsid| (h.subsystem.clone(), *nsid))).collect()
     }
@@ -516,12 +503,12 @@ impl DataPlane for NvmetPlane {
     fn create(&self, volume: VolumeSpec) -> Result<(), PlaneError> {
         self.store.create(volume)
     }
-    fn snapshot(&self, source: Id, snapshot: VolumeSpec) -> Result<(), PlaneError> {
+    fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         self.store.snapshot(source, snapshot)
     }
     /// Resizes the file, then has nvmet re-read the size (`revalidate_size`), which sends
     /// the hosts a namespace-changed event so the device grows.
-    fn resize(&self, volume: Id, size_bytes: u64) -> Result<(), PlaneError> {
+    fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         self.store.resize(volume, size_bytes)?;
         for (subsystem, nsid) in self.namespaces_of(volume) {
             let dir = self.ns_dir(&subsystem, nsid);
@@ -538,7 +525,7 @@ impl DataPlane for NvmetPlane {
     }
     /// Replaces the file (rename), then re-enables each namespace so nvmet opens the new
     /// file: connected hosts see the namespace go and come back with the same NGUID.
-    fn overwrite(&self, target: Id, source: Id) -> Result<(), PlaneError> {
+    fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError> {
         self.store.overwrite(target, source)?;
         for (subsystem, nsid) in self.namespaces_of(target) {
             let dir = self.ns_dir(&subsystem, nsid);
@@ -547,8 +534,8 @@ impl DataPlane for NvmetPlane {
         }
         Ok(())
     }
-    fn remove(&self, volume: Id) -> Result<(), PlaneError> {
-        let hosts: Vec<Id> = {
+    fn remove(&self, volume: Key) -> Result<(), PlaneError> {
+        let hosts: Vec<Key> = {
             let exports = self.exports.lock().expect("lock");
             exports.iter().filter(|(_, h)| h.namespaces.contains_key(&volume)).map(|(id, _)| *id).collect()
         };
@@ -561,7 +548,7 @@ impl DataPlane for NvmetPlane {
     /// subsystem on the host's first mapping and allowing the host in it when this is its
     /// only namespace. A failure leaves nothing behind. An SDC host (no NQN) has nothing to
     /// connect with: its mapping stays metadata.
-    fn export(&self, host: Id, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError> {
+    fn export(&self, host: Key, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError> {
         let Some(nqn) = host_nqn else {
             tracing::debug!(%host, "SDC host: mapping kept as metadata only");
             return Ok(());
@@ -611,7 +598,7 @@ impl DataPlane for NvmetPlane {
     /// Removes the namespace; with the host's last one, the host may no longer discover or
     /// connect to its subsystem, which stays (and keeps the host's controllers) until the
     /// host is removed.
-    fn unexport(&self, host: Id, volume: Id) -> Result<(), PlaneError> {
+    fn unexport(&self, host: Key, volume: Key) -> Result<(), PlaneError> {
         let mut exports = self.exports.lock().expect("lock");
         let Some(export) = exports.get_mut(&host) else { return Ok(()) };
         let Some(&nsid) = export.namespaces.get(&volume) else { return Ok(()) };
@@ -624,7 +611,7 @@ impl DataPlane for NvmetPlane {
         }
         Ok(())
     }
-    fn remove_host(&self, host: Id) -> Result<(), PlaneError> {
+    fn remove_host(&self, host: Key) -> Result<(), PlaneError> {
         let export = self.exports.lock().expect("lock").remove(&host);
         if let Some(export) = export {
             self.remove_subsystem(&export.subsystem);
@@ -635,20 +622,20 @@ impl DataPlane for NvmetPlane {
     fn holds_bytes(&self) -> bool {
         true
     }
-    fn allocated_bytes(&self, volume: Id) -> Option<u64> {
+    fn allocated_bytes(&self, volume: Key) -> Option<u64> {
         self.store.allocated_bytes(volume)
     }
-    fn read_at(&self, volume: Id, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
+    fn read_at(&self, volume: Key, offset: u64, len: usize) -> Result<Vec<u8>, PlaneError> {
         self.store.read_at(volume, offset, len)
     }
-    fn write_at(&self, volume: Id, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
+    fn write_at(&self, volume: Key, offset: u64, data: &[u8]) -> Result<(), PlaneError> {
         self.store.write_at(volume, offset, data)
     }
     /// The file's map: nvmet's buffered file I/O writes through the same page cache.
-    fn data_segments(&self, volume: Id, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
+    fn data_segments(&self, volume: Key, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, PlaneError> {
         self.store.data_segments(volume, offset, len)
     }
-    fn backing_path(&self, volume: Id) -> Option<PathBuf> {
+    fn backing_path(&self, volume: Key) -> Option<PathBuf> {
         Some(self.store.path(volume))
     }
     /// Withdraws every subsystem, namespace, port and host entry this plane made.

@@ -164,7 +164,7 @@ async fn read(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiResult
     }
     range_check(offset, length, size)?;
     let plane = gw.plane().clone();
-    let bytes = blocking(move || plane.read_at(volume, offset, length as usize).map_err(ApiError::from)).await?;
+    let bytes = blocking(move || plane.read_at(volume.into(), offset, length as usize).map_err(ApiError::from)).await?;
     let mut response = (StatusCode::OK, bytes).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     Ok(response)
@@ -187,7 +187,7 @@ async fn write(State(gw): Shared, Path(id): Path<String>, q: Params, body: axum:
     range_check(offset, data.len() as u64, size)?;
     let written = data.len();
     let plane = gw.plane().clone();
-    blocking(move || plane.write_at(volume, offset, &data).map_err(ApiError::from)).await?;
+    blocking(move || plane.write_at(volume.into(), offset, &data).map_err(ApiError::from)).await?;
     Ok(ok(json!({ "volumeId": volume.to_string(), "offset": offset, "written": written })))
 }
 
@@ -196,7 +196,7 @@ async fn backing(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiRes
     let volume = volume_id(&id)?;
     no_bytes(&gw)?;
     let (_, size) = mapped_for(&gw, volume, &p)?;
-    let path = gw.plane().backing_path(volume).ok_or_else(|| {
+    let path = gw.plane().backing_path(volume.into()).ok_or_else(|| {
         ApiError::new(StatusCode::CONFLICT, 0, "Request failed: this data plane has no backing files")
     })?;
     Ok(ok(json!({
@@ -211,7 +211,7 @@ async fn allocation(State(gw): Shared, Path(id): Path<String>) -> ApiResult<Resp
     let volume = volume_id(&id)?;
     let size = gw.read().volume(volume).ok_or_else(Fault::vol_not_found)?.size_kb * 1024;
     let plane = gw.plane().clone();
-    let allocated = blocking(move || Ok(plane.allocated_bytes(volume))).await?;
+    let allocated = blocking(move || Ok(plane.allocated_bytes(volume.into()))).await?;
     Ok(ok(json!({
         "volumeId": volume.to_string(),
         "sizeInBytes": size,
@@ -232,7 +232,8 @@ async fn extents(State(gw): Shared, Path(id): Path<String>, q: Params) -> ApiRes
     };
     range_check(offset, length, size)?;
     let plane = gw.plane().clone();
-    let mut segments = blocking(move || plane.data_segments(volume, offset, length).map_err(ApiError::from)).await?;
+    let mut segments =
+        blocking(move || plane.data_segments(volume.into(), offset, length).map_err(ApiError::from)).await?;
     let mut covered = length;
     if segments.len() > MAX_EXTENTS {
         segments.truncate(MAX_EXTENTS);

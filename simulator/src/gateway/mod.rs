@@ -171,7 +171,7 @@ impl Gateway {
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
         let prepared = blocking_in_turn(move || {
             let model = model.read().expect("model lock poisoned");
-            dataplane::prepare(plane.as_ref(), &model, &effects)
+            dataplane::powerflex::prepare(plane.as_ref(), &model, &effects)
         })
         .await??;
         let pending = match store.write(&plan.effects) {
@@ -184,7 +184,7 @@ impl Gateway {
             }
         };
         self.apply(|model| model.commit(&plan.effects));
-        if !dataplane::destroys(&plan.effects) {
+        if !dataplane::powerflex::destroys(&plan.effects) {
             drop(store);
             return durable(pending).await.map(|()| plan.reply);
         }
@@ -192,7 +192,7 @@ impl Gateway {
         let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects);
         blocking(move || {
             let model = model.read().expect("model lock poisoned");
-            dataplane::finish(plane.as_ref(), &model, &effects)
+            dataplane::powerflex::finish(plane.as_ref(), &model, &effects)
         })
         .await?;
         drop(store);
@@ -220,9 +220,9 @@ impl Gateway {
                 .map(|volume| crate::model::Effect::VolumeRemoved { volume })
                 .chain(old_hosts.into_iter().map(|host| crate::model::Effect::HostRemoved { host }))
                 .collect();
-            dataplane::finish(plane.as_ref(), &model, &effects);
+            dataplane::powerflex::finish(plane.as_ref(), &model, &effects);
             // SDTs made or changed through the API go back to the topology's.
-            dataplane::reconcile_listeners(plane.as_ref(), &model);
+            dataplane::powerflex::reconcile_listeners(plane.as_ref(), &model);
         })
         .await?;
         Ok(seed)
@@ -231,7 +231,7 @@ impl Gateway {
     /// Writes a compact snapshot (clean shutdown).
     pub async fn flush(&self) {
         let mut store = self.writer.lock().await;
-        if let Err(e) = store.compact(&self.read()) {
+        if let Err(e) = store.compact(&*self.read()) {
             tracing::error!("saving state at shutdown: {e}");
         }
     }

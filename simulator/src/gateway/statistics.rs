@@ -99,7 +99,7 @@ fn source(ty: &str) -> Option<&'static Source> {
 pub fn of(gw: &Gateway, model: &Model, ty: &str, id: Id) -> Option<Value> {
     let source = source(ty)?;
     let plane = gw.plane();
-    let allocated = |volume: Id| plane.allocated_kb(volume);
+    let allocated = |volume: Id| plane.allocated_kb(volume.into());
     let measure: Option<Measure> = if plane.holds_bytes() { Some(&allocated) } else { None };
     Some(render::stats(&(source.stats)(model, id, measure)))
 }

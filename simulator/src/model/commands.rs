@@ -211,17 +211,7 @@ pub enum Reply {
 }
 
 /// A checked command: the effects that carry it out and the reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub effects: Vec<Effect>,
-    pub reply: Reply,
-}
-
-impl Plan {
-    pub(super) fn new(effects: Vec<Effect>, reply: Reply) -> Plan {
-        Plan { effects, reply }
-    }
-}
+pub type Plan = crate::array::Plan<Effect, Reply>;
 
 pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, Fault> {
     use Command::*;

@@ -31,6 +31,18 @@ mod secure;
 pub mod settings;
 pub mod snapshot_policies;
 pub mod stats;
+
+/// The journal and snapshot keep this model (`persist`).
+impl crate::array::ArrayModel for Model {
+    type Effect = Effect;
+    fn commit(&mut self, effects: &[Effect]) {
+        Model::commit(self, effects)
+    }
+    fn rebuild_index(&mut self) {
+        Model::rebuild_index(self)
+    }
+}
+
 #[cfg(test)]
 mod tests;
 pub mod topology;

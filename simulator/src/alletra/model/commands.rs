@@ -219,17 +219,9 @@ pub enum Reply {
 }
 
 /// A checked command: the effects that carry it out and the reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub effects: Vec<Effect>,
-    pub reply: Reply,
-}
+pub type Plan = crate::array::Plan<Effect, Reply>;
 
 impl Plan {
-    pub(super) fn new(effects: Vec<Effect>, reply: Reply) -> Plan {
-        Plan { effects, reply }
-    }
-
     pub(super) fn done(effects: Vec<Effect>) -> Plan {
         Plan { effects, reply: Reply::Done }
     }

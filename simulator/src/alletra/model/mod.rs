@@ -21,6 +21,18 @@ mod names;
 pub mod objects;
 mod qos;
 mod sets;
+
+/// The journal and snapshot keep this model (`persist`).
+impl crate::array::ArrayModel for Model {
+    type Effect = Effect;
+    fn commit(&mut self, effects: &[Effect]) {
+        Model::commit(self, effects)
+    }
+    fn rebuild_index(&mut self) {
+        Model::rebuild_index(self)
+    }
+}
+
 #[cfg(test)]
 mod tests;
 pub mod topology;
@@ -276,9 +288,14 @@ impl Model {
     pub fn host_by_path(&self, path: &str) -> Option<&Host> {
         self.index.host_by_path.get(&path_key(path)).and_then(|id| self.hosts.get(id))
     }
-    /// The NVMe subsystem a host's namespaces are in (`Subsystem_NQN`, one per host; inferred).
+    /// The NQN the array's NVMe subsystems are named under.
+    pub fn system_nqn(&self) -> String {
+        format!("nqn.2020-07.com.hpe:{}", self.system.uuid)
+    }
+    /// The NVMe subsystem a host's namespaces are in (`Subsystem_NQN`, one per host; inferred),
+    /// named as the `nvmet` data plane names the subsystem it exports them in.
     pub fn subsystem_nqn(&self, host: u32) -> String {
-        format!("nqn.2020-07.com.hpe:{}:host-{host}", self.system.uuid)
+        format!("{}:host:{host:016x}", self.system_nqn())
     }
     fn sets(&self, kind: SetKind) -> &BTreeMap<u32, MemberSet> {
         match kind {
@@ -288,6 +305,9 @@ impl Model {
     }
     pub fn set_list(&self, kind: SetKind) -> impl Iterator<Item = &MemberSet> {
         self.sets(kind).values()
+    }
+    pub fn set(&self, kind: SetKind, id: u32) -> Option<&MemberSet> {
+        self.sets(kind).get(&id)
     }
     pub fn set_by_name(&self, kind: SetKind, name: &str) -> Option<&MemberSet> {
         self.index.set_by_name.get(&(kind, name.to_string())).and_then(|id| self.sets(kind).get(id))

@@ -1,0 +1,224 @@
+//! How Alletra changes reach the data plane: the array's effects as plane steps, and the
+//! saved state as the plane sees it at start.
+//!
+//! A VLUN template exports its volume to a host, or to every host of a host set (port-present
+//! templates name no host and export nothing here). NVMe hosts find the namespace by its
+//! NGUID, the volume's `nguid`; its namespace id is the volume id, unique in a host's
+//! subsystem. The NVMe ports (protocol 6) listen for NVMe/TCP (4420) and discovery (8009).
+//!
+//! Unlike PowerFlex's, a deletion effect names only the object, so what it takes away from
+//! the plane is worked out before the commit, from the model as it was (`Cleanup`).
+
+use std::collections::BTreeSet;
+
+use super::{DataPlane, Export, Key, Listener, Namespace, PlaneError, Prepared, Preparing, Saved, VolumeSpec};
+use crate::alletra::model::topology::PortProtocol;
+use crate::alletra::model::{Effect, ExportTarget, Model, Provisioning, SetKind, Vlun, Volume};
+
+const NVME_TCP_PORT: u16 = 4420;
+const DISCOVERY_PORT: u16 = 8009;
+
+/// The plane's name for an Alletra volume or host id.
+pub fn key(id: u32) -> Key {
+    Key(id.into())
+}
+
+fn spec(v: &Volume) -> VolumeSpec {
+    VolumeSpec {
+        id: key(v.id),
+        size_bytes: v.size_mib << 20,
+        thick: !v.is_virtual_copy() && v.provisioning == Provisioning::Full,
+    }
+}
+
+/// Where NVMe/TCP hosts connect: every NVMe port.
+pub fn listeners(model: &Model) -> BTreeSet<Listener> {
+    model
+        .ports()
+        .filter(|p| p.protocol == PortProtocol::Nvme)
+        .flat_map(|p| [NVME_TCP_PORT, DISCOVERY_PORT].map(|trsvcid| Listener { traddr: p.ip.clone(), trsvcid }))
+        .collect()
+}
+
+/// The hosts a template exports to, with host sets' members as `members` gives them.
+fn hosts_of<'a>(vlun: &Vlun, members: impl Fn(u32) -> Vec<u32> + 'a) -> Vec<u32> {
+    match vlun.target {
+        ExportTarget::Host(h) => vec![h],
+        ExportTarget::HostSet(s) => members(s),
+        ExportTarget::Port => Vec::new(),
+    }
+}
+
+fn members_now(model: &Model) -> impl Fn(u32) -> Vec<u32> + '_ {
+    |set| model.set(SetKind::Host, set).map_or_else(Vec::new, |s| s.members.iter().copied().collect())
+}
+
+fn export(model: &Model, volume: &Volume, host: u32) -> Export {
+    let host_nqn = model.host(host).and_then(|h| h.nqn.clone());
+    let namespace = Namespace {
+        volume: key(volume.id),
+        nsid: volume.id,
+        nguid: volume.nguid.clone(),
+        read_only: volume.read_only(),
+    };
+    Export { host: key(host), host_nqn, namespace }
+}
+
+/// The saved state as a plane reconciles with it at start.
+pub fn saved(model: &Model) -> Saved {
+    let mut exports = BTreeSet::new();
+    for t in model.vluns() {
+        exports.extend(hosts_of(t, members_now(model)).into_iter().map(|h| (h, t.volume)));
+    }
+    Saved {
+        system_nqn: model.system_nqn(),
+        volumes: model.volumes().map(spec).collect(),
+        listeners: listeners(model),
+        exports: exports.into_iter().filter_map(|(h, v)| model.volume(v).map(|v| export(model, v, h))).collect(),
+    }
+}
+
+/// The model as it will be once `effects` are committed, as far as exports go: a plan is
+/// small, so its effects are read rather than the model copied.
+struct After<'a> {
+    model: &'a Model,
+    effects: &'a [Effect],
+}
+
+impl After<'_> {
+    fn members(&self, set: u32) -> Vec<u32> {
+        for effect in self.effects.iter().rev() {
+            match effect {
+                Effect::SetPut { kind: SetKind::Host, set: s } if s.id == set => {
+                    return s.members.iter().copied().collect()
+                }
+                Effect::SetDeleted { kind: SetKind::Host, set: s } if *s == set => return Vec::new(),
+                _ => {}
+            }
+        }
+        members_now(self.model)(set)
+    }
+
+    fn deleted(&self, vlun: u32) -> bool {
+        self.effects.iter().any(|e| matches!(e, Effect::VlunDeleted { vlun: v } if *v == vlun))
+    }
+
+    /// The templates that will exist for `volume`.
+    fn templates(&self, volume: u32) -> Vec<&Vlun> {
+        let kept = self.model.volume_vluns(volume).filter(|t| !self.deleted(t.id));
+        let created = self.effects.iter().filter_map(|e| match e {
+            Effect::VlunCreated(t) if t.volume == volume => Some(t.as_ref()),
+            _ => None,
+        });
+        kept.chain(created).collect()
+    }
+
+    fn exports(&self, host: u32, volume: u32) -> bool {
+        self.templates(volume).into_iter().any(|t| hosts_of(t, |s| self.members(s)).contains(&host))
+    }
+}
+
+fn exported_now(model: &Model, host: u32, volume: u32) -> bool {
+    model.volume_vluns(volume).any(|t| hosts_of(t, members_now(model)).contains(&host))
+}
+
+/// The (host, volume) pairs whose export `effects` may change.
+fn touched(model: &Model, after: &After<'_>) -> BTreeSet<(u32, u32)> {
+    let mut pairs = BTreeSet::new();
+    let mut add = |hosts: Vec<u32>, volume: u32| pairs.extend(hosts.into_iter().map(|h| (h, volume)));
+    // Every host that was or will be in the set, for every volume exported to the set.
+    let set_changed = |id: u32, add: &mut dyn FnMut(Vec<u32>, u32)| {
+        let mut hosts = members_now(model)(id);
+        hosts.extend(after.members(id));
+        for t in model.target_vluns(ExportTarget::HostSet(id)) {
+            add(hosts.clone(), t.volume);
+        }
+    };
+    for effect in after.effects {
+        match effect {
+            Effect::VlunCreated(t) => add(hosts_of(t, |s| after.members(s)), t.volume),
+            Effect::VlunDeleted { vlun } => {
+                if let Some(t) = model.vlun(*vlun) {
+                    add(hosts_of(t, members_now(model)), t.volume);
+                }
+            }
+            Effect::SetPut { kind: SetKind::Host, set } => set_changed(set.id, &mut add),
+            Effect::SetDeleted { kind: SetKind::Host, set } => set_changed(*set, &mut add),
+            _ => {}
+        }
+    }
+    pairs
+}
+
+/// A destructive step, found before the commit and run after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    Unexport { host: Key, volume: Key },
+    Remove(Key),
+    RemoveHost(Key),
+}
+
+/// Runs the constructive part of `effects` against `plane` and works out the destructive part
+/// (`finish`). `model` is the state *before* the commit. On failure, undoes what it did.
+pub fn prepare(
+    plane: &dyn DataPlane,
+    model: &Model,
+    effects: &[Effect],
+) -> Result<(Prepared, Vec<Cleanup>), PlaneError> {
+    let after = After { model, effects };
+    let (mut gained, mut lost) = (Vec::new(), Vec::new());
+    for (host, volume) in touched(model, &after) {
+        match (exported_now(model, host, volume), after.exports(host, volume)) {
+            (false, true) => gained.push((host, volume)),
+            (true, false) => lost.push((host, volume)),
+            _ => {}
+        }
+    }
+    let prepared = super::prepare(plane, |steps: &mut Preparing<'_>| {
+        for effect in effects {
+            match effect {
+                Effect::VolumeCreated(v) => {
+                    let source = match v.origin {
+                        crate::alletra::model::Origin::VirtualCopy { parent, .. } => Some(key(parent)),
+                        _ => None,
+                    };
+                    steps.create(spec(v), source)?;
+                }
+                Effect::VolumeResized { volume, size_mib } => {
+                    let old = model.volume(*volume).map_or(0, |v| v.size_mib << 20);
+                    steps.resize(key(*volume), old, size_mib << 20)?;
+                }
+                Effect::ContentCopied { source, destination } => steps.overwrite(key(*destination), key(*source))?,
+                _ => {}
+            }
+        }
+        for (host, volume) in &gained {
+            // A template's volume exists before the change (the model refuses others).
+            if let Some(v) = model.volume(*volume) {
+                steps.export(&export(model, v, *host))?;
+            }
+        }
+        Ok(())
+    })?;
+    let mut cleanups: Vec<Cleanup> =
+        lost.into_iter().map(|(host, volume)| Cleanup::Unexport { host: key(host), volume: key(volume) }).collect();
+    for effect in effects {
+        match effect {
+            Effect::VolumeDeleted { volume } => cleanups.push(Cleanup::Remove(key(*volume))),
+            Effect::HostDeleted { host } => cleanups.push(Cleanup::RemoveHost(key(*host))),
+            _ => {}
+        }
+    }
+    Ok((prepared, cleanups))
+}
+
+/// Runs the destructive steps after the commit. Failures are logged.
+pub fn finish(plane: &dyn DataPlane, cleanups: &[Cleanup]) {
+    for cleanup in cleanups {
+        super::log_cleanup(match cleanup {
+            Cleanup::Unexport { host, volume } => plane.unexport(*host, *volume),
+            Cleanup::Remove(volume) => plane.remove(*volume),
+            Cleanup::RemoveHost(host) => plane.remove_host(*host),
+        });
+    }
+}

@@ -1,0 +1,190 @@
+//! What both emulators' servers share: TLS (a generated local CA or brought files), the
+//! listener, the data plane chosen at start, serving until told to stop with a drain, and the
+//! start-up banner. Each array's own start-up (its model, journal, router) builds on these:
+//! `server` for PowerFlex, `alletra::server` for Alletra.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::dataplane::{nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind, Saved};
+use crate::persist::PersistError;
+use crate::tls::{self, TlsError, TlsFiles};
+
+/// How the server speaks TLS.
+#[derive(Debug, Clone)]
+pub enum TlsSetting {
+    /// A local CA and server certificate kept in this directory.
+    SelfSigned(PathBuf),
+    /// A certificate chain and key the user brings.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Plain HTTP (clients such as LXD accept an `http://` gateway).
+    Off,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("data plane {0}: {1}")]
+    Plane(PlaneKind, String),
+}
+
+/// A bound listener, with its TLS configuration, not yet serving.
+pub struct Endpoint {
+    listener: std::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    pub url: String,
+    pub addr: SocketAddr,
+    /// The certificate clients should trust, when TLS is on.
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// Makes or loads the certificate `setting` asks for and binds `listen`.
+    pub fn bind(listen: SocketAddr, setting: &TlsSetting) -> Result<Endpoint, StartError> {
+        let tls_files = match setting {
+            TlsSetting::Off => None,
+            TlsSetting::SelfSigned(dir) => Some(tls::ensure_self_signed(dir, listen.ip())?),
+            TlsSetting::Files { cert, key } => {
+                Some(TlsFiles { ca_cert: cert.clone(), cert: cert.clone(), key: key.clone() })
+            }
+        };
+        let tls = tls_files.as_ref().map(tls::server_config).transpose()?;
+        let bind_err = |source| StartError::Bind { addr: listen, source };
+        let listener = std::net::TcpListener::bind(listen).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Ok(Endpoint { listener, tls, url: format!("{scheme}://{addr}"), addr, ca_cert: tls_files.map(|f| f.ca_cert) })
+    }
+
+    /// Serves `app` until `shutdown` completes, then lets running requests finish (at most
+    /// ten seconds). The caller saves its state and withdraws its exports after.
+    pub async fn serve(
+        self,
+        app: axum::Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+        let service = app.into_make_service();
+        match self.tls {
+            Some(config) => {
+                axum_server::from_tcp_rustls(self.listener, RustlsConfig::from_config(config))
+                    .handle(handle)
+                    .serve(service)
+                    .await
+            }
+            None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await,
+        }
+    }
+}
+
+/// Withdraws what the data plane set up in the kernel, off the async threads (clean stop).
+pub async fn shut_down_plane(plane: Arc<dyn DataPlane>) {
+    tokio::task::spawn_blocking(move || plane.shutdown()).await.ok();
+}
+
+/// The start-up banner: a title, then one aligned `name: value` row each.
+pub fn print_banner(title: &str, rows: &[(&str, String)]) {
+    println!("{title}");
+    for (name, value) in rows {
+        println!("  {:<11} {value}", format!("{name}:"));
+    }
+}
+
+/// The banner's `state` row.
+pub fn state_note(state_dir: Option<&Path>, restored: bool) -> String {
+    match state_dir {
+        Some(dir) => format!("{} ({})", dir.display(), if restored { "restored" } else { "new" }),
+        None => "in memory (use --state-dir to keep it)".into(),
+    }
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`): both stop cleanly, with
+/// state saved and kernel exports withdrawn.
+pub async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Opens the data plane `kind` names; `auto` takes the best this machine allows. Returns the
+/// plane and a note for the start-up log saying which one runs and why.
+///
+/// - `nvmet` needs root and the kernel target (`nvmet`, `nvmet-tcp`, configfs; `modprobe` and
+///   mounting configfs are tried).
+/// - `file` works everywhere; without `--state-dir` its files live in a temporary directory
+///   that a clean stop removes.
+/// - `auto` is `nvmet` when it can start, else `file`, else `none`.
+pub fn choose_plane(
+    kind: PlaneKind,
+    state_dir: Option<&Path>,
+    saved: &Saved,
+) -> Result<(Arc<dyn DataPlane>, String), StartError> {
+    let where_files = |store: &FileStore| match state_dir {
+        Some(_) => format!("sparse files in {}", store.dir().display()),
+        None => format!(
+            "sparse files in the temporary {} (removed at stop; use --state-dir to keep them)",
+            store.dir().display()
+        ),
+    };
+    let open_nvmet = || -> Result<(NvmetPlane, String), String> {
+        let root = nvmet::probe()?;
+        let store = FileStore::open(state_dir, &saved.volumes, "nvmet").map_err(|e| e.to_string())?;
+        let files = where_files(&store);
+        let plane = NvmetPlane::open(root, store, saved).map_err(|e| e.to_string())?;
+        let ports: Vec<String> = plane.ports().into_iter().map(|(_, a, p)| format!("{a}:{p}")).collect();
+        Ok((plane, format!("NVMe/TCP on {} (subsystems {}:host:<hostId>), {files}", ports.join(" "), saved.system_nqn)))
+    };
+    let open_file = || -> Result<(FilePlane, String), String> {
+        let plane = FilePlane::open(state_dir, &saved.volumes).map_err(|e| e.to_string())?;
+        let note = format!(
+            "{}; no kernel target, mapping is metadata, bytes through /sim/volumes/<id>/data",
+            where_files(plane.store())
+        );
+        Ok((plane, note))
+    };
+    match kind {
+        PlaneKind::None => Ok((Arc::new(NonePlane), "none (as asked): metadata only, volumes hold no bytes".into())),
+        PlaneKind::Nvmet => {
+            let (plane, note) = open_nvmet().map_err(|e| StartError::Plane(kind, e))?;
+            Ok((Arc::new(plane), format!("nvmet (as asked): {note}")))
+        }
+        PlaneKind::File => {
+            let (plane, note) = open_file().map_err(|e| StartError::Plane(kind, e))?;
+            Ok((Arc::new(plane), format!("file (as asked): {note}")))
+        }
+        PlaneKind::Auto => {
+            let why_not_nvmet = match open_nvmet() {
+                Ok((plane, note)) => {
+                    return Ok((Arc::new(plane), format!("nvmet (auto: root and kernel nvmet available): {note}")))
+                }
+                Err(e) => e,
+            };
+            match open_file() {
+                Ok((plane, note)) => {
+                    Ok((Arc::new(plane), format!("file (auto: nvmet unavailable: {why_not_nvmet}): {note}")))
+                }
+                Err(e) => Ok((
+                    Arc::new(NonePlane),
+                    format!("none (auto: nvmet unavailable: {why_not_nvmet}; file unavailable: {e}): metadata only"),
+                )),
+            }
+        }
+    }
+}
