@@ -1,6 +1,5 @@
 //! `pflex-sim`: parse arguments, start the server, print how to reach it, serve until Ctrl-C.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +11,7 @@ use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
 use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
-use powerflex_sim::serving::{print_banner, state_note, stop_signal};
+use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, state_note, stop_signal};
 
 #[derive(Parser)]
 #[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
@@ -80,14 +79,6 @@ struct ServeArgs {
     breaks: Vec<Breakage>,
 }
 
-fn default_tls_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("pflex-sim").join("tls")
-}
-
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let topology = match &args.topology {
         Some(path) => {
@@ -101,7 +92,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
         TlsSetting::Files { cert, key }
     } else {
-        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(default_tls_dir, |d| d.join("tls")))
+        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(|| default_tls_dir("pflex-sim"), |d| d.join("tls")))
     };
     let auth = AuthConfig {
         user: args.user.clone(),
@@ -147,24 +138,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in CI logs or files.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    init_logging();
+    let result = match Cli::parse().command {
         Commands::Serve(args) => serve(args).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pflex-sim: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("pflex-sim", result)
 }

@@ -105,6 +105,41 @@ pub fn print_banner(title: &str, rows: &[(&str, String)]) {
     }
 }
 
+/// Where a program keeps its generated certificate without `--state-dir`:
+/// `$XDG_STATE_HOME/<program>/tls`, else `~/.local/state/<program>/tls`.
+pub fn default_tls_dir(program: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join(program).join("tls")
+}
+
+/// Logs to stderr at `RUST_LOG` (default `info`), coloured only for a person at a terminal,
+/// not in CI logs or files.
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// A program's exit: success, or its error on stderr and a failure code.
+pub fn exit_code(program: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The banner's `state` row.
 pub fn state_note(state_dir: Option<&Path>, restored: bool) -> String {
     match state_dir {

@@ -222,3 +222,138 @@ pub fn finish(plane: &dyn DataPlane, cleanups: &[Cleanup]) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::alletra::model::topology::Topology;
+    use crate::alletra::model::{Command, ExportTo, MemberOp, NewHost, NewVlun, NewVolume, SetChange};
+    use crate::dataplane::PlaneKind;
+
+    /// A plane that records which (host, volume) pairs it exports and which volumes exist.
+    #[derive(Default)]
+    struct Recorder {
+        exports: Mutex<BTreeSet<(Key, Key)>>,
+        volumes: Mutex<BTreeSet<Key>>,
+    }
+
+    impl DataPlane for Recorder {
+        fn kind(&self) -> PlaneKind {
+            PlaneKind::None
+        }
+        fn create(&self, v: VolumeSpec) -> Result<(), PlaneError> {
+            self.volumes.lock().unwrap().insert(v.id);
+            Ok(())
+        }
+        fn snapshot(&self, _: Key, v: VolumeSpec) -> Result<(), PlaneError> {
+            self.create(v)
+        }
+        fn resize(&self, _: Key, _: u64) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn overwrite(&self, _: Key, _: Key) -> Result<(), PlaneError> {
+            Ok(())
+        }
+        fn remove(&self, v: Key) -> Result<(), PlaneError> {
+            self.volumes.lock().unwrap().remove(&v);
+            Ok(())
+        }
+        fn export(&self, host: Key, _: Option<&str>, ns: &Namespace) -> Result<(), PlaneError> {
+            self.exports.lock().unwrap().insert((host, ns.volume));
+            Ok(())
+        }
+        fn unexport(&self, host: Key, volume: Key) -> Result<(), PlaneError> {
+            self.exports.lock().unwrap().remove(&(host, volume));
+            Ok(())
+        }
+    }
+
+    /// Plans, prepares, commits and finishes one command as the HTTP layer does.
+    fn carry_out(plane: &Recorder, model: &mut Model, command: Command) {
+        let plan = model.plan(&command, 0).expect("allowed");
+        let (prepared, cleanups) = prepare(plane, model, &plan.effects).expect("prepared");
+        drop(prepared);
+        model.commit(&plan.effects);
+        finish(plane, &cleanups);
+    }
+
+    fn exported(plane: &Recorder) -> BTreeSet<(Key, Key)> {
+        plane.exports.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn host_set_templates_follow_membership_and_deletions_withdraw() {
+        let mut model = Model::new(&Topology::default_embedded(), 1);
+        let plane = Recorder::default();
+        for name in ["v1", "v2"] {
+            let new = NewVolume {
+                name: name.into(),
+                cpg: "SSD_r6".into(),
+                size_mib: 256,
+                provisioning: Provisioning::Thin,
+                compression: false,
+                snap_cpg: None,
+                comment: None,
+                id: None,
+                expiration_hours: None,
+                retention_hours: None,
+            };
+            carry_out(&plane, &mut model, Command::CreateVolume(new));
+        }
+        for (name, nqn) in [("h1", "nqn.a"), ("h2", "nqn.b")] {
+            let new = NewHost { name: name.into(), nqn: Some(nqn.into()), ..Default::default() };
+            carry_out(&plane, &mut model, Command::CreateHost(new));
+        }
+        let (v1, v2) = (model.volume_by_name("v1").unwrap().id, model.volume_by_name("v2").unwrap().id);
+        let (h1, h2) = (model.host_by_name("h1").unwrap().id, model.host_by_name("h2").unwrap().id);
+        let pair = |h: u32, v: u32| (key(h), key(v));
+        let create_set =
+            Command::CreateSet { kind: SetKind::Host, name: "hs".into(), comment: None, members: vec!["h1".into()] };
+        carry_out(&plane, &mut model, create_set);
+        let vlun = |volume: &str, to: ExportTo| {
+            Command::CreateVlun(NewVlun {
+                volume: volume.into(),
+                lun: 0,
+                auto_lun: true,
+                max_auto_lun: 0,
+                to: Some(to),
+                port: None,
+            })
+        };
+        carry_out(&plane, &mut model, vlun("v1", ExportTo::HostSet("hs".into())));
+        carry_out(&plane, &mut model, vlun("v2", ExportTo::Host("h2".into())));
+        assert_eq!(exported(&plane), BTreeSet::from([pair(h1, v1), pair(h2, v2)]));
+
+        let members = |op| SetChange { members: Some((op, vec!["h2".into()])), ..Default::default() };
+        carry_out(
+            &plane,
+            &mut model,
+            Command::ModifySet { kind: SetKind::Host, name: "hs".into(), change: members(MemberOp::Add) },
+        );
+        assert_eq!(exported(&plane), BTreeSet::from([pair(h1, v1), pair(h2, v1), pair(h2, v2)]));
+        carry_out(
+            &plane,
+            &mut model,
+            Command::ModifySet { kind: SetKind::Host, name: "hs".into(), change: members(MemberOp::Remove) },
+        );
+        assert_eq!(exported(&plane), BTreeSet::from([pair(h1, v1), pair(h2, v2)]));
+
+        let lun = model.volume_vluns(v2).next().unwrap().lun;
+        let delete = Command::DeleteVlun { volume: "v2".into(), lun, host: Some("h2".into()), port: None };
+        carry_out(&plane, &mut model, delete);
+        assert_eq!(exported(&plane), BTreeSet::from([pair(h1, v1)]));
+        carry_out(&plane, &mut model, Command::DeleteVolume { name: "v2".into(), cascade: false });
+        assert_eq!(*plane.volumes.lock().unwrap(), BTreeSet::from([key(v1)]));
+
+        // What a restart sets the plane up with is what the changes left.
+        let saved = saved(&model);
+        let at_start: BTreeSet<_> = saved.exports.iter().map(|e| (e.host, e.namespace.volume)).collect();
+        assert_eq!(at_start, exported(&plane));
+        assert_eq!(saved.exports[0].namespace.nguid, model.volume(v1).unwrap().nguid);
+        assert_eq!(saved.exports[0].host_nqn.as_deref(), Some("nqn.a"));
+        assert_eq!(saved.listeners.len(), 4, "two NVMe ports, NVMe/TCP and discovery each");
+    }
+}

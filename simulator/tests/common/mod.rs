@@ -274,24 +274,27 @@ pub struct Process {
 /// `args` besides; waits until it prints its URL. The environment's `PFLEX_SIM_*` settings
 /// are left out, so only the arguments count.
 pub fn spawn_binary(state: &std::path::Path, args: &[&str]) -> Process {
+    spawn_program(env!("CARGO_BIN_EXE_pflex-sim"), "PFLEX_SIM", state, args)
+}
+
+/// Starts one of the emulators (`binary serve`) as `spawn_binary` does, leaving out the
+/// environment settings named `<env_prefix>_*`.
+pub fn spawn_program(binary: &str, env_prefix: &str, state: &std::path::Path, args: &[&str]) -> Process {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pflex-sim"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env_remove("PFLEX_SIM_USER")
-        .env_remove("PFLEX_SIM_PASSWORD")
-        .env_remove("PFLEX_SIM_LISTEN")
-        .env_remove("PFLEX_SIM_STATE_DIR")
+    let mut command = std::process::Command::new(binary);
+    command.args(["serve", "--listen", "127.0.0.1:0"]).args(args).arg("--state-dir").arg(state);
+    for setting in ["USER", "PASSWORD", "LISTEN", "STATE_DIR"] {
+        command.env_remove(format!("{env_prefix}_{setting}"));
+    }
+    let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("pflex-sim starts");
+        .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("pflex-sim prints its url").unwrap();
+        let line = lines.next().expect("the emulator prints its url").unwrap();
         if let Some(url) = line.trim().strip_prefix("url:") {
             break url.trim().to_string();
         }

@@ -1,0 +1,289 @@
+//! The model's objects as the WSAPI's JSON (reference §1): field names as real clients read
+//! them, enumerations from 1, and optional members left out rather than null.
+
+use serde_json::{json, Map, Value};
+
+use crate::alletra::model::topology::PortProtocol;
+use crate::alletra::model::*;
+
+/// `{"total": N, "members": [...]}`, `total` being the members returned.
+pub fn collection(members: Vec<Value>) -> Value {
+    json!({ "total": members.len(), "members": members })
+}
+
+fn put(object: &mut Value, key: &str, value: Option<Value>) {
+    if let (Some(v), Some(map)) = (value, object.as_object_mut()) {
+        map.insert(key.to_string(), v);
+    }
+}
+
+pub fn version(system: &System) -> Value {
+    let w = &system.wsapi;
+    json!({ "major": w.major, "minor": w.minor, "revision": w.revision, "build": w.build })
+}
+
+pub fn system(model: &Model) -> Value {
+    let s = model.system();
+    let total: u64 = model.cpgs().map(|c| c.capacity_mib).sum();
+    let used: u64 = model.cpgs().map(|c| used_mib(model, c)).sum();
+    let licenses: Vec<Value> =
+        ["Priority Optimization", "Thin Provisioning (102400G)", "Virtual Copy", "System Reporter"]
+            .into_iter()
+            .map(|name| json!({ "name": name }))
+            .collect();
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "systemVersion": s.os_version,
+        "model": s.model,
+        "serialNumber": s.serial_number,
+        "totalNodes": 2,
+        "masterNode": 0,
+        "onlineNodes": [0, 1],
+        "clusterNodes": [0, 1],
+        "totalCapacityMiB": total,
+        "allocatedCapacityMiB": used,
+        "freeCapacityMiB": total.saturating_sub(used),
+        "failedCapacityMiB": 0,
+        "licenseInfo": { "licenses": licenses },
+        "parameters": { "sessionTimeout": 900 },
+    })
+}
+
+fn used_mib(model: &Model, cpg: &Cpg) -> u64 {
+    let u = model.cpg_usage(cpg.id);
+    u.full_mib + u.thin_mib
+}
+
+pub fn cpg(model: &Model, cpg: &Cpg) -> Value {
+    let u = model.cpg_usage(cpg.id);
+    let used = used_mib(model, cpg);
+    json!({
+        "id": cpg.id,
+        "uuid": cpg.uuid,
+        "name": cpg.name,
+        "numFPVVs": u.full_volumes,
+        "numTPVVs": u.thin_volumes,
+        "numTDVVs": u.dedup_volumes,
+        "UsrUsage": { "totalMiB": cpg.capacity_mib, "rawTotalMiB": cpg.capacity_mib, "usedMiB": used, "rawUsedMiB": used },
+        "SAUsage": { "totalMiB": 0, "usedMiB": 0 },
+        "SDUsage": { "totalMiB": 0, "usedMiB": 0 },
+        "totalSpaceMiB": cpg.capacity_mib,
+        "freeSpaceMiB": cpg.capacity_mib.saturating_sub(used),
+        "state": 1,
+    })
+}
+
+/// `POST /cpgs/<name>/availablespace`-style figures, and the space reporter's (reference §1.1).
+pub fn available_space(model: &Model, cpg: &Cpg) -> Value {
+    let free = cpg.capacity_mib.saturating_sub(used_mib(model, cpg));
+    json!({ "rawFreeMiB": free, "usableFreeMiB": free })
+}
+
+pub fn space_report(model: &Model, cpg: &Cpg) -> Value {
+    let used = used_mib(model, cpg);
+    json!({
+        "overprovisionedUsedMiB": used,
+        "overProvisionedFreeMiB": cpg.capacity_mib.saturating_sub(used),
+        "overprovisionedVirtualSizeMiB": used,
+        "usableFreeMiB": cpg.capacity_mib.saturating_sub(used),
+    })
+}
+
+pub fn volume(model: &Model, v: &Volume) -> Value {
+    let provisioning = match (v.is_virtual_copy(), v.provisioning) {
+        (true, _) => 3,
+        (false, Provisioning::Full) => 1,
+        (false, Provisioning::Thin) => 2,
+        (false, Provisioning::Dedup) => 6,
+    };
+    let copy_type = match v.origin {
+        Origin::Base => 1,
+        Origin::PhysicalCopy { .. } => 2,
+        Origin::VirtualCopy { .. } => 3,
+    };
+    let mut out = json!({
+        "id": v.id,
+        "name": v.name,
+        "uuid": v.uuid,
+        "wwn": v.wwn,
+        "nguid": v.nguid,
+        "sizeMiB": v.size_mib,
+        "totalUsedMiB": if v.provisioning == Provisioning::Full && !v.is_virtual_copy() { v.size_mib } else { 0 },
+        "provisioningType": provisioning,
+        "copyType": copy_type,
+        "baseId": v.base_id,
+        "readOnly": v.read_only(),
+        "state": 1,
+        "compressionState": if v.compression { 1 } else { 2 },
+        "creationTimeSec": v.creation_time,
+        "links": [{ "href": format!("/api/v1/volumes/{}", v.name), "rel": "self" }],
+    });
+    if let Some(parent) = v.parent().and_then(|p| model.volume(p)) {
+        put(&mut out, "copyOf", Some(parent.name.clone().into()));
+        put(&mut out, "parentId", Some(parent.id.into()));
+    }
+    put(&mut out, "userCPG", v.user_cpg.and_then(|c| model.cpg(c)).map(|c| c.name.clone().into()));
+    put(&mut out, "snapCPG", v.snap_cpg.and_then(|c| model.cpg(c)).map(|c| c.name.clone().into()));
+    put(&mut out, "comment", v.comment.clone().map(Value::from));
+    put(&mut out, "expirationTimeSec", v.expiration_time.map(Value::from));
+    put(&mut out, "retentionTimeSec", v.retention_time.map(Value::from));
+    out
+}
+
+pub fn host(model: &Model, h: &Host) -> Value {
+    let mut out = json!({
+        "id": h.id,
+        "name": h.name,
+        "persona": h.persona,
+        "iSCSIPaths": h.iscsi_names.iter().map(|n| json!({ "name": n })).collect::<Vec<_>>(),
+        "FCPaths": h.fc_wwns.iter().map(|w| json!({ "wwn": w })).collect::<Vec<_>>(),
+        "NVMETCPPaths": h.nqn.iter().map(|n| json!({ "nqn": n })).collect::<Vec<_>>(),
+    });
+    let d = &h.descriptors;
+    let mut descriptors = Map::new();
+    for (key, value) in [
+        ("location", &d.location),
+        ("IPAddr", &d.ip_addr),
+        ("os", &d.os),
+        ("model", &d.model),
+        ("contact", &d.contact),
+        ("comment", &d.comment),
+    ] {
+        if let Some(v) = value {
+            descriptors.insert(key.into(), v.clone().into());
+        }
+    }
+    if !descriptors.is_empty() {
+        put(&mut out, "descriptors", Some(Value::Object(descriptors)));
+    }
+    if h.nqn.is_some() {
+        put(&mut out, "Subsystem_NQN", Some(model.subsystem_nqn(h.id).into()));
+    }
+    out
+}
+
+pub fn set(model: &Model, kind: SetKind, s: &MemberSet) -> Value {
+    let mut out = json!({ "id": s.id, "name": s.name, "uuid": s.uuid });
+    let names: Vec<Value> = s
+        .members
+        .iter()
+        .filter_map(|m| match kind {
+            SetKind::Volume => model.volume(*m).map(|v| v.name.clone().into()),
+            SetKind::Host => model.host(*m).map(|h| h.name.clone().into()),
+        })
+        .collect();
+    // An empty set has no `setmembers` (python tests for the key).
+    if !names.is_empty() {
+        put(&mut out, "setmembers", Some(names.into()));
+    }
+    put(&mut out, "comment", s.comment.clone().map(Value::from));
+    if kind == SetKind::Volume {
+        put(&mut out, "qosEnabled", Some(model.qos_of_set(s.id).is_some_and(|q| q.enabled).into()));
+    }
+    out
+}
+
+pub fn target_name(model: &Model, target: ExportTarget) -> Option<String> {
+    match target {
+        ExportTarget::Host(h) => model.host(h).map(|h| h.name.clone()),
+        ExportTarget::HostSet(s) => model.set(SetKind::Host, s).map(|s| format!("set:{}", s.name)),
+        ExportTarget::Port => None,
+    }
+}
+
+pub fn port_pos(pos: PortPos) -> Value {
+    json!({ "node": pos.node, "slot": pos.slot, "cardPort": pos.card_port })
+}
+
+pub fn vlun(model: &Model, t: &Vlun) -> Value {
+    let volume = model.volume(t.volume);
+    let mut out = json!({
+        "lun": t.lun,
+        "volumeName": volume.map(|v| v.name.clone()),
+        "type": t.wsapi_type(),
+        "active": true,
+        "serial": model.system().serial_number,
+    });
+    put(&mut out, "volumeWWN", volume.map(|v| v.wwn.clone().into()));
+    put(&mut out, "hostname", target_name(model, t.target).map(Value::from));
+    put(&mut out, "portPos", t.port.map(port_pos));
+    out
+}
+
+/// The Location of a VLUN: `/api/v1/vluns/<vol>,<lun>,<host>[,<n:s:p>]`.
+pub fn vlun_location(model: &Model, t: &Vlun) -> String {
+    let volume = model.volume(t.volume).map_or_else(String::new, |v| v.name.clone());
+    let host = target_name(model, t.target).unwrap_or_default();
+    let mut location = format!("/api/v1/vluns/{volume},{},{host}", t.lun);
+    if let Some(pos) = t.port {
+        location.push_str(&format!(",{pos}"));
+    }
+    location
+}
+
+pub fn port(p: &Port) -> Value {
+    let mut out = json!({
+        "portPos": port_pos(p.pos),
+        "mode": 2,
+        "linkState": 4,
+        "type": 8,
+        "protocol": match p.protocol { PortProtocol::Iscsi => 2, PortProtocol::Nvme => 6 },
+    });
+    match p.protocol {
+        PortProtocol::Iscsi => {
+            put(&mut out, "IPAddr", Some(p.ip.clone().into()));
+            put(&mut out, "iSCSIName", Some(p.target_name.clone().into()));
+            put(&mut out, "HWAddr", Some(Value::from("00:00:00:00:00:00")));
+        }
+        // LXD takes an NVMe port's address from `nodeWWN` (lxd-drivers.md §6.2).
+        PortProtocol::Nvme => {
+            put(&mut out, "IPAddr", Some(p.ip.clone().into()));
+            put(&mut out, "nodeWWN", Some(p.ip.clone().into()));
+        }
+    }
+    put(&mut out, "label", p.label.clone().map(Value::from));
+    out
+}
+
+pub fn task(t: &Task, now: u64) -> Value {
+    let mut out = json!({
+        "id": t.id,
+        "type": t.kind.wsapi_type(),
+        "name": t.name,
+        "status": t.status.wsapi(),
+        "completedPhases": if t.status == TaskStatus::Done { 1 } else { 0 },
+        "totalPhases": 1,
+        "completedSteps": t.copied_mib(now),
+        "totalSteps": t.total_mib,
+        "startTime": t.start_time.to_string(),
+        "user": "3paradm",
+    });
+    put(&mut out, "finishTime", t.finish_time.map(|f| f.to_string().into()));
+    put(
+        &mut out,
+        "priority",
+        t.priority.map(|p| match p {
+            TaskPriority::High => 1.into(),
+            TaskPriority::Medium => 2.into(),
+            TaskPriority::Low => 3.into(),
+        }),
+    );
+    out
+}
+
+pub fn qos(model: &Model, q: &QosRule) -> Value {
+    let mut out = json!({
+        "id": q.id,
+        "name": model.set(SetKind::Volume, q.set).map(|s| s.name.clone()),
+        "type": 1,
+        "enabled": q.enabled,
+        "priority": match q.priority { QosPriority::Low => 1, QosPriority::Normal => 2, QosPriority::High => 3 },
+    });
+    put(&mut out, "bwMinGoalKB", q.bw_min_goal_kb.map(Value::from));
+    put(&mut out, "bwMaxLimitKB", q.bw_max_limit_kb.map(Value::from));
+    put(&mut out, "ioMinGoal", q.io_min_goal.map(Value::from));
+    put(&mut out, "ioMaxLimit", q.io_max_limit.map(Value::from));
+    put(&mut out, "latencyGoaluSecs", q.latency_goal_usecs.map(Value::from));
+    out
+}

@@ -1,0 +1,124 @@
+//! `alletra-sim`: parse arguments, start the server, print how to reach it, serve until stopped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use powerflex_sim::alletra::gateway::sessions::SessionConfig;
+use powerflex_sim::alletra::model::topology::Topology;
+use powerflex_sim::alletra::server::{ServeConfig, Server};
+use powerflex_sim::dataplane::PlaneKind;
+use powerflex_sim::serving::{
+    default_tls_dir, exit_code, init_logging, print_banner, state_note, stop_signal, TlsSetting,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "alletra-sim",
+    version,
+    about = "An HPE Alletra 9000 / Primera / 3PAR WSAPI emulator with a real data plane"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Serve the WSAPI v1 at https://ADDR/api/v1.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (keep traffic on 127.0.0.0/8).
+    #[arg(long, default_value = "127.0.0.1:8443", env = "ALLETRA_SIM_LISTEN")]
+    listen: SocketAddr,
+    /// Topology file (JSON, see fixtures/alletra-*.json); the embedded default when absent.
+    #[arg(long)]
+    topology: Option<PathBuf>,
+    /// Keep state (and the TLS certificate) here; every acknowledged change survives a restart.
+    #[arg(long, env = "ALLETRA_SIM_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = SessionConfig::default().user, env = "ALLETRA_SIM_USER")]
+    user: String,
+    /// Printed at start only while it is the built-in default; a given one is a secret.
+    #[arg(long, default_value_t = SessionConfig::default().password, env = "ALLETRA_SIM_PASSWORD")]
+    password: String,
+    /// Seed for serial numbers, UUIDs, WWNs and NGUIDs. Random when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Session keys die after this many seconds unused (the array's fifteen minutes).
+    #[arg(long, default_value_t = 900)]
+    session_idle: u64,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long)]
+    no_tls: bool,
+    /// Where volume bytes live.
+    #[arg(long, value_enum, default_value_t = PlaneKind::Auto)]
+    data_plane: PlaneKind,
+    /// Do not fsync the journal: changes survive a crash of the process, not of the machine.
+    #[arg(long)]
+    no_fsync: bool,
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let topology = match &args.topology {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Topology::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Topology::default_embedded(),
+    };
+    let tls = if args.no_tls {
+        TlsSetting::Off
+    } else {
+        TlsSetting::SelfSigned(
+            args.state_dir.as_ref().map_or_else(|| default_tls_dir("alletra-sim"), |d| d.join("tls")),
+        )
+    };
+    let sessions = SessionConfig {
+        user: args.user.clone(),
+        password: args.password.clone(),
+        idle: Duration::from_secs(args.session_idle),
+    };
+    let config = ServeConfig {
+        listen: args.listen,
+        topology,
+        state_dir: args.state_dir.clone(),
+        sessions,
+        seed: args.seed,
+        tls,
+        data_plane: args.data_plane,
+        fsync: !args.no_fsync,
+    };
+    let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    let built_in = args.password == SessionConfig::default().password;
+    let mut rows = vec![
+        ("url", format!("{}/api/v1", server.url)),
+        ("user", args.user.clone()),
+        ("password", if built_in { args.password.clone() } else { "(as given)".into() }),
+    ];
+    if let Some(ca) = &server.ca_cert {
+        rows.push(("trust", ca.display().to_string()));
+    }
+    rows.push(("state", state_note(args.state_dir.as_deref(), server.restored)));
+    rows.push(("seed", server.seed.to_string()));
+    rows.push(("data plane", server.plane_note.clone()));
+    print_banner("alletra-sim: HPE Alletra WSAPI v1 emulator", &rows);
+    tracing::info!(url = %server.url, "serving");
+    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
+    println!("alletra-sim: stopped cleanly");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let result = match Cli::parse().command {
+        Commands::Serve(args) => serve(args).await,
+    };
+    exit_code("alletra-sim", result)
+}

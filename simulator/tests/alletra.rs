@@ -1,0 +1,523 @@
+//! `alletra-sim` through a real HTTPS client: sessions, every endpoint group with exact
+//! status, `code` and `desc` on refusals, the data surface, a restart, and LXD's `alletra`
+//! call sequence (lxd-drivers.md §6).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http_client, read, spawn_program, Reply};
+use powerflex_sim::alletra::testing::TestArray;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Wsapi {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Wsapi {
+    async fn login(array: &TestArray) -> Wsapi {
+        let http = http_client(&array.ca_cert_pem);
+        let url = array.url.clone();
+        let reply = read(
+            http.post(format!("{url}/api/v1/credentials"))
+                .json(&json!({"user": "3paradm", "password": "3pardata", "sessionType": 1}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.0, 201, "{reply:?}");
+        let key = reply.2["key"].as_str().unwrap().to_string();
+        Wsapi { http, url, key }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_with_headers(method, path, body).await.0
+    }
+
+    async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (Reply, reqwest::header::HeaderMap) {
+        // python-3parclient's spelling of the header: names match without case.
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .header("X-Hp3Par-Wsapi-Sessionkey", &self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers().clone();
+        (read(response).await, headers)
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Polls a task as LXD does until it leaves ACTIVE (2); answers its final status.
+    async fn wait_task(&self, id: u64) -> u64 {
+        for _ in 0..200 {
+            let (status, _, task) = self.get(&format!("/tasks/{id}?view=excludeDetail")).await;
+            assert_eq!(status, 200, "{task}");
+            if task["status"] != 2 {
+                return task["status"].as_u64().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("task {id} never finished");
+    }
+}
+
+/// Asserts a refusal's status, code and desc.
+fn refused(reply: &Reply, status: u16, code: u64, desc: &str) {
+    assert_eq!((reply.0, &reply.1[..]), (status, "application/json"), "{reply:?}");
+    assert_eq!(reply.2["code"], code, "{reply:?}");
+    assert_eq!(reply.2["desc"], desc, "{reply:?}");
+}
+
+#[tokio::test]
+async fn sessions_log_in_expire_and_log_out_as_the_array_does() {
+    let array = TestArray::start().await;
+    let http = http_client(&array.ca_cert_pem);
+    let bad = read(
+        http.post(format!("{}/api/v1/credentials", array.url))
+            .json(&json!({"user": "3paradm", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused(&bad, 403, 5, "invalid user or password");
+
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.key.len(), 24);
+    let (status, _, system) = api.get("/system").await;
+    assert_eq!(status, 200);
+    assert!(system["serialNumber"].as_str().is_some_and(|s| !s.is_empty()), "{system}");
+    assert_eq!(system["model"], "HPE Alletra 9060");
+    let version = read(http.get(format!("{}/api", array.url)).send().await.unwrap()).await;
+    assert_eq!(version.0, 200);
+    assert!(version.2["build"].as_u64().unwrap() >= 40_000_128, "{:?}", version.2);
+
+    let none = read(http.get(format!("{}/api/v1/volumes", array.url)).send().await.unwrap()).await;
+    refused(&none, 403, 6, "invalid session key");
+
+    // Session expiry on demand: the key dies, a new login works (what clients re-login on).
+    let expire = read(
+        http.post(format!("{}/sim/sessions/expire", array.url))
+            .basic_auth("3paradm", Some("3pardata"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((expire.0, &expire.2["expired"]), (200, &json!(1)));
+    refused(&api.get("/volumes").await, 403, 6, "invalid session key");
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.get("/volumes").await.0, 200);
+    let out = read(http.delete(format!("{}/api/v1/credentials/{}", array.url, api.key)).send().await.unwrap()).await;
+    assert_eq!((out.0, out.2), (200, Value::Null));
+    refused(&api.get("/volumes").await, 403, 6, "invalid session key");
+    let api = Wsapi::login(&array).await;
+    refused(&api.get("/nosuch").await, 404, 11, "resource not found");
+}
+
+#[tokio::test]
+async fn cpgs_ports_and_space() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let (status, _, cpgs) = api.get("/cpgs").await;
+    assert_eq!(status, 200);
+    assert!(cpgs["total"].as_u64().unwrap() >= 2, "{cpgs}");
+    let (_, _, cpg) = api.get("/cpgs/SSD_r6").await;
+    assert_eq!(cpg["name"], "SSD_r6");
+    refused(&api.get("/cpgs/nosuch").await, 404, 15, "CPG does not exist");
+    let (status, _, space) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
+    assert_eq!(status, 200);
+    let free = space["overProvisionedFreeMiB"].as_u64().unwrap();
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true})).await.0, 201);
+    let (_, _, after) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
+    assert_eq!(after["overProvisionedFreeMiB"].as_u64().unwrap(), free - 1024);
+
+    let (_, _, ports) = api.get("/ports").await;
+    let members = ports["members"].as_array().unwrap();
+    assert!(members.iter().all(|p| p["linkState"] == 4));
+    let nvme: Vec<&Value> = members.iter().filter(|p| p["protocol"] == 6).collect();
+    let iscsi: Vec<&Value> = members.iter().filter(|p| p["protocol"] == 2).collect();
+    assert!(!nvme.is_empty() && !iscsi.is_empty(), "{ports}");
+    assert!(nvme.iter().all(|p| p["nodeWWN"].as_str().is_some_and(|a| a.starts_with("127."))));
+    assert!(iscsi.iter().all(|p| p["IPAddr"].as_str().is_some_and(|a| a.starts_with("127."))));
+}
+
+#[tokio::test]
+async fn volumes_snapshots_queries_grow_and_delete() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let (reply, headers) = api
+        .call_with_headers(
+            Method::POST,
+            "/volumes",
+            Some(json!({"name": "base", "cpg": "SSD_r6", "sizeMiB": 1000, "tpvv": true})),
+        )
+        .await;
+    assert_eq!(reply.0, 201, "{reply:?}");
+    assert_eq!(headers["location"], "/api/v1/volumes/base");
+    let (_, _, vol) = api.get("/volumes/base").await;
+    assert_eq!(vol["sizeMiB"], 1024, "rounded up to the 256 MiB granularity: {vol}");
+    assert_eq!(vol["provisioningType"], 2);
+    assert_eq!(vol["nguid"].as_str().unwrap().len(), 32);
+    assert!(vol.get("copyOf").is_none(), "a base volume has no copyOf: {vol}");
+
+    refused(
+        &api.post("/volumes", json!({"name": "base", "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true})).await,
+        409,
+        22,
+        "volume exists",
+    );
+    refused(
+        &api.post("/volumes", json!({"name": "x", "cpg": "nosuch", "sizeMiB": 1024, "tpvv": true})).await,
+        404,
+        15,
+        "CPG does not exist",
+    );
+    let missing = api.post("/volumes", json!({"name": "x", "cpg": "SSD_r6", "tpvv": true})).await;
+    refused(&missing, 400, 40, "required member is missing");
+    assert_eq!(missing.2["ref"], "sizeMiB");
+    refused(&api.get("/volumes/nosuch").await, 404, 23, "volume does not exist");
+
+    assert_eq!(api.put("/volumes/base", json!({"action": 3, "sizeMiB": 1024})).await.0, 200);
+    assert_eq!(api.get("/volumes/base").await.2["sizeMiB"], 2048, "grow adds the delta");
+
+    let (reply, headers) = api
+        .call_with_headers(
+            Method::POST,
+            "/volumes/base",
+            Some(json!({"action": "createSnapshot", "parameters": {"name": "snap1", "readOnly": true}})),
+        )
+        .await;
+    assert_eq!(reply.0, 200, "{reply:?}");
+    assert_eq!(headers["location"], "/api/v1/volumes/snap1");
+    let (_, _, snap) = api.get("/volumes/snap1").await;
+    assert_eq!(
+        (&snap["copyOf"], &snap["provisioningType"], &snap["readOnly"]),
+        (&json!("base"), &json!(3), &json!(true))
+    );
+    for query in ["?query=%22copyOf%20EQ%20base%22", "?query=\"copyOf==base\""] {
+        let (_, _, list) = api.get(&format!("/volumes{query}")).await;
+        assert_eq!(list["total"], 1, "{query}: {list}");
+        assert_eq!(list["members"][0]["name"], "snap1");
+    }
+    let (_, _, none) = api.get("/volumes?query=\"copyOf==snap1\"").await;
+    assert_eq!(none, json!({"total": 0, "members": []}));
+    refused(&api.get("/volumes?query=nonsense").await, 400, 116, "invalid query string: nonsense");
+
+    refused(&api.delete("/volumes/base").await, 409, 25, "volume has a read-only child");
+    assert_eq!(api.delete("/volumes/base?cascade=true").await.0, 200);
+    refused(&api.get("/volumes/snap1").await, 404, 23, "volume does not exist");
+    assert_eq!(api.get("/volumes").await.2["total"], 0);
+}
+
+#[tokio::test]
+async fn physical_copy_and_promote_run_as_tasks() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    for name in ["src", "dst"] {
+        assert_eq!(
+            api.post("/volumes", json!({"name": name, "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true})).await.0,
+            201
+        );
+    }
+    let (status, _, copy) = api
+        .post("/volumes/src", json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "dst", "saveSnapshot": false, "priority": 1}}))
+        .await;
+    assert_eq!(status, 200, "{copy}");
+    let task = copy["taskid"].as_u64().unwrap();
+    assert_eq!(api.wait_task(task).await, 1, "DONE");
+    let (_, _, t) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!((t["type"].as_u64(), t["name"].as_str()), (Some(1), Some("dst")));
+    refused(&api.get("/tasks/999").await, 404, 145, "task does not exist");
+
+    assert_eq!(api.post("/volumes/src", json!({"action": "createSnapshot", "parameters": {"name": "s"}})).await.0, 200);
+    let (status, _, promote) = api.put("/volumes/s", json!({"action": 4})).await;
+    assert_eq!(status, 200, "{promote}");
+    assert_eq!(api.wait_task(promote["taskid"].as_u64().unwrap()).await, 1);
+    let base = api.put("/volumes/src", json!({"action": 4})).await;
+    assert_eq!((base.0, base.2["code"].as_u64()), (409, Some(306)), "{base:?}");
+}
+
+#[tokio::test]
+async fn hosts_sets_vluns_and_the_data_surface() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let nqn = "nqn.2014-08.org.nvmexpress:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+    let (reply, headers) = api
+        .call_with_headers(Method::POST, "/hosts", Some(json!({"name": "h1", "NQN": nqn, "transportType": 2})))
+        .await;
+    assert_eq!(reply.0, 201, "{reply:?}");
+    assert_eq!(headers["location"], "/api/v1/hosts/h1");
+    refused(
+        &api.post("/hosts", json!({"name": "h1", "iSCSINames": ["iqn.x"]})).await,
+        409,
+        16,
+        "host name is already used",
+    );
+    assert_eq!(api.post("/hosts", json!({"name": "h2", "iSCSINames": ["iqn.1993-08.org.debian:01:abc"]})).await.0, 201);
+    let (_, _, found) = api.get("/hosts?query=%22iSCSIPaths%5Bname%3D%3Diqn.1993-08.org.debian%3A01%3Aabc%5D%22").await;
+    assert_eq!((found["total"].as_u64(), found["members"][0]["name"].as_str()), (Some(1), Some("h2")));
+    refused(&api.get("/hosts/nosuch").await, 404, 17, "host does not exist");
+
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    assert_eq!(api.post("/volumesets", json!({"name": "pool", "comment": "lxd"})).await.0, 201);
+    let (_, _, set) = api.get("/volumesets/pool").await;
+    assert!(set.get("setmembers").is_none(), "an empty set has no setmembers: {set}");
+    assert_eq!(api.put("/volumesets/pool", json!({"action": 1, "setmembers": ["v"]})).await.0, 200);
+    assert_eq!(api.get("/volumesets/pool").await.2["setmembers"], json!(["v"]));
+    refused(&api.get("/volumesets/nosuch").await, 404, 102, "The set does not exist");
+    assert_eq!(api.post("/hostsets", json!({"name": "hs", "setmembers": ["h2"]})).await.0, 201);
+    assert_eq!(api.get("/hostsets/hs").await.2["setmembers"], json!(["h2"]));
+
+    let (reply, headers) = api
+        .call_with_headers(
+            Method::POST,
+            "/vluns",
+            Some(json!({"hostname": "h1", "volumeName": "v", "lun": 0, "autoLun": true})),
+        )
+        .await;
+    assert_eq!(reply.0, 201, "{reply:?}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    let rest = location.strip_prefix("/api/v1/vluns/v,").expect("vol,lun,host");
+    let (lun, host) = rest.split_once(',').unwrap();
+    assert_eq!(host, "h1");
+    let (_, _, vluns) = api.get("/vluns?query=%22volumeName%3D%3Dv%22").await;
+    assert_eq!(vluns["members"][0]["lun"].to_string(), lun);
+    assert_eq!(vluns["members"][0]["hostname"], "h1");
+    let (_, _, none) = api.get("/vluns?query=\"hostname==h2\"").await;
+    assert_eq!(none["total"], 0);
+
+    // The data surface acts for a host the volume is exported to.
+    let http = http_client(&array.ca_cert_pem);
+    let data = format!("{}/sim/volumes/v/data", array.url);
+    let put = http
+        .put(format!("{data}?host=h1&offset=4096"))
+        .basic_auth("3paradm", Some("3pardata"))
+        .body(b"hello alletra".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let got = http
+        .get(format!("{data}?host=h1&offset=4096&length=13"))
+        .basic_auth("3paradm", Some("3pardata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello alletra");
+    let other = read(
+        http.get(format!("{data}?host=h2&length=1")).basic_auth("3paradm", Some("3pardata")).send().await.unwrap(),
+    )
+    .await;
+    refused(&other, 404, 19, "VLUN does not exist");
+
+    let exported = api.delete("/hosts/h1").await;
+    assert_eq!(exported.0, 409, "{exported:?}");
+    assert_eq!(api.delete(&format!("/vluns/v,{lun},h1")).await.0, 200);
+    refused(&api.delete(&format!("/vluns/v,{lun},h1")).await, 404, 19, "VLUN does not exist");
+    assert_eq!(api.delete("/hosts/h1").await.0, 200);
+    assert_eq!(api.delete("/volumesets/pool").await.0, 200);
+
+    assert_eq!(api.post("/volumesets", json!({"name": "q"})).await.0, 201);
+    assert_eq!(api.post("/qos", json!({"name": "q", "type": 1, "ioMaxLimit": 1000, "enable": true})).await.0, 201);
+    assert_eq!(api.get("/qos/vvset:q").await.2["ioMaxLimit"], 1000);
+    assert_eq!(api.delete("/qos/vvset:q").await.0, 200);
+    refused(&api.get("/qos/vvset:q").await, 404, 100, "QoS rule does not exist");
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_and_sessions_do_not() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(
+        api.post("/volumes", json!({"name": "kept", "cpg": "SSD_r1", "sizeMiB": 512, "tpvv": true})).await.0,
+        201
+    );
+    let before = api.get("/volumes/kept").await.2;
+    let array = array.restart().await;
+    let old = Wsapi { http: http_client(&array.ca_cert_pem), url: array.url.clone(), key: api.key.clone() };
+    refused(&old.get("/volumes/kept").await, 403, 6, "invalid session key");
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.get("/volumes/kept").await.2, before);
+}
+
+/// LXD's `alletra` driver, call by call (lxd-drivers.md §6.2 and §6.3): pool, host, volume,
+/// export, snapshot and restore, copy, grow, and the teardown.
+#[tokio::test]
+async fn lxd_alletra_call_sequence_replays() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(
+        api.post("/volumesets", json!({"name": "lxdpool", "comment": "Created and managed by LXD"})).await.0,
+        201
+    );
+    let nqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-00000000abcd";
+    let (_, _, hosts) = api.get("/hosts").await;
+    assert_eq!(hosts["total"], 0);
+    let host = json!({"name": "lxdhost", "descriptors": {"comment": "Created and managed by LXD"}, "NQN": nqn, "transportType": 2});
+    assert_eq!(api.post("/hosts", host.clone()).await.0, 201);
+    assert_eq!(api.post("/hosts", host).await.2["code"], 16, "LXD takes 16 as already there");
+    let (_, _, hosts) = api.get("/hosts").await;
+    assert_eq!(hosts["members"][0]["NVMETCPPaths"][0]["nqn"], nqn);
+
+    let size_mib = (10u64 << 30) >> 20;
+    assert_eq!(
+        api.post("/volumes", json!({"name": "c1", "cpg": "SSD_r6", "sizeMiB": size_mib, "tpvv": true})).await.0,
+        201
+    );
+    assert_eq!(api.put("/volumesets/lxdpool", json!({"action": 1, "setmembers": ["c1"]})).await.0, 200);
+    let (_, _, vol) = api.get("/volumes/c1").await;
+    assert_eq!((vol["name"].as_str(), vol["sizeMiB"].as_u64()), (Some("c1"), Some(size_mib)));
+    assert_eq!(vol["nguid"].as_str().unwrap().len(), 32);
+    assert!(vol["wwn"].is_string() && vol["totalUsedMiB"].is_u64());
+
+    let (_, _, vluns) = api.get("/vluns?query=\"volumeName==c1\"").await;
+    assert_eq!(vluns["total"], 0);
+    assert_eq!(
+        api.post("/vluns", json!({"hostname": "lxdhost", "volumeName": "c1", "lun": 0, "autoLun": true})).await.0,
+        201
+    );
+    let (_, _, vluns) = api.get("/vluns?query=\"volumeName==c1\"").await;
+    assert_eq!(vluns["members"][0]["hostname"], "lxdhost");
+    assert!(vluns["members"][0]["serial"].is_string());
+    let again = api.post("/vluns", json!({"hostname": "lxdhost", "volumeName": "c1", "lun": 0, "autoLun": true})).await;
+    assert_eq!(again.2["code"], 29, "LXD takes 29 as already exported: {again:?}");
+
+    assert_eq!(
+        api.post("/volumes/c1", json!({"action": "createSnapshot", "parameters": {"name": "c1-snap0"}})).await.0,
+        200
+    );
+    let (_, _, snaps) = api.get("/volumes?query=\"copyOf==c1\"").await;
+    assert_eq!(snaps["members"][0]["name"], "c1-snap0");
+    let (_, _, promote) = api.put("/volumes/c1-snap0", json!({"action": 4})).await;
+    assert_eq!(api.wait_task(promote["taskid"].as_u64().unwrap()).await, 1);
+
+    assert_eq!(
+        api.post("/volumes", json!({"name": "c2", "cpg": "SSD_r6", "sizeMiB": size_mib, "tpvv": true})).await.0,
+        201
+    );
+    let (_, _, copy) = api
+        .post("/volumes/c1", json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "c2", "saveSnapshot": false, "priority": 1}}))
+        .await;
+    assert_eq!(api.wait_task(copy["taskid"].as_u64().unwrap()).await, 1);
+
+    assert_eq!(api.put("/volumes/c1", json!({"action": 3, "sizeMiB": 1024})).await.0, 200);
+    assert_eq!(api.get("/volumes/c1").await.2["sizeMiB"], size_mib + 1024);
+
+    let (_, _, ports) = api.get("/ports").await;
+    let nvme: Vec<&Value> =
+        ports["members"].as_array().unwrap().iter().filter(|p| p["protocol"] == 6 && p["linkState"] == 4).collect();
+    assert!(!nvme.is_empty());
+
+    let lun = vluns["members"][0]["lun"].as_u64().unwrap();
+    assert_eq!(api.delete(&format!("/vluns/c1,{lun},lxdhost")).await.0, 200);
+    let (_, _, left) = api.get("/vluns?query=\"hostname==lxdhost\"").await;
+    assert_eq!(left["total"], 0, "the last mapping is gone");
+    assert_eq!(api.delete("/hosts/lxdhost").await.0, 200);
+    assert_eq!(api.put("/volumesets/lxdpool", json!({"action": 2, "setmembers": ["c1"]})).await.0, 200);
+    assert_eq!(api.delete("/volumes/c1?cascade=true").await.0, 200);
+    assert_eq!(api.delete("/volumes/c1?cascade=true").await.2["code"], 23, "LXD takes 23 as gone");
+    assert_eq!(api.delete("/volumesets/lxdpool").await.0, 200);
+}
+
+/// `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow copy rate, so
+/// a copy of a full volume stays ACTIVE for its data's time until it is cancelled.
+#[tokio::test]
+async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/alletra-3par.json")).unwrap();
+    let topology = powerflex_sim::alletra::model::topology::Topology::parse(&text).unwrap();
+    let options = powerflex_sim::alletra::testing::Options { topology, ..Default::default() };
+    let array = TestArray::start_with(options).await;
+    let api = Wsapi::login(&array).await;
+    let (_, _, system) = api.get("/system").await;
+    assert_eq!(system["model"], "HP_3PAR 8200");
+    let (_, _, ports) = api.get("/ports").await;
+    assert!(ports["members"].as_array().unwrap().iter().all(|p| p["protocol"] == 2), "{ports}");
+    assert_eq!(api.get("/cpgs").await.2["total"], 3);
+
+    for name in ["full", "copy"] {
+        assert_eq!(api.post("/volumes", json!({"name": name, "cpg": "FC_r5", "sizeMiB": 1024})).await.0, 201);
+    }
+    assert_eq!(api.get("/volumes/full").await.2["provisioningType"], 1);
+    let (_, _, copy) =
+        api.post("/volumes/full", json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "copy"}})).await;
+    let task = copy["taskid"].as_u64().unwrap();
+    let (_, _, t) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!(t["status"], 2, "1 GiB at 64 MiB/s is still copying: {t}");
+    refused(&api.delete("/volumes/copy").await, 409, 151, "volume is busy with a background task");
+    assert_eq!(api.put(&format!("/tasks/{task}"), json!({"action": 1})).await.0, 200);
+    assert_eq!(api.get(&format!("/tasks/{task}")).await.2["status"], 3, "CANCELLED");
+}
+
+/// The real binary, killed with SIGKILL after acknowledging changes (fsync on): a restart on
+/// the same state directory has every acknowledged change, and its certificate is kept.
+#[tokio::test]
+async fn acknowledged_changes_survive_kill_9_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let start = || {
+        let process = spawn_program(
+            env!("CARGO_BIN_EXE_alletra-sim"),
+            "ALLETRA_SIM",
+            &state,
+            &["--seed", "3", "--data-plane", "file"],
+        );
+        let url = process.url.strip_suffix("/api/v1").expect("the banner shows the WSAPI url").to_string();
+        (process, url)
+    };
+    let (mut process, url) = start();
+    let ca = std::fs::read_to_string(state.join("tls/ca.pem")).unwrap();
+    let login = |url: String| {
+        let http = http_client(&ca);
+        async move {
+            let reply = read(
+                http.post(format!("{url}/api/v1/credentials"))
+                    .json(&json!({"user": "3paradm", "password": "3pardata"}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            Wsapi { http, url, key: reply.2["key"].as_str().unwrap().to_string() }
+        }
+    };
+    let api = login(url).await;
+    for n in 0..5 {
+        let body = json!({"name": format!("v{n}"), "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true});
+        assert_eq!(api.post("/volumes", body).await.0, 201);
+    }
+    assert_eq!(api.post("/volumes/v0", json!({"action": "createSnapshot", "parameters": {"name": "s0"}})).await.0, 200);
+    let before = api.get("/volumes").await.2;
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
+
+    let (mut process, url) = start();
+    let api = login(url).await;
+    assert_eq!(api.get("/volumes").await.2, before);
+    assert_eq!(api.get("/volumes/s0").await.2["copyOf"], "v0");
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
+}
