@@ -389,19 +389,11 @@ impl Driver {
         let client = &self.inner.client;
         let name = vol.alletra_name();
         let Some(v) = client.volume(&name).await? else { return Ok(()) };
-        let host = self.host_name().to_string();
-        let own: Vec<_> = client
-            .volume_vluns(&name)
-            .await?
-            .into_iter()
-            .filter(|l| l.hostname.as_deref() == Some(host.as_str()) && l.active != Some(true))
-            .collect();
-        if !own.is_empty() {
+        let luns = self.own_luns(&name).await?;
+        if !luns.is_empty() {
             let vref = volume_ref(&v);
             self.inner.connector.release(&self.target(), &vref).await?;
-            for l in &own {
-                ok_if(client.delete_vlun(&name, l.lun, &host).await, WsapiCode::NonExistentVlun)?;
-            }
+            self.unexport(&name, &luns).await?;
             self.after_unexport(&vref).await?;
         }
         if !vol.snapshot {
@@ -658,6 +650,33 @@ impl Driver {
         Ok(self.inner.connector.device_path(&self.target(), &volume_ref(&v)).await?)
     }
 
+    /// The LUNs this host sees a volume at (its vLUN templates and the active
+    /// vLUNs derived from them share the LUN).
+    async fn own_luns(&self, volume: &str) -> Result<Vec<i64>> {
+        let host = self.host_name();
+        let mut luns: Vec<i64> = self
+            .inner
+            .client
+            .volume_vluns(volume)
+            .await?
+            .into_iter()
+            .filter(|l| l.hostname.as_deref() == Some(host))
+            .map(|l| l.lun)
+            .collect();
+        luns.sort_unstable();
+        luns.dedup();
+        Ok(luns)
+    }
+
+    /// Deletes this host's exports of a volume. Deleting a template takes its
+    /// active vLUNs along, so one already gone (code 19) is fine.
+    async fn unexport(&self, volume: &str, luns: &[i64]) -> Result<()> {
+        for lun in luns {
+            ok_if(self.inner.client.delete_vlun(volume, *lun, self.host_name()).await, WsapiCode::NonExistentVlun)?;
+        }
+        Ok(())
+    }
+
     /// After this host's export of a volume went: wait for the device to go;
     /// with the host's last vLUN, disconnect and delete the host entity.
     async fn after_unexport(&self, vref: &VolumeRef) -> Result<()> {
@@ -679,21 +698,13 @@ impl Driver {
         let _lock = self.lock_mappings().await?;
         let client = &self.inner.client;
         let Some(v) = client.volume(&vol.alletra_name()).await? else { return Ok(()) };
-        let host = self.host_name().to_string();
-        let own: Vec<_> = client
-            .volume_vluns(&v.name)
-            .await?
-            .into_iter()
-            .filter(|l| l.hostname.as_deref() == Some(host.as_str()))
-            .collect();
-        if own.is_empty() {
+        let luns = self.own_luns(&v.name).await?;
+        if luns.is_empty() {
             return Ok(());
         }
         let vref = volume_ref(&v);
         self.inner.connector.release(&self.target(), &vref).await?;
-        for l in own.iter().filter(|l| l.active != Some(true)) {
-            ok_if(client.delete_vlun(&v.name, l.lun, &host).await, WsapiCode::NonExistentVlun)?;
-        }
+        self.unexport(&v.name, &luns).await?;
         self.after_unexport(&vref).await
     }
 }

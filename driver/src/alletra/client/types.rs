@@ -141,9 +141,6 @@ pub struct Vlun {
     /// The host; absent for port vLUNs.
     #[serde(default)]
     pub hostname: Option<String>,
-    /// `false` for the template (the export rule), `true` for an active path.
-    #[serde(default)]
-    pub active: Option<bool>,
 }
 
 /// `POST /vluns`.
