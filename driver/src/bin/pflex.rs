@@ -21,7 +21,7 @@ use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{format_size, parse_size, ContentType, VolumeType};
 use powerflex_driver::pool::{PoolView, Pools, Settings};
 use powerflex_driver::state::StateDir;
-use powerflex_driver::Error;
+use powerflex_driver::{CopyMethod, Error};
 
 #[derive(Parser)]
 #[command(
@@ -394,8 +394,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     Format::Json => json(&report),
                     Format::Table => {
                         println!("Storage volume {source} copied to {target} ({:?})", report.method);
-                        if report.passes > 0 {
-                            println!("{} pass(es): {}", report.passes, report.stats);
+                        match report.method {
+                            CopyMethod::HostCopy => println!("{} pass(es): {}", report.passes, report.stats),
+                            CopyMethod::PhysicalCopy => println!("{} physical cop(ies) on the array", report.passes),
+                            CopyMethod::Snapshot => {}
                         }
                     }
                 }
