@@ -148,6 +148,11 @@ async fn cpgs_ports_and_space() {
     let (_, _, cpg) = api.get("/cpgs/SSD_r6").await;
     assert_eq!(cpg["name"], "SSD_r6");
     refused(&api.get("/cpgs/nosuch").await, 404, 15, "CPG does not exist");
+    let create = api.post("/cpgs", json!({"name": "new"})).await;
+    refused(&create, 501, 9, "the resource does not support the operation");
+    let (status, _, capacity) = api.get("/capacity").await;
+    assert_eq!(status, 200);
+    assert_eq!(capacity["allCapacity"]["totalMiB"], 4194304 + 1048576);
     let (status, _, space) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
     assert_eq!(status, 200);
     let free = space["overProvisionedFreeMiB"].as_u64().unwrap();
@@ -307,6 +312,9 @@ async fn hosts_sets_vluns_and_the_data_surface() {
     let (_, _, vluns) = api.get("/vluns?query=%22volumeName%3D%3Dv%22").await;
     assert_eq!(vluns["members"][0]["lun"].to_string(), lun);
     assert_eq!(vluns["members"][0]["hostname"], "h1");
+    let subsystem = vluns["members"][0]["Subsystem_NQN"].as_str().unwrap().to_string();
+    assert_eq!(api.get("/hosts/h1").await.2["Subsystem_NQN"], subsystem.as_str());
+    assert_eq!(api.get("/hosts/h1").await.2["NVMETCPPaths"][0]["NQN"], nqn);
     let (_, _, none) = api.get("/vluns?query=\"hostname==h2\"").await;
     assert_eq!(none["total"], 0);
 
@@ -520,4 +528,58 @@ async fn acknowledged_changes_survive_kill_9_of_the_binary() {
     assert_eq!(api.get("/volumes/s0").await.2["copyOf"], "v0");
     process.child.kill().unwrap();
     process.child.wait().unwrap();
+}
+
+/// Starts an array with one rule broken on purpose.
+async fn broken(b: powerflex_sim::alletra::model::breakage::Breakage) -> TestArray {
+    TestArray::start_with(powerflex_sim::alletra::testing::Options { broken: [b].into(), ..Default::default() }).await
+}
+
+/// Each `--break` breaks exactly its rule, so a harness that checks the rule fails on it.
+#[tokio::test]
+async fn each_break_switch_breaks_its_rule() {
+    use powerflex_sim::alletra::model::breakage::Breakage;
+    let array = broken(Breakage::SkipGranularity).await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 1000, "tpvv": true})).await.0, 201);
+    assert_eq!(api.get("/volumes/v").await.2["sizeMiB"], 1000, "not rounded to 1024");
+
+    let array = broken(Breakage::DeleteWithChildren).await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    assert_eq!(api.post("/volumes/v", json!({"action": "createSnapshot", "parameters": {"name": "s"}})).await.0, 200);
+    assert_eq!(api.delete("/volumes/v").await.0, 200, "deleted with a child, no cascade");
+
+    // Promote: the base's data is restored from the copy, except when broken.
+    for b in [None, Some(Breakage::PromoteNoop)] {
+        let array = match b {
+            None => TestArray::start().await,
+            Some(b) => broken(b).await,
+        };
+        let api = Wsapi::login(&array).await;
+        assert_eq!(
+            api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0,
+            201
+        );
+        assert_eq!(api.post("/hosts", json!({"name": "h", "iSCSINames": ["iqn.2000-01.test:h"]})).await.0, 201);
+        assert_eq!(
+            api.post("/vluns", json!({"hostname": "h", "volumeName": "v", "lun": 0, "autoLun": true})).await.0,
+            201
+        );
+        let http = http_client(&array.ca_cert_pem);
+        let data = format!("{}/sim/volumes/v/data?host=h&offset=0", array.url);
+        let write =
+            |bytes: &'static [u8]| http.put(&data).basic_auth("3paradm", Some("3pardata")).body(bytes.to_vec()).send();
+        assert_eq!(write(b"before").await.unwrap().status(), 200);
+        assert_eq!(
+            api.post("/volumes/v", json!({"action": "createSnapshot", "parameters": {"name": "s"}})).await.0,
+            200
+        );
+        assert_eq!(write(b"after!").await.unwrap().status(), 200);
+        let (_, _, promote) = api.put("/volumes/s", json!({"action": 4})).await;
+        assert_eq!(api.wait_task(promote["taskid"].as_u64().unwrap()).await, 1);
+        let read = http.get(format!("{data}&length=6")).basic_auth("3paradm", Some("3pardata")).send().await.unwrap();
+        let expected: &[u8] = if b.is_none() { b"before" } else { b"after!" };
+        assert_eq!(read.bytes().await.unwrap().as_ref(), expected, "{b:?}");
+    }
 }

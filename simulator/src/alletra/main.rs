@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use powerflex_sim::alletra::gateway::sessions::SessionConfig;
+use powerflex_sim::alletra::model::breakage::Breakage;
 use powerflex_sim::alletra::model::topology::Topology;
 use powerflex_sim::alletra::server::{ServeConfig, Server};
 use powerflex_sim::dataplane::PlaneKind;
@@ -62,6 +63,10 @@ struct ServeArgs {
     /// Do not fsync the journal: changes survive a crash of the process, not of the machine.
     #[arg(long)]
     no_fsync: bool,
+    /// Break one behaviour on purpose (repeatable), to check that a conformance harness
+    /// notices.
+    #[arg(long = "break", value_name = "BEHAVIOUR", value_enum)]
+    breaks: Vec<Breakage>,
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -93,6 +98,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tls,
         data_plane: args.data_plane,
         fsync: !args.no_fsync,
+        broken: args.breaks.iter().copied().collect(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     let built_in = args.password == SessionConfig::default().password;
@@ -107,6 +113,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     rows.push(("state", state_note(args.state_dir.as_deref(), server.restored)));
     rows.push(("seed", server.seed.to_string()));
     rows.push(("data plane", server.plane_note.clone()));
+    for b in &args.breaks {
+        rows.push(("BROKEN ON PURPOSE", format!("{b} (for conformance mutation tests only)")));
+    }
     print_banner("alletra-sim: HPE Alletra WSAPI v1 emulator", &rows);
     tracing::info!(url = %server.url, "serving");
     server.run(stop_signal()).await.map_err(|e| e.to_string())?;

@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub tls: TlsSetting,
     pub data_plane: PlaneKind,
     pub fsync: bool,
+    /// Deliberate faults (`--break`), for a conformance harness's mutation tests only.
+    pub broken: std::collections::BTreeSet<super::model::breakage::Breakage>,
 }
 
 /// A bound, ready server.
@@ -48,6 +50,8 @@ impl Server {
             }
             None => (Store::Memory, fresh(), false),
         };
+        let mut model = model;
+        model.set_broken(config.broken.clone());
         let seed = model.seed();
         let saved = dataplane::alletra::saved(&model);
         let (plane, plane_note) = choose_plane(config.data_plane, config.state_dir.as_deref(), &saved)?;

@@ -15,6 +15,7 @@ pub struct Options {
     pub data_plane: PlaneKind,
     pub sessions: SessionConfig,
     pub seed: u64,
+    pub broken: std::collections::BTreeSet<super::model::breakage::Breakage>,
 }
 
 impl Default for Options {
@@ -24,6 +25,7 @@ impl Default for Options {
             data_plane: PlaneKind::File,
             sessions: SessionConfig::default(),
             seed: 1,
+            broken: Default::default(),
         }
     }
 }
@@ -65,6 +67,7 @@ impl TestArray {
             tls: Running::tls(dir.path()),
             data_plane: options.data_plane,
             fsync: false,
+            broken: options.broken.clone(),
         };
         let server = Server::bind(config).await.expect("alletra-sim starts");
         let ca_cert_path = server.ca_cert.clone().expect("TLS is on");

@@ -107,7 +107,9 @@ impl Array {
     pub async fn reset(&self, seed: Option<u64>) -> WsapiResult<u64> {
         let mut store = self.writer.lock().await;
         let seed = seed.unwrap_or_else(|| self.read().seed());
-        let fresh = Model::new(&self.topology, seed);
+        let mut fresh = Model::new(&self.topology, seed);
+        // Deliberate faults are configuration, not state: a reset keeps them.
+        fresh.set_broken(self.read().broken().clone());
         let cleanups: Vec<_> = {
             let model = self.read();
             let volumes = model.volumes().map(|v| dataplane::alletra::Cleanup::Remove(dataplane::alletra::key(v.id)));

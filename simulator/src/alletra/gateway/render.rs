@@ -55,6 +55,23 @@ fn used_mib(model: &Model, cpg: &Cpg) -> u64 {
     u.full_mib + u.thin_mib
 }
 
+/// `GET /capacity`: every CPG's space as one pool of the system's.
+pub fn capacity(model: &Model) -> Value {
+    let total: u64 = model.cpgs().map(|c| c.capacity_mib).sum();
+    let used: u64 = model.cpgs().map(|c| used_mib(model, c)).sum();
+    let figures = json!({
+        "totalMiB": total,
+        "allocated": { "totalAllocatedMiB": used, "volumes": { "totalVolumesMiB": used }, "system": { "totalSystemMiB": 0 } },
+        "freeMiB": total.saturating_sub(used),
+        "freeInitializedMiB": total.saturating_sub(used),
+        "freeUninitializedMiB": 0,
+        "unavailableCapacityMiB": 0,
+        "failedCapacityMiB": 0,
+    });
+    let none = json!({ "totalMiB": 0, "freeMiB": 0, "failedCapacityMiB": 0 });
+    json!({ "allCapacity": figures, "FCCapacity": none, "NLCapacity": none, "SSDCapacity": figures })
+}
+
 pub fn cpg(model: &Model, cpg: &Cpg) -> Value {
     let u = model.cpg_usage(cpg.id);
     let used = used_mib(model, cpg);
@@ -138,7 +155,8 @@ pub fn host(model: &Model, h: &Host) -> Value {
         "persona": h.persona,
         "iSCSIPaths": h.iscsi_names.iter().map(|n| json!({ "name": n })).collect::<Vec<_>>(),
         "FCPaths": h.fc_wwns.iter().map(|w| json!({ "wwn": w })).collect::<Vec<_>>(),
-        "NVMETCPPaths": h.nqn.iter().map(|n| json!({ "nqn": n })).collect::<Vec<_>>(),
+        // LXD reads `nqn`, python-3parclient's `getHostByNqn` `NQN`: both are sent.
+        "NVMETCPPaths": h.nqn.iter().map(|n| json!({ "nqn": n, "NQN": n })).collect::<Vec<_>>(),
     });
     let d = &h.descriptors;
     let mut descriptors = Map::new();
@@ -202,12 +220,19 @@ pub fn vlun(model: &Model, t: &Vlun) -> Value {
         "lun": t.lun,
         "volumeName": volume.map(|v| v.name.clone()),
         "type": t.wsapi_type(),
-        "active": true,
+        // Templates, not the active VLUNs of logged-in paths: python's `remove_vlun_nvme`
+        // deletes the inactive ones.
+        "active": false,
         "serial": model.system().serial_number,
     });
     put(&mut out, "volumeWWN", volume.map(|v| v.wwn.clone().into()));
     put(&mut out, "hostname", target_name(model, t.target).map(Value::from));
     put(&mut out, "portPos", t.port.map(port_pos));
+    if let ExportTarget::Host(h) = t.target {
+        if model.host(h).is_some_and(|h| h.nqn.is_some()) {
+            put(&mut out, "Subsystem_NQN", Some(model.subsystem_nqn(h).into()));
+        }
+    }
     out
 }
 

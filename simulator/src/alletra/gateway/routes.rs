@@ -32,6 +32,7 @@ pub fn router(array: Arc<Array>) -> Router {
     let api = Router::new()
         .route("/system", get(system))
         .route("/wsapiconfiguration", get(wsapi_configuration))
+        .route("/capacity", get(capacity))
         .route("/cpgs", get(cpgs))
         .route("/cpgs/{name}", get(cpg))
         .route("/cpgs/{name}/availablespace", post(cpg_available_space))
@@ -67,6 +68,7 @@ pub fn router(array: Arc<Array>) -> Router {
         .nest("/api/v1", api)
         .nest("/sim", sim)
         .fallback(|| async { WsapiError::no_such_uri() })
+        .method_not_allowed_fallback(|| async { WsapiError::unsupported() })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::map_response(array_headers))
         .with_state(array)
@@ -284,6 +286,10 @@ async fn wsapi_configuration(State(array): Shared) -> Answer {
         "sessionsInUse": array.sessions.count(),
         "systemResourceUsage": 144,
     }))
+}
+
+async fn capacity(State(array): Shared) -> Answer {
+    ok(render::capacity(&array.read()))
 }
 
 // ---- CPGs ---------------------------------------------------------------------------------
@@ -595,7 +601,8 @@ async fn create_host(State(array): Shared, bytes: Bytes) -> Answer {
         name: req_str(&v, "name")?,
         persona: persona.transpose()?,
         iscsi_names: strings(&v, "iSCSINames")?,
-        fc_wwns: strings(&v, "FCWwns")?,
+        // python-3parclient sends `FCWWNs`; the guide spells it `FCWwns`.
+        fc_wwns: if v.get("FCWWNs").is_some() { strings(&v, "FCWWNs")? } else { strings(&v, "FCWwns")? },
         nqn: opt_str(&v, "NQN")?,
         descriptors: descriptors(&v)?.unwrap_or_default(),
     };

@@ -133,7 +133,11 @@ pub(super) fn promote(
         return Err(Fault::parent_size_increased());
     }
     let task = start_task(model, TaskKind::Promote, &base.name, snap, base.id, data_mib, priority, now);
-    Ok(started(vec![Effect::ContentCopied { source: snap.id, destination: base.id }], task))
+    let data = match model.is_broken(super::breakage::Breakage::PromoteNoop) {
+        true => vec![],
+        false => vec![Effect::ContentCopied { source: snap.id, destination: base.id }],
+    };
+    Ok(started(data, task))
 }
 
 /// How a task ends: promotes leave the volumes as they were; a copy's destination stands alone.

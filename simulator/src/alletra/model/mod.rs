@@ -11,6 +11,7 @@
 //! Invariant: this module knows nothing about HTTP, JSON bodies, files or time; every fault
 //! carries its HTTP status and WSAPI code so the HTTP layer only translates.
 
+pub mod breakage;
 mod commands;
 mod copies;
 mod effects;
@@ -82,6 +83,9 @@ pub struct Model {
     /// QoS rules by the id of the volume set they apply to.
     qos: BTreeMap<u32, QosRule>,
     seq: Sequences,
+    /// Deliberate faults (`--break`): configuration, not state, so never saved.
+    #[serde(skip)]
+    broken: BTreeSet<breakage::Breakage>,
     /// Lookup indexes and counters, rebuilt after loading rather than stored.
     #[serde(skip)]
     index: Index,
@@ -166,6 +170,7 @@ impl Model {
             tasks: BTreeMap::new(),
             qos: BTreeMap::new(),
             seq: Sequences::default(),
+            broken: BTreeSet::new(),
             index: Index::default(),
         };
         model.rebuild_index();
@@ -216,6 +221,17 @@ impl Model {
         let task = self.index.due.first().map(|(t, _)| *t);
         let expiry = self.index.expiring.first().map(|(t, _)| *t);
         task.into_iter().chain(expiry).min()
+    }
+
+    /// Turns on deliberate faults (`--break`); the conformance harness's mutation tests only.
+    pub fn set_broken(&mut self, broken: BTreeSet<breakage::Breakage>) {
+        self.broken = broken;
+    }
+    pub fn broken(&self) -> &BTreeSet<breakage::Breakage> {
+        &self.broken
+    }
+    pub(crate) fn is_broken(&self, b: breakage::Breakage) -> bool {
+        self.broken.contains(&b)
     }
 
     // Queries. Lists come out in id order; single lookups are O(1) or O(log n).

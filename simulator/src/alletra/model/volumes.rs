@@ -1,5 +1,6 @@
 //! Volumes and virtual copies: create, modify, grow, delete and snapshot (reference §1.2, §1.3, §2).
 
+use super::breakage::Breakage;
 use super::commands::{NewSnapshot, NewVolume, Plan, VolumeChange};
 use super::effects::Effect;
 use super::fault::Fault;
@@ -47,7 +48,7 @@ fn checked_size(model: &Model, size_mib: u64) -> Result<u64, Fault> {
     if size_mib < model.limits.min_volume_size_mib {
         return Err(Fault::exceeds_range().with_ref("sizeMiB"));
     }
-    let rounded = round_up(size_mib);
+    let rounded = if model.is_broken(Breakage::SkipGranularity) { size_mib } else { round_up(size_mib) };
     if rounded > model.limits.max_volume_size_mib {
         return Err(Fault::too_large().with_ref("sizeMiB"));
     }
@@ -183,7 +184,8 @@ pub(super) fn grow(model: &Model, name: &str, delta_mib: i64) -> Result<Plan, Fa
             Fault::copy_in_progress()
         });
     }
-    let delta = round_up(delta_mib as u64);
+    let asked = delta_mib as u64;
+    let delta = if model.is_broken(Breakage::SkipGranularity) { asked } else { round_up(asked) };
     let size_mib = v.size_mib.saturating_add(delta);
     if size_mib > model.limits.max_volume_size_mib {
         return Err(Fault::grow_exceeds_limit());
@@ -218,7 +220,9 @@ pub(super) fn delete(model: &Model, name: &str, cascade: bool, now: u64) -> Resu
     if cascade {
         targets = model.descendants(v.id);
     } else if let Some(child) = model.children(v.id).min_by_key(|c| !c.read_only()) {
-        return Err(if child.read_only() { Fault::has_ro_child() } else { Fault::has_child() });
+        if !model.is_broken(Breakage::DeleteWithChildren) {
+            return Err(if child.read_only() { Fault::has_ro_child() } else { Fault::has_child() });
+        }
     }
     targets.insert(0, v.id);
     for id in &targets {
