@@ -104,8 +104,9 @@ pub struct VolumeSet {
 /// One NVMe/TCP path of a host.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NvmePath {
-    /// The host NQN (the array spells it `NQN`; older samples `nqn`).
-    #[serde(rename = "NQN", alias = "nqn", default)]
+    /// The host NQN (`NQN`, as the array and python-3parclient spell it; an
+    /// answer may carry `nqn` beside it, which is ignored).
+    #[serde(rename = "NQN", default)]
     pub nqn: Option<String>,
 }
 
@@ -239,7 +240,7 @@ mod tests {
         let s: VolumeSet = serde_json::from_str(r#"{"id":1,"name":"pool1"}"#).unwrap();
         assert!(s.setmembers.is_empty(), "an empty set has no setmembers");
         let h: Host = serde_json::from_str(
-            r#"{"id":1,"name":"h-nvme-tcp","FCPaths":[],"iSCSIPaths":[],"NVMETCPPaths":[{"NQN":"nqn.x","IP":"1.2.3.4"}]}"#,
+            r#"{"id":1,"name":"h-nvme-tcp","FCPaths":[],"iSCSIPaths":[],"NVMETCPPaths":[{"NQN":"nqn.x","nqn":"nqn.x","IP":"1.2.3.4"}]}"#,
         )
         .unwrap();
         assert_eq!(h.nvme_paths[0].nqn.as_deref(), Some("nqn.x"));
