@@ -11,7 +11,7 @@ use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
 use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
-use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, state_note, stop_signal};
+use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, stop_signal, Banner};
 
 #[derive(Parser)]
 #[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
@@ -115,21 +115,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     let built_in = args.password == AuthConfig::default().password;
-    let mut rows = vec![
-        ("url", server.url.clone()),
-        ("user", args.user.clone()),
-        ("password", if built_in { args.password.clone() } else { "(as given)".into() }),
-    ];
-    if let Some(ca) = &server.ca_cert {
-        rows.push(("trust", ca.display().to_string()));
-    }
-    rows.push(("state", state_note(args.state_dir.as_deref(), server.restored)));
-    rows.push(("seed", server.seed.to_string()));
-    rows.push(("data plane", server.plane_note.clone()));
-    for b in &args.breaks {
-        rows.push(("BROKEN ON PURPOSE", format!("{b} (for conformance mutation tests only)")));
-    }
-    print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &rows);
+    let banner = Banner {
+        url: server.url.clone(),
+        user: &args.user,
+        password: built_in.then_some(args.password.as_str()),
+        ca_cert: server.ca_cert.as_deref(),
+        state_dir: args.state_dir.as_deref(),
+        restored: server.restored,
+        seed: server.seed,
+        plane_note: &server.plane_note,
+        broken: args.breaks.iter().map(ToString::to_string).collect(),
+    };
+    print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &banner);
     tracing::info!(url = %server.url, "serving");
     server.run(stop_signal()).await.map_err(|e| e.to_string())?;
     println!("pflex-sim: stopped cleanly");

@@ -97,8 +97,38 @@ pub async fn shut_down_plane(plane: Arc<dyn DataPlane>) {
     tokio::task::spawn_blocking(move || plane.shutdown()).await.ok();
 }
 
-/// The start-up banner: a title, then one aligned `name: value` row each.
-pub fn print_banner(title: &str, rows: &[(&str, String)]) {
+/// What the start-up banner tells: how to reach the server, log in and trust it, where its
+/// state is, and what runs.
+pub struct Banner<'a> {
+    pub url: String,
+    pub user: &'a str,
+    /// Shown only while it is the built-in default; a given one is a secret.
+    pub password: Option<&'a str>,
+    pub ca_cert: Option<&'a Path>,
+    pub state_dir: Option<&'a Path>,
+    pub restored: bool,
+    pub seed: u64,
+    pub plane_note: &'a str,
+    /// Behaviours broken on purpose (`--break`).
+    pub broken: Vec<String>,
+}
+
+/// Prints `title`, then one aligned `name: value` row each.
+pub fn print_banner(title: &str, banner: &Banner<'_>) {
+    let mut rows = vec![
+        ("url", banner.url.clone()),
+        ("user", banner.user.to_string()),
+        ("password", banner.password.unwrap_or("(as given)").to_string()),
+    ];
+    if let Some(ca) = banner.ca_cert {
+        rows.push(("trust", ca.display().to_string()));
+    }
+    rows.push(("state", state_note(banner.state_dir, banner.restored)));
+    rows.push(("seed", banner.seed.to_string()));
+    rows.push(("data plane", banner.plane_note.to_string()));
+    for b in &banner.broken {
+        rows.push(("BROKEN ON PURPOSE", format!("{b} (for conformance mutation tests only)")));
+    }
     println!("{title}");
     for (name, value) in rows {
         println!("  {:<11} {value}", format!("{name}:"));
@@ -141,7 +171,7 @@ pub fn exit_code(program: &str, result: Result<(), String>) -> std::process::Exi
 }
 
 /// The banner's `state` row.
-pub fn state_note(state_dir: Option<&Path>, restored: bool) -> String {
+fn state_note(state_dir: Option<&Path>, restored: bool) -> String {
     match state_dir {
         Some(dir) => format!("{} ({})", dir.display(), if restored { "restored" } else { "new" }),
         None => "in memory (use --state-dir to keep it)".into(),

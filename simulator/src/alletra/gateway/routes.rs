@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query as Params, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -853,7 +853,6 @@ async fn sim_write(
     State(array): Shared,
     Path(name): Path<String>,
     Params(p): Params<HashMap<String, String>>,
-    _h: HeaderMap,
     data: Bytes,
 ) -> Answer {
     let (id, size, read_only) = exported_to(&array.read(), &name, &p)?;
