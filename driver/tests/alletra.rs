@@ -52,7 +52,16 @@ fn keys(a: &TestArray, extra: &[&str]) -> BTreeMap<String, String> {
 /// A driver for pool `pool` with this host as `identity`, reaching bytes through `connector`
 /// (`None`: the emulator's data surface for this host's entity).
 async fn driver(a: &TestArray, pool: &str, connector: Option<Arc<dyn Connector>>) -> alletra::Driver {
-    let cfg = alletra::PoolConfig::from_map(&keys(a, &[])).unwrap();
+    driver_with(a, pool, &[], connector).await
+}
+
+async fn driver_with(
+    a: &TestArray,
+    pool: &str,
+    extra: &[&str],
+    connector: Option<Arc<dyn Connector>>,
+) -> alletra::Driver {
+    let cfg = alletra::PoolConfig::from_map(&keys(a, extra)).unwrap();
     let identity = HostIdentity::new(Uuid::new_v4());
     let connector = connector
         .unwrap_or_else(|| Arc::new(SimConnector::for_alletra(&options(a), &host_name(&identity, cfg.mode)).unwrap()));
@@ -205,6 +214,31 @@ async fn lxds_flows_with_the_bytes_checked() {
     d.delete_pool().await.unwrap();
     assert!(d.client().volume_set("pool1").await.is_err());
     d.delete_pool().await.unwrap();
+}
+
+#[tokio::test]
+async fn iscsi_mode_exports_to_an_iscsi_host_entity() {
+    let a = TestArray::start().await;
+    let d = driver_with(&a, "pool1", &["alletra.mode=iscsi"], None).await;
+    d.create_pool().await.unwrap();
+    let ips: Vec<String> = d.discovery().target_addresses.iter().map(|a| a.to_string()).collect();
+    assert_eq!(ips, vec!["127.0.0.6", "127.0.0.7"], "the ready iSCSI ports' IPAddr");
+    assert!(d.host_name().ends_with("-iscsi"));
+    let vol = custom(ContentType::Block);
+    d.create_volume(&vol, &CreateOptions { size: 256 * MIB, thick: false }).await.unwrap();
+    let att = d.attach_volume(&vol).await.unwrap();
+    let hosts = d.client().hosts().await.unwrap();
+    let host = hosts.iter().find(|h| h.name == d.host_name()).expect("the host entity");
+    assert_eq!(host.iscsi_paths.len(), 1, "{host:?}");
+    assert!(host.iscsi_paths[0].name.as_deref().unwrap().starts_with("iqn."));
+    drop(att);
+    d.detach_volume(&vol).await.unwrap();
+    write(&d, &vol, 7).await;
+    assert_eq!(read(&d, &vol).await, pattern(7, MIB as usize));
+    assert_no_host_leftovers(&d).await;
+    // alletra.target replaces the ports.
+    let t = driver_with(&a, "pool1", &["alletra.mode=iscsi", "alletra.target=127.0.0.7"], None).await;
+    assert_eq!(t.discovery().target_addresses, vec![std::net::IpAddr::from([127, 0, 0, 7])]);
 }
 
 #[tokio::test]
