@@ -9,7 +9,7 @@
 //! error bodies the same way. The integrator is meant to move these onto
 //! `Client`; the report lists them.
 
-use powerflex_driver::client::ApiError;
+use powerflex_driver::powerflex::client::ApiError;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 

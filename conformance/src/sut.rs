@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use powerflex_driver::client::types::Volume as WireVolume;
-use powerflex_driver::client::{ClientError, ErrorCode};
-use powerflex_driver::config::PoolConfig;
 use powerflex_driver::host::HostIdentity;
-use powerflex_driver::naming::{self, ContentType, VolumeType};
-use powerflex_driver::{Client, ClientOptions, CopyMethod, CopyRequest, Driver, Error as DriverError, Volume};
+use powerflex_driver::naming::{ContentType, VolumeType};
+use powerflex_driver::powerflex::client::types::Volume as WireVolume;
+use powerflex_driver::powerflex::client::{ClientError, ErrorCode};
+use powerflex_driver::powerflex::config::PoolConfig;
+use powerflex_driver::powerflex::naming::{self, PowerFlexName};
+use powerflex_driver::{Client, CopyMethod, CopyRequest, Driver, Error as DriverError, Volume};
 use uuid::Uuid;
 
 use crate::data::{self, DataMode};
@@ -176,7 +177,7 @@ impl Harness {
             server_uuid: harness_uuid(tag_bytes, u32::MAX, 0, 0xd),
             hostname: format!("{MARKER_TEXT}{tag}-driver"),
         };
-        let options = ClientOptions::from_config(&full);
+        let options = full.client_options();
         let connector = data::connector(target.data, &options)?;
         let drv =
             check(Driver::connect(config, options, identity.clone(), connector.clone()).await, "driver discovery")?;
@@ -545,7 +546,7 @@ impl Sut {
             Op::CreateRaw { size_gib, thick, name } => {
                 let name = self.choice_name(m, name, m.created.first().copied());
                 self.asked.push(name.clone());
-                let req = powerflex_driver::client::types::CreateVolume {
+                let req = powerflex_driver::powerflex::client::types::CreateVolume {
                     name,
                     volume_size_in_gb: size_gib.to_string(),
                     volume_type: if thick { "ThickProvisioned" } else { "ThinProvisioned" }.into(),
@@ -596,6 +597,9 @@ impl Sut {
                         let way = match report.method {
                             CopyMethod::Snapshot => CopyWay::Snapshot,
                             CopyMethod::HostCopy => CopyWay::HostCopy,
+                            CopyMethod::PhysicalCopy => {
+                                return Actual::Other("an array-side physical copy, which PowerFlex has not".into())
+                            }
                         };
                         if Some(way) != m.copy_way {
                             return Actual::Other(format!("the copy was made by {way:?}, expected {:?}", m.copy_way));

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use powerflex_driver::client::Client;
+use powerflex_driver::powerflex::client::Client;
 use powerflex_driver::ClientOptions;
 
 fn harness(sim: &common::Sim, dir: &std::path::Path, extra: &[&str]) -> Command {

@@ -13,6 +13,7 @@ use powerflex_conformance::model::{Model, Op, RemoveMode};
 use powerflex_conformance::progress::Progress;
 use powerflex_conformance::sut::{Harness, PoolSel, Sut, Target};
 use powerflex_driver::naming::{ContentType, VolumeType};
+use powerflex_driver::powerflex::PowerFlexName;
 
 fn connect(sim: &common::Sim, rt: &tokio::runtime::Runtime) -> Arc<Harness> {
     let target = Target {

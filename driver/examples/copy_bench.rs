@@ -26,13 +26,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use powerflex_driver::blockcopy::CopyStats;
-use powerflex_driver::config::{parse_key_values, PoolConfig};
 use powerflex_driver::connector::{
     self, BlockDevice, Connector, ConnectorChoice, LoopConnector, NvmeConnector, SimConnector,
 };
-use powerflex_driver::discovery::{self, HostProbe};
 use powerflex_driver::host::HostIdentity;
+use powerflex_driver::host::HostProbe;
+use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
+use powerflex_driver::powerflex::config::PoolConfig;
+use powerflex_driver::powerflex::discovery;
 use powerflex_driver::{ClientOptions, CopyMethod, CopyRequest, CreateOptions, Driver, Volume};
 use powerflex_sim::dataplane::PlaneKind;
 use powerflex_sim::testing::{Options, TestGateway};

@@ -6,9 +6,9 @@
 //! line: they name the key, volume or address concerned.
 
 use crate::blockcopy::CopyError;
-use crate::client::{ClientError, ErrorCode};
-use crate::config::ConfigError;
 use crate::connector::ConnectorError;
+use crate::keys::ConfigError;
+use crate::powerflex::client::{ClientError, ErrorCode};
 use crate::state::StateError;
 
 /// The crate-wide result.
@@ -23,6 +23,9 @@ pub enum Error {
     /// A gateway call failed.
     #[error(transparent)]
     Gateway(#[from] ClientError),
+    /// An Alletra WSAPI call failed.
+    #[error(transparent)]
+    Wsapi(#[from] crate::alletra::client::ClientError),
     /// A connector (host data path) failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
@@ -55,6 +58,22 @@ pub enum Error {
     /// Neither `powerflex.sdt` nor the protection domain's SDTs give an address.
     #[error("no NVMe/TCP target address: set powerflex.sdt or add SDTs to the protection domain")]
     NoTargetAddresses,
+    /// Neither `alletra.target` nor the array's ready ports give an address.
+    #[error("no {mode} target address: set alletra.target or check the array's ports (none ready for {mode})")]
+    NoAlletraTargets {
+        /// The mode (`nvme` or `iscsi`).
+        mode: String,
+    },
+    /// A copy's target would be smaller than its source (LXD refuses this too).
+    #[error("cannot copy {source_name} ({source_size} bytes) into a copy of {target_size} bytes: ask for a size of at least {source_size} bytes")]
+    CopyTooSmall {
+        /// The source's array name.
+        source_name: String,
+        /// Its size in bytes.
+        source_size: u64,
+        /// The size asked for the copy.
+        target_size: u64,
+    },
     /// The host has neither the NVMe/TCP modules nor the ScaleIO client.
     #[error("cannot choose powerflex.mode: the host has neither the nvme_fabrics and nvme_tcp kernel modules nor the ScaleIO client (/dev/scini); load the modules or set powerflex.mode")]
     NoModeDetected,
@@ -115,6 +134,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The WSAPI error code, when the failure came from an Alletra array.
+    pub fn wsapi_code(&self) -> Option<crate::alletra::WsapiCode> {
+        match self.original() {
+            Error::Wsapi(e) => e.code(),
+            _ => None,
+        }
+    }
+
     /// The PowerFlex error code, when the failure came from the gateway.
     pub fn gateway_code(&self) -> Option<ErrorCode> {
         match self.original() {

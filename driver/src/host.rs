@@ -1,9 +1,10 @@
-//! Host identity: the server UUID, the host NQN and the host entity.
+//! Host identity: the server UUID, the host NQN and the mapping lock.
 //!
 //! The server UUID is created once and kept in local state (see
 //! [`crate::state`]); the host NQN is `nqn.2014-08.org.nvmexpress:uuid:<uuid>`
-//! and the same UUID is the nvme-cli `--hostid`. The gateway's host entity is
-//! created at the first mapping and removed with the last one.
+//! and the same UUID is the nvme-cli `--hostid`. Each array's host entity
+//! (`powerflex::hosts`, the Alletra driver's `<hostname>-nvme-tcp` or
+//! `<hostname>-iscsi`) is created at the first mapping and removed with the last one.
 //!
 //! That entity and the NVMe session are shared by everything that maps volumes
 //! to this host, so changes to this host's mappings are serialised with
@@ -17,8 +18,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use uuid::Uuid;
 
-use crate::client::types::Host;
-use crate::client::{Client, ClientError};
 use crate::state::{self, StateError};
 
 /// The fixed prefix of the host NQN.
@@ -53,6 +52,30 @@ impl HostIdentity {
     }
 }
 
+/// Where open-iscsi keeps this host's initiator name (`InitiatorName=<iqn>`).
+pub const INITIATOR_NAME_FILE: &str = "/etc/iscsi/initiatorname.iscsi";
+
+/// This host's iSCSI initiator name: open-iscsi's when it is installed, so
+/// that `iscsiadm` logs in with the IQN the array's host entity carries;
+/// otherwise one derived from the server UUID (for connectors without a
+/// kernel initiator, such as `sim`).
+pub fn initiator_iqn(identity: &HostIdentity) -> String {
+    std::fs::read_to_string(INITIATOR_NAME_FILE)
+        .ok()
+        .and_then(|text| parse_initiator_name(&text))
+        .unwrap_or_else(|| format!("iqn.2004-10.com.pflex:{}", identity.server_uuid.simple()))
+}
+
+/// The IQN in an `initiatorname.iscsi` file (comments and blank lines skipped).
+pub fn parse_initiator_name(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("InitiatorName="))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The machine's host name, cut to what the gateway accepts.
 pub fn local_hostname() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -61,6 +84,38 @@ pub fn local_hostname() -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "pflex-host".to_string());
     name.chars().take(MAX_HOST_NAME).collect()
+}
+
+/// Looks at what the host offers (kernel modules, clients); the root is configurable for tests.
+#[derive(Debug, Clone)]
+pub struct HostProbe {
+    root: PathBuf,
+}
+
+impl Default for HostProbe {
+    fn default() -> Self {
+        HostProbe { root: PathBuf::from("/") }
+    }
+}
+
+/// The kernel modules NVMe/TCP needs.
+pub const NVME_MODULES: [&str; 2] = ["nvme_fabrics", "nvme_tcp"];
+
+impl HostProbe {
+    /// A probe that looks under `root` instead of `/`.
+    pub fn with_root(root: impl Into<PathBuf>) -> HostProbe {
+        HostProbe { root: root.into() }
+    }
+
+    /// The NVMe/TCP modules that are not loaded (empty when all are).
+    pub fn missing_nvme_modules(&self) -> Vec<&'static str> {
+        NVME_MODULES.into_iter().filter(|m| !self.root.join("sys/module").join(m).exists()).collect()
+    }
+
+    /// Whether the ScaleIO data client is installed.
+    pub fn has_sdc(&self) -> bool {
+        self.root.join("dev/scini").exists() || self.root.join("opt/emc/scaleio/sdc").exists()
+    }
 }
 
 /// Serialises changes to one host's mappings; released on drop.
@@ -101,36 +156,6 @@ pub async fn lock_mappings(identity: &HostIdentity, dir: Option<&Path>) -> Resul
     Ok(MappingLock { _file: file, _local: local })
 }
 
-/// The NVMe host entity with this NQN, if any.
-pub async fn find_host(client: &Client, nqn: &str) -> Result<Option<Host>, ClientError> {
-    Ok(client
-        .hosts()
-        .await?
-        .into_iter()
-        .find(|h| h.host_type.as_deref() == Some("NVMeHost") && h.nqn.as_deref() == Some(nqn)))
-}
-
-/// The host entity's ID, creating it when missing; the flag says whether it was created.
-pub async fn ensure_host(client: &Client, identity: &HostIdentity) -> Result<(String, bool), ClientError> {
-    let nqn = identity.nqn();
-    if let Some(h) = find_host(client, &nqn).await? {
-        return Ok((h.id, false));
-    }
-    let id = client.create_host(&identity.hostname, &nqn).await?;
-    tracing::info!(host = %id, %nqn, "created the host entity");
-    Ok((id, true))
-}
-
-/// Removes the host entity if no volume is mapped to it; says whether it was removed.
-pub async fn remove_host_if_unused(client: &Client, host_id: &str) -> Result<bool, ClientError> {
-    if !client.host_volumes(host_id).await?.is_empty() {
-        return Ok(false);
-    }
-    client.remove_host(host_id).await?;
-    tracing::info!(host = %host_id, "removed the host entity");
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +167,14 @@ mod tests {
         assert_eq!(id.nqn(), "nqn.2014-08.org.nvmexpress:uuid:c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert_eq!(id.host_id(), "c470396a-2a3b-48ad-9c22-d3811fe1036d");
         assert!(local_hostname().len() <= 31);
+    }
+
+    #[test]
+    fn initiator_names_are_read_from_open_iscsis_file() {
+        let text = "## DO NOT EDIT\n#InitiatorName=iqn.old\nInitiatorName=iqn.1993-08.org.debian:01:abc\n";
+        assert_eq!(parse_initiator_name(text).as_deref(), Some("iqn.1993-08.org.debian:01:abc"));
+        assert_eq!(parse_initiator_name("# nothing\n"), None);
+        assert_eq!(parse_initiator_name("InitiatorName=\n"), None);
     }
 
     fn flock_free(path: &Path) -> bool {

@@ -1,7 +1,9 @@
 //! The state-backed facade: named pools and volumes, as `pflex` sees them.
 //!
-//! [`Pools`] keeps each pool's configuration and its volumes' UUIDs in
-//! [`StateDir`], and runs [`Driver`] operations by name. Records are written
+//! [`Pools`] keeps each pool's driver, configuration and its volumes' UUIDs in
+//! [`StateDir`], and runs [`ArrayDriver`] operations by name, whichever array
+//! the pool is on. An Alletra pool's volume set is created with the pool and
+//! deleted with it. Records are written
 //! before the array is touched and removed if the operation fails, so a crash
 //! never leaves an array volume that local state does not know about; a
 //! record whose volume is missing on the array is shown as such and can be
@@ -15,16 +17,20 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::alletra;
+use crate::array::{array_name, ArrayConfig, ArrayDriver, ArrayKind, PoolDiscovery};
 use crate::blockcopy::Progress;
-use crate::client::{Client, ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
-use crate::config::{self, ConfigError, PoolConfig};
-use crate::connector::{self, Connector, ConnectorChoice};
-use crate::discovery::{self, Discovery, HostProbe};
+use crate::connector::{self, Connector, ConnectorChoice, ConnectorError, SimConnector};
 use crate::error::{Error, Result};
-use crate::host::HostIdentity;
+use crate::host::{HostIdentity, HostProbe};
+use crate::http::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT};
+use crate::keys::ConfigError;
 use crate::naming::{parse_size, ContentType, VolumeType};
-use crate::ops::{CopyReport, CopyRequest, CreateOptions, Driver, PoolUsage, Volume, VolumeInfo};
+use crate::powerflex::{self, discovery};
 use crate::state::{self, now, volume_key, PoolState, SnapshotRecord, StateDir, StateError, VolumeRecord};
+use crate::volume::{
+    CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT, GONE_TIMEOUT,
+};
 
 /// Client settings that are not pool keys.
 #[derive(Debug, Clone)]
@@ -41,6 +47,10 @@ pub struct Settings {
     pub probe: HostProbe,
     /// Device appearance timeout.
     pub device_timeout: Duration,
+    /// How often an Alletra task (promote, physical copy) is polled, and for how long.
+    pub task_poll: Duration,
+    /// How long an Alletra task may run.
+    pub task_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -51,12 +61,15 @@ impl Default for Settings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             probe: HostProbe::default(),
-            device_timeout: crate::ops::DEVICE_TIMEOUT,
+            device_timeout: DEVICE_TIMEOUT,
+            task_poll: alletra::ops::TASK_POLL,
+            task_timeout: alletra::ops::TASK_TIMEOUT,
         }
     }
 }
 
-/// Volume keys accepted at creation.
+/// Volume keys accepted at creation (`block.type` on PowerFlex only:
+/// Alletra volumes are always thin, as LXD makes them).
 pub const VOLUME_KEYS: [&str; 2] = ["size", "block.type"];
 
 /// A pool for display: the password is redacted.
@@ -64,10 +77,12 @@ pub const VOLUME_KEYS: [&str; 2] = ["size", "block.type"];
 pub struct PoolView {
     /// Local name.
     pub name: String,
+    /// Its driver.
+    pub driver: ArrayKind,
     /// Keys as set, password redacted.
     pub config: BTreeMap<String, String>,
     /// What discovery found.
-    pub discovery: Option<Discovery>,
+    pub discovery: Option<PoolDiscovery>,
     /// Number of volumes.
     pub volumes: usize,
     /// Capacity, when asked for.
@@ -160,8 +175,8 @@ impl Pools {
         &self.state
     }
 
-    fn client_options(&self, cfg: &PoolConfig) -> ClientOptions {
-        let mut o = ClientOptions::from_config(cfg);
+    fn client_options(&self, cfg: &ArrayConfig) -> ClientOptions {
+        let mut o = cfg.client_options();
         o.ca_pem = self.settings.ca_pem.clone();
         o.timeout = self.settings.timeout;
         o.connect_timeout = self.settings.connect_timeout;
@@ -169,16 +184,73 @@ impl Pools {
         o
     }
 
-    async fn discover(&self, cfg: &PoolConfig) -> Result<(Client, Discovery)> {
-        let client = Client::new(self.client_options(cfg))?;
-        let d = discovery::discover(&client, cfg, &self.settings.probe).await?;
-        Ok((client, d))
+    fn config_of(p: &PoolState) -> Result<ArrayConfig> {
+        Ok(ArrayConfig::from_map(p.driver, &p.config)?)
+    }
+
+    /// The connector for a pool: the fixed one, or the chosen one built for
+    /// the pool's array (`nvme` is the array's kernel path: NVMe/TCP, or iSCSI
+    /// for an Alletra pool in iscsi mode; `loop` serves pflex-sim only).
+    fn connector_for(&self, cfg: &ArrayConfig, host_name: &str) -> Result<Arc<dyn Connector>> {
+        let choice = match &self.connector {
+            ConnectorSource::Fixed(c) => return Ok(c.clone()),
+            ConnectorSource::Choice(choice) => *choice,
+        };
+        let options = self.client_options(cfg);
+        Ok(match (cfg, choice) {
+            (ArrayConfig::PowerFlex(_), choice) => connector::build(choice, &options)?,
+            (ArrayConfig::Alletra(c), ConnectorChoice::Nvme) if c.mode == alletra::Mode::Iscsi => {
+                Arc::new(connector::IscsiConnector::new())
+            }
+            (ArrayConfig::Alletra(_), ConnectorChoice::Nvme) => connector::build(ConnectorChoice::Nvme, &options)?,
+            (ArrayConfig::Alletra(_), ConnectorChoice::Sim) => {
+                Arc::new(SimConnector::for_alletra(&options, host_name)?)
+            }
+            (ArrayConfig::Alletra(_), ConnectorChoice::Loop) => {
+                return Err(ConnectorError::Unavailable {
+                    connector: "loop",
+                    reason: "it uses pflex-sim's backing files; for an Alletra pool use --connector sim or nvme".into(),
+                }
+                .into())
+            }
+        })
+    }
+
+    /// Contacts the array and builds the pool's driver.
+    async fn connect(&self, name: &str, cfg: ArrayConfig) -> Result<ArrayDriver> {
+        let identity = HostIdentity::new(self.state.server_uuid()?);
+        let options = self.client_options(&cfg);
+        let s = &self.settings;
+        Ok(match cfg {
+            ArrayConfig::PowerFlex(c) => {
+                let client = powerflex::Client::new(options)?;
+                let d = discovery::discover(&client, &c, &s.probe).await?;
+                let connector = self.connector_for(&ArrayConfig::PowerFlex(c.clone()), &identity.hostname)?;
+                ArrayDriver::PowerFlex(
+                    powerflex::Driver::from_parts(client, c, d, identity, connector)
+                        .with_timeouts(s.device_timeout, GONE_TIMEOUT)
+                        .with_lock_dir(self.state.root()),
+                )
+            }
+            ArrayConfig::Alletra(c) => {
+                let client = alletra::Client::new(options)?;
+                let d = alletra::ops::discover(&client, name, &c, &identity).await?;
+                let connector = self.connector_for(&ArrayConfig::Alletra(c.clone()), &d.host_name)?;
+                ArrayDriver::Alletra(
+                    alletra::Driver::from_parts(client, c, d, identity, connector)
+                        .with_timeouts(s.device_timeout, GONE_TIMEOUT)
+                        .with_task_timing(s.task_poll, s.task_timeout)
+                        .with_lock_dir(self.state.root()),
+                )
+            }
+        })
     }
 
     fn view(&self, p: &PoolState, usage: Option<PoolUsage>) -> Result<PoolView> {
-        let cfg = PoolConfig::from_map(&p.config)?;
+        let cfg = Self::config_of(p)?;
         Ok(PoolView {
             name: p.name.clone(),
+            driver: p.driver,
             config: cfg.shown(),
             discovery: p.discovery.clone(),
             volumes: p.volumes.len(),
@@ -186,27 +258,44 @@ impl Pools {
         })
     }
 
-    /// Creates a pool: validates the keys, contacts the gateway, discovers, saves.
-    pub async fn create(&self, name: &str, keys: &BTreeMap<String, String>) -> Result<PoolView> {
+    /// Creates a pool on `driver`: validates the keys, contacts the array,
+    /// discovers, creates what the array needs (Alletra: the volume set named
+    /// after the pool), saves. A failed save removes what was created.
+    pub async fn create(&self, name: &str, driver: ArrayKind, keys: &BTreeMap<String, String>) -> Result<PoolView> {
         state::check_name(name)?;
         if self.state.has_pool(name) {
             return Err(StateError::PoolExists(name.into()).into());
         }
-        let cfg = PoolConfig::from_map(keys)?;
-        let (_, d) = self.discover(&cfg).await?;
+        let cfg = ArrayConfig::from_map(driver, keys)?;
+        let d = self.connect(name, cfg.clone()).await?;
         let p = PoolState {
             version: state::FORMAT_VERSION,
             name: name.to_string(),
+            driver,
             config: cfg.to_map(),
-            discovery: Some(d),
+            discovery: Some(d.discovery()),
             volumes: BTreeMap::new(),
         };
-        {
+        if let ArrayDriver::Alletra(a) = &d {
+            a.create_pool().await?;
+        }
+        let saved = (|| {
             let _lock = self.state.lock()?;
             if self.state.has_pool(name) {
-                return Err(StateError::PoolExists(name.into()).into());
+                return Err(StateError::PoolExists(name.into()));
             }
-            self.state.save_pool(&p)?;
+            self.state.save_pool(&p)
+        })();
+        if let Err(e) = saved {
+            if let ArrayDriver::Alletra(a) = &d {
+                if let Err(undo) = a.delete_pool().await {
+                    return Err(Error::RevertFailed {
+                        error: Box::new(e.into()),
+                        undo_failures: vec![format!("delete volume set {name}: {undo}")],
+                    });
+                }
+            }
+            return Err(e.into());
         }
         self.view(&p, None)
     }
@@ -220,7 +309,7 @@ impl Pools {
         Ok(out)
     }
 
-    /// One pool; with `live`, discovery is refreshed and capacity read from the gateway.
+    /// One pool; with `live`, discovery is refreshed and capacity read from the array.
     pub async fn show(&self, name: &str, live: bool) -> Result<PoolView> {
         let p = self.state.pool(name)?;
         if !live {
@@ -229,21 +318,21 @@ impl Pools {
         let driver = self.driver_for(&p).await?;
         let usage = driver.pool_usage().await?;
         let mut v = self.view(&p, Some(usage))?;
-        v.discovery = Some(driver.discovery().clone());
+        v.discovery = Some(driver.discovery());
         Ok(v)
     }
 
     /// One key (password redacted); `None` when unset.
     pub fn get(&self, name: &str, key: &str) -> Result<Option<String>> {
         let p = self.state.pool(name)?;
-        Ok(PoolConfig::from_map(&p.config)?.get(key)?)
+        Ok(Self::config_of(&p)?.get(key)?)
     }
 
     /// Changes keys (an empty value unsets), rediscovers, saves.
     pub async fn set(&self, name: &str, changes: &BTreeMap<String, String>) -> Result<PoolView> {
         let p = self.state.pool(name)?;
-        let cfg = PoolConfig::from_map(&p.config)?.with_changes(changes)?;
-        let (_, d) = self.discover(&cfg).await?;
+        let cfg = Self::config_of(&p)?.with_changes(changes)?;
+        let d = self.connect(name, cfg.clone()).await?.discovery();
         let p = self.state.update_pool(name, |p| {
             p.config = cfg.to_map();
             p.discovery = Some(d);
@@ -252,8 +341,15 @@ impl Pools {
         self.view(&p, None)
     }
 
-    /// Forgets a pool; refused while it has volumes.
-    pub fn delete(&self, name: &str) -> Result<()> {
+    /// Deletes a pool (an Alletra pool's volume set with it); refused while it has volumes.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let p = self.state.pool(name)?;
+        if !p.volumes.is_empty() {
+            return Err(StateError::PoolInUse { pool: name.into(), count: p.volumes.len() }.into());
+        }
+        if let ArrayDriver::Alletra(a) = self.driver_for(&p).await? {
+            a.delete_pool().await?;
+        }
         let _lock = self.state.lock()?;
         let p = self.state.pool(name)?;
         if !p.volumes.is_empty() {
@@ -262,21 +358,12 @@ impl Pools {
         Ok(self.state.remove_pool(name)?)
     }
 
-    async fn driver_for(&self, p: &PoolState) -> Result<Driver> {
-        let cfg = PoolConfig::from_map(&p.config)?;
-        let (client, d) = self.discover(&cfg).await?;
-        let identity = HostIdentity::new(self.state.server_uuid()?);
-        let connector = match &self.connector {
-            ConnectorSource::Fixed(c) => c.clone(),
-            ConnectorSource::Choice(choice) => connector::build(*choice, &self.client_options(&cfg))?,
-        };
-        Ok(Driver::from_parts(client, cfg, d, identity, connector)
-            .with_timeouts(self.settings.device_timeout, crate::ops::GONE_TIMEOUT)
-            .with_lock_dir(self.state.root()))
+    async fn driver_for(&self, p: &PoolState) -> Result<ArrayDriver> {
+        self.connect(&p.name, Self::config_of(p)?).await
     }
 
     /// A driver for a named pool.
-    pub async fn driver(&self, name: &str) -> Result<Driver> {
+    pub async fn driver(&self, name: &str) -> Result<ArrayDriver> {
         let p = self.state.pool(name)?;
         self.driver_for(&p).await
     }
@@ -319,15 +406,14 @@ impl Pools {
             ));
         }
         let p = self.state.pool(pool)?;
-        let cfg = PoolConfig::from_map(&p.config)?;
-        let mut size = cfg.volume_size;
+        let mut size = Self::config_of(&p)?.volume_size();
         let mut thick = false;
         for (k, v) in keys {
             match k.as_str() {
                 "size" => {
                     size = parse_size(v).map_err(|e| ConfigError::Invalid { key: "size", reason: e.to_string() })?
                 }
-                "block.type" => {
+                "block.type" if p.driver == ArrayKind::PowerFlex => {
                     thick = match v.as_str() {
                         "thin" => false,
                         "thick" => true,
@@ -360,7 +446,7 @@ impl Pools {
         }
         .await;
         match result {
-            Ok(info) => Ok(self.volume_view(&rec, Some(info), None)),
+            Ok(info) => Ok(self.volume_view(p.driver, &rec, Some(info), None)),
             Err(e) => {
                 self.remove_record(pool, &rec.key())?;
                 Err(e)
@@ -386,14 +472,20 @@ impl Pools {
         })?)
     }
 
-    fn volume_view(&self, rec: &VolumeRecord, array: Option<VolumeInfo>, device: Option<PathBuf>) -> VolumeView {
+    fn volume_view(
+        &self,
+        kind: ArrayKind,
+        rec: &VolumeRecord,
+        array: Option<VolumeInfo>,
+        device: Option<PathBuf>,
+    ) -> VolumeView {
         let vol = record_volume(rec);
         VolumeView {
             name: rec.name.clone(),
             vtype: rec.vtype,
             content: rec.content,
             uuid: rec.uuid,
-            array_name: vol.name(),
+            array_name: array_name(kind, &vol),
             requested_size: rec.size,
             thick: rec.thick,
             snapshots: rec
@@ -402,7 +494,7 @@ impl Pools {
                 .map(|s| SnapshotView {
                     name: s.name.clone(),
                     uuid: s.uuid,
-                    array_name: vol.snapshot(s.uuid).name(),
+                    array_name: array_name(kind, &vol.snapshot(s.uuid)),
                     created: s.created,
                 })
                 .collect(),
@@ -493,7 +585,7 @@ impl Pools {
         Ok(SnapshotView {
             name: srec.name,
             uuid: srec.uuid,
-            array_name: vol.snapshot(srec.uuid).name(),
+            array_name: array_name(self.state.pool(pool)?.driver, &vol.snapshot(srec.uuid)),
             created: srec.created,
         })
     }
@@ -586,8 +678,8 @@ impl Pools {
         Ok(p.volumes
             .values()
             .map(|r| {
-                let info = on_array.get(&record_volume(r).name()).cloned();
-                self.volume_view(r, info, None)
+                let info = on_array.get(&driver.array_name(&record_volume(r))).cloned();
+                self.volume_view(p.driver, r, info, None)
             })
             .collect())
     }
@@ -601,13 +693,10 @@ impl Pools {
             Some(i) if !i.mapped_hosts.is_empty() => driver.device_path(&vol).await.ok().flatten(),
             _ => None,
         };
-        let mut view = self.volume_view(&rec, info, device);
+        let mut view = self.volume_view(driver.kind(), &rec, info, device);
         if vol.snapshot {
-            view.array_name = vol.name();
+            view.array_name = driver.array_name(&vol);
         }
         Ok(view)
     }
 }
-
-/// Re-exported for the command line: parse `key=value` arguments.
-pub use config::parse_key_values;

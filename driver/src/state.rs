@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::discovery::Discovery;
+use crate::array::{ArrayKind, PoolDiscovery};
 use crate::naming::{ContentType, VolumeType};
 
 /// The state format version written by this build.
@@ -172,11 +172,14 @@ pub struct PoolState {
     pub version: u32,
     /// The pool's local name.
     pub name: String,
+    /// Its driver; pools saved before there was a choice are PowerFlex pools.
+    #[serde(default)]
+    pub driver: ArrayKind,
     /// Its configuration keys, password included.
     pub config: BTreeMap<String, String>,
     /// What discovery found at creation or the last `set`.
     #[serde(default)]
-    pub discovery: Option<Discovery>,
+    pub discovery: Option<PoolDiscovery>,
     /// Its volumes by `type/name`.
     #[serde(default)]
     pub volumes: BTreeMap<String, VolumeRecord>,
@@ -373,6 +376,7 @@ mod tests {
         PoolState {
             version: FORMAT_VERSION,
             name: name.into(),
+            driver: ArrayKind::PowerFlex,
             config: BTreeMap::from([("powerflex.user.password".to_string(), "pw".to_string())]),
             discovery: None,
             volumes: BTreeMap::new(),
@@ -429,6 +433,18 @@ mod tests {
             .filter(|n| n.starts_with(".tmp-") && n != ".tmp-crash")
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn pools_saved_before_drivers_existed_are_powerflex_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::open(dir.path()).unwrap();
+        fs::write(dir.path().join("pools/old.json"), br#"{"version":1,"name":"old","config":{}}"#).unwrap();
+        assert_eq!(s.pool("old").unwrap().driver, ArrayKind::PowerFlex);
+        let mut p = pool("new");
+        p.driver = ArrayKind::Alletra;
+        s.save_pool(&p).unwrap();
+        assert_eq!(s.pool("new").unwrap(), p);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use powerflex_driver::array::ArrayKind;
 use powerflex_driver::connector::{self, ConnectorChoice, ConnectorError, LoopConnector, SimConnector, VolumeRef};
 use powerflex_driver::Connector;
 use powerflex_sim::dataplane::PlaneKind;
@@ -103,7 +104,8 @@ async fn the_admin_surface_refuses_clearly() {
     sim.check().await.unwrap();
     let d = driver_with(&gw, &[], Arc::new(SimConnector::new(&options(&gw)).unwrap())).await;
     let target = d.target();
-    let ghost = VolumeRef { id: "0123456789abcdef".into(), name: "ghost".into(), size: 8 << 30 };
+    let ghost =
+        VolumeRef { id: "0123456789abcdef".into(), name: "ghost".into(), size: 8 << 30, nguid: None, wwn: None };
     let err = sim.open(&target, &ghost, Duration::from_secs(1)).await.err().expect("unknown volume");
     assert!(err.to_string().contains("0123456789abcdef"), "{err}");
     let v = powerflex_driver::Volume::new(
@@ -116,7 +118,7 @@ async fn the_admin_surface_refuses_clearly() {
     d.create_volume(&v, &size).await.unwrap();
     d.create_volume(&w, &size).await.unwrap();
     let info = d.volume_info(&v).await.unwrap().unwrap();
-    let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size };
+    let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
     // Before any mapping this host is unknown to the gateway.
     let err = sim.open(&target, &vref, Duration::from_secs(1)).await.err().expect("unknown host");
     assert!(err.to_string().contains("Could not find the host"), "{err}");
@@ -147,7 +149,7 @@ async fn pflex_pools_build_the_chosen_connector_per_pool() {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings { ca_pem: Some(gw.ca_cert_pem.clone().into_bytes()), ..Settings::default() };
     let p = Pools::with_connector(StateDir::open(dir.path()).unwrap(), settings, ConnectorChoice::Sim);
-    let keys = powerflex_driver::config::parse_key_values([
+    let keys = powerflex_driver::keys::parse_key_values([
         format!("powerflex.gateway={}", gw.url),
         format!("powerflex.user.password={}", gw.password),
         "powerflex.pool=sp1".to_string(),
@@ -155,7 +157,7 @@ async fn pflex_pools_build_the_chosen_connector_per_pool() {
         "powerflex.mode=nvme".to_string(),
     ])
     .unwrap();
-    p.create("p1", &keys).await.unwrap();
+    p.create("p1", ArrayKind::PowerFlex, &keys).await.unwrap();
     let none = std::collections::BTreeMap::new();
     p.volume_create("p1", VolumeType::Custom, "a", ContentType::Block, &none).await.unwrap();
     // Attached through the sim connector: mapped, no kernel device.

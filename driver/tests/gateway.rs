@@ -5,10 +5,12 @@ mod support;
 
 use std::sync::Arc;
 
-use powerflex_driver::client::{Client, ClientError, ErrorCode};
-use powerflex_driver::config::{Mode, PoolConfig, PoolRef};
-use powerflex_driver::discovery::{self, HostProbe};
+use powerflex_driver::host::HostProbe;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
+use powerflex_driver::powerflex::client::{Client, ClientError, ErrorCode};
+use powerflex_driver::powerflex::config::{Mode, PoolConfig, PoolRef};
+use powerflex_driver::powerflex::discovery;
+use powerflex_driver::powerflex::PowerFlexName;
 use powerflex_driver::{ClientOptions, CopyMethod, CopyRequest, CreateOptions, Error, Volume};
 use support::*;
 use uuid::Uuid;
@@ -263,7 +265,7 @@ async fn gateway_errors_are_typed() {
     let err = c.query_domain_id("nope").await.unwrap_err();
     assert!(err.is(ErrorCode::DomainNotFound), "{err}");
     let d = discovery::discover(&c, &config(&gw, &[]), &HostProbe::default()).await.unwrap();
-    let req = powerflex_driver::client::types::CreateVolume {
+    let req = powerflex_driver::powerflex::client::types::CreateVolume {
         name: "x".repeat(32),
         volume_size_in_gb: "8".into(),
         volume_type: "ThinProvisioned".into(),
@@ -271,8 +273,10 @@ async fn gateway_errors_are_typed() {
     };
     let err = c.create_volume(&req).await.unwrap_err();
     assert!(err.is(ErrorCode::NameTooLong), "{err}");
-    let vid =
-        c.create_volume(&powerflex_driver::client::types::CreateVolume { name: "plain".into(), ..req }).await.unwrap();
+    let vid = c
+        .create_volume(&powerflex_driver::powerflex::client::types::CreateVolume { name: "plain".into(), ..req })
+        .await
+        .unwrap();
     let host =
         c.create_host("other", "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001").await.unwrap();
     let err = c.remove_mapped_host(&vid, &host).await.unwrap_err();
@@ -358,7 +362,10 @@ async fn attach_creates_the_host_and_detach_removes_it_with_the_last_mapping() {
     let att = d.attach_volume(&a).await.unwrap();
     assert!(att.newly_mapped);
     assert_eq!(att.device.size().unwrap(), 8 * GIB);
-    let host = powerflex_driver::host::find_host(d.client(), &d.identity().nqn()).await.unwrap().expect("host entity");
+    let host = powerflex_driver::powerflex::hosts::find_host(d.client(), &d.identity().nqn())
+        .await
+        .unwrap()
+        .expect("host entity");
     assert_eq!(host.nqn.as_deref(), Some(d.identity().nqn().as_str()));
     assert!(host.nqn.unwrap().starts_with("nqn.2014-08.org.nvmexpress:uuid:"));
     assert_eq!(d.volume_info(&a).await.unwrap().unwrap().mapped_hosts, vec![host.id.clone()]);
@@ -369,7 +376,7 @@ async fn attach_creates_the_host_and_detach_removes_it_with_the_last_mapping() {
 
     d.detach_volume(&a).await.unwrap();
     assert!(scratch.is_connected(), "b is still mapped");
-    assert!(powerflex_driver::host::find_host(d.client(), &d.identity().nqn()).await.unwrap().is_some());
+    assert!(powerflex_driver::powerflex::hosts::find_host(d.client(), &d.identity().nqn()).await.unwrap().is_some());
     d.detach_volume(&b).await.unwrap();
     assert!(!scratch.is_connected(), "disconnected with the last volume");
     assert_no_host_leftovers(&d).await;
@@ -690,7 +697,7 @@ async fn a_host_copy_is_refused_on_a_pool_without_zero_padding() {
     // A volume made there by someone else, since the driver refuses to create one.
     let src = custom_block();
     full.client()
-        .create_volume(&powerflex_driver::client::types::CreateVolume {
+        .create_volume(&powerflex_driver::powerflex::client::types::CreateVolume {
             name: src.name(),
             volume_size_in_gb: "8".into(),
             volume_type: "ThinProvisioned".into(),
@@ -823,7 +830,7 @@ async fn a_failed_attach_reverts_before_another_driver_of_the_host_attaches() {
     assert!(matches!(err, Error::Connector(_)), "A fails with its own error: {err}");
     let att = attach_b.expect("B attaches");
 
-    let host = powerflex_driver::host::find_host(b.client(), &b.identity().nqn()).await.unwrap();
+    let host = powerflex_driver::powerflex::hosts::find_host(b.client(), &b.identity().nqn()).await.unwrap();
     let host = host.expect("the host entity B uses is still there");
     assert_eq!(b.volume_info(&v).await.unwrap().unwrap().mapped_hosts, vec![host.id], "B's mapping is still there");
     assert!(att.newly_mapped, "B mapped the volume itself, after A's revert");

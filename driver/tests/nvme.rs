@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use powerflex_driver::connector::nvme::NvmeConnector;
-use powerflex_driver::discovery::HostProbe;
+use powerflex_driver::host::HostProbe;
 use support::data::{run_data_test, Expect};
 
 fn nvme_available() -> bool {

@@ -6,7 +6,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use powerflex_driver::config::parse_key_values;
+use powerflex_driver::array::{ArrayDriver, ArrayKind, PoolDiscovery};
+use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
 use powerflex_driver::pool::{Pools, Settings};
 use powerflex_driver::state::{StateDir, StateError};
@@ -37,16 +38,21 @@ async fn pools_and_volumes_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let (p, _) = pools(&gw, dir.path());
 
-    let view = p.create("p1", &keys(&gw, &["volume.size=10GiB"])).await.unwrap();
+    let view = p.create("p1", ArrayKind::PowerFlex, &keys(&gw, &["volume.size=10GiB"])).await.unwrap();
     assert_eq!(view.config["powerflex.user.password"], "<redacted>");
-    assert_eq!(view.discovery.as_ref().unwrap().pool.name.as_deref(), Some("sp1"));
+    let Some(PoolDiscovery::PowerFlex(d)) = &view.discovery else { panic!("{:?}", view.discovery) };
+    assert_eq!(d.pool.name.as_deref(), Some("sp1"));
+    assert_eq!(view.driver, ArrayKind::PowerFlex);
     let shown = serde_json::to_string(&p.show("p1", true).await.unwrap()).unwrap();
     assert!(!shown.contains(&gw.password), "password shown: {shown}");
     assert!(shown.contains("usage"));
     assert_eq!(p.get("p1", "powerflex.user.password").unwrap().as_deref(), Some("<redacted>"));
     assert_eq!(p.get("p1", "powerflex.clone_copy").unwrap(), None);
     assert!(matches!(p.get("p1", "bogus"), Err(Error::Config(_))));
-    assert!(matches!(p.create("p1", &keys(&gw, &[])).await, Err(Error::State(StateError::PoolExists(_)))));
+    assert!(matches!(
+        p.create("p1", ArrayKind::PowerFlex, &keys(&gw, &[])).await,
+        Err(Error::State(StateError::PoolExists(_)))
+    ));
 
     // The password is kept locally, in a private file.
     let raw = std::fs::read_to_string(dir.path().join("pools/p1.json")).unwrap();
@@ -100,16 +106,16 @@ async fn pools_and_volumes_by_name() {
     p.volume_detach("p1", VolumeType::Custom, "data/snap0").await.unwrap();
 
     // The pool cannot go while it has volumes.
-    assert!(matches!(p.delete("p1"), Err(Error::State(StateError::PoolInUse { .. }))));
+    assert!(matches!(p.delete("p1").await, Err(Error::State(StateError::PoolInUse { .. }))));
     for name in ["data/snap0", "data", "data2", "thick"] {
         p.volume_delete("p1", VolumeType::Custom, name).await.unwrap();
     }
     assert!(p.volume_list("p1").await.unwrap().is_empty());
-    let d = p.driver("p1").await.unwrap();
+    let ArrayDriver::PowerFlex(d) = p.driver("p1").await.unwrap() else { panic!("a PowerFlex pool") };
     let left: Vec<String> = d.list_volumes().await.unwrap().into_iter().map(|v| v.name).collect();
     assert!(left.is_empty(), "volumes left on the array: {left:?}");
     assert_no_host_leftovers(&d).await;
-    p.delete("p1").unwrap();
+    p.delete("p1").await.unwrap();
     assert!(p.list().unwrap().is_empty());
 }
 
@@ -121,17 +127,31 @@ async fn a_failed_create_keeps_no_record_and_bad_pools_are_refused() {
     // Unreachable gateway: pool creation fails and nothing is saved.
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.gateway".into(), "https://127.0.0.1:1".into());
-    assert!(p.create("dead", &k).await.is_err());
+    assert!(p.create("dead", ArrayKind::PowerFlex, &k).await.is_err());
     assert!(p.list().unwrap().is_empty());
+    // The same for an Alletra pool with LXD's placeholder configuration
+    // (its storage_pools.sh "fails cleanly" case), and for alletra keys given to powerflex.
+    let lxd = parse_key_values([
+        "alletra.wsapi=https://127.0.0.1:1",
+        "alletra.user.name=admin",
+        "alletra.user.password=secret",
+        "alletra.cpg=fakecpg",
+        "alletra.mode=iscsi",
+    ])
+    .unwrap();
+    assert!(p.create("dead-alletra", ArrayKind::Alletra, &lxd).await.is_err());
+    assert!(p.list().unwrap().is_empty());
+    let err = p.create("x", ArrayKind::PowerFlex, &lxd).await.unwrap_err();
+    assert!(err.to_string().contains("alletra."), "{err}");
     // Unknown key and sdc mode name their key.
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.colour".into(), "red".into());
-    assert!(p.create("x", &k).await.unwrap_err().to_string().contains("powerflex.colour"));
+    assert!(p.create("x", ArrayKind::PowerFlex, &k).await.unwrap_err().to_string().contains("powerflex.colour"));
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.mode".into(), "sdc".into());
-    assert!(p.create("x", &k).await.unwrap_err().to_string().contains("not yet supported"));
+    assert!(p.create("x", ArrayKind::PowerFlex, &k).await.unwrap_err().to_string().contains("not yet supported"));
 
-    p.create("p", &keys(&gw, &[])).await.unwrap();
+    p.create("p", ArrayKind::PowerFlex, &keys(&gw, &[])).await.unwrap();
     // A VM name clash on the array: the local record is removed again.
     let err = p
         .volume_create("p", VolumeType::VirtualMachine, "vm1", ContentType::Filesystem, &BTreeMap::new())

@@ -20,9 +20,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use powerflex_driver::client::types::CreateVolume;
-use powerflex_driver::discovery;
 use powerflex_driver::naming::{ContentType, VolumeType};
+use powerflex_driver::powerflex::client::types::CreateVolume;
+use powerflex_driver::powerflex::discovery;
+use powerflex_driver::powerflex::PowerFlexName;
 use powerflex_driver::{CopyMethod, CopyRequest, CreateOptions, Error as DriverError};
 use serde_json::Value;
 
@@ -132,11 +133,12 @@ pub async fn raw_volume(hx: &Harness, name: &str, gib: u64, thick: bool) -> Resu
 async fn lxd_pool_discovery(hx: &Harness, _inst: u32) -> Result<(), String> {
     let d = hx.drv.discovery();
     let mut by_id = hx.drv.config().clone();
-    by_id.pool = powerflex_driver::config::PoolRef::Id(d.pool.id.clone());
+    by_id.pool = powerflex_driver::powerflex::config::PoolRef::Id(d.pool.id.clone());
     let pool_name = d.pool.name.clone().ok_or("the pool has no name")?;
     let domain_name = d.domain.name.clone().ok_or("the protection domain has no name")?;
     let mut by_name = by_id.clone();
-    by_name.pool = powerflex_driver::config::PoolRef::InDomain { pool: pool_name.clone(), domain: domain_name.clone() };
+    by_name.pool =
+        powerflex_driver::powerflex::config::PoolRef::InDomain { pool: pool_name.clone(), domain: domain_name.clone() };
     let a = discovery::resolve_pool(hx.client(), &by_id).await.map_err(e("pool by ID"))?;
     let b = discovery::resolve_pool(hx.client(), &by_name).await.map_err(e("pool by name"))?;
     ensure(a.id == b.id && a.id == d.pool.id, || format!("by ID {} but by name {}", a.id, b.id))?;
@@ -144,15 +146,19 @@ async fn lxd_pool_discovery(hx: &Harness, _inst: u32) -> Result<(), String> {
         format!("pool's protectionDomainId {:?}", a.protection_domain_id)
     })?;
     let mut bad_domain = by_name.clone();
-    bad_domain.pool =
-        powerflex_driver::config::PoolRef::InDomain { pool: pool_name, domain: format!("{}-no-such-domain", hx.tag) };
+    bad_domain.pool = powerflex_driver::powerflex::config::PoolRef::InDomain {
+        pool: pool_name,
+        domain: format!("{}-no-such-domain", hx.tag),
+    };
     match discovery::resolve_pool(hx.client(), &bad_domain).await {
         Err(DriverError::DomainNotFound { .. }) => {}
         other => return Err(format!("unknown domain: expected DomainNotFound (142), got {other:?}")),
     }
     let mut bad_pool = by_name;
-    bad_pool.pool =
-        powerflex_driver::config::PoolRef::InDomain { pool: format!("{}-no-such-pool", hx.tag), domain: domain_name };
+    bad_pool.pool = powerflex_driver::powerflex::config::PoolRef::InDomain {
+        pool: format!("{}-no-such-pool", hx.tag),
+        domain: domain_name,
+    };
     match discovery::resolve_pool(hx.client(), &bad_pool).await {
         Err(DriverError::PoolNotFound { .. }) => Ok(()),
         other => Err(format!("unknown pool: expected PoolNotFound, got {other:?}")),

@@ -14,18 +14,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use powerflex_driver::array::{ArrayKind, PoolDiscovery};
 use powerflex_driver::blockcopy::Progress;
 use powerflex_driver::connector::ConnectorChoice;
+use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{format_size, parse_size, ContentType, VolumeType};
-use powerflex_driver::pool::{parse_key_values, Pools, Settings};
+use powerflex_driver::pool::{PoolView, Pools, Settings};
 use powerflex_driver::state::StateDir;
-use powerflex_driver::Error;
+use powerflex_driver::{CopyMethod, Error};
 
 #[derive(Parser)]
 #[command(
     name = "pflex",
     version,
-    about = "PowerFlex 4.x storage pools and volumes (NVMe/TCP; loop and sim connectors for pflex-sim)"
+    about = "PowerFlex 4.x and HPE Alletra storage pools and volumes (NVMe/TCP, iSCSI; loop and sim connectors for the emulators)"
 )]
 struct Cli {
     /// Local state directory (default: $XDG_STATE_HOME/pflex).
@@ -46,10 +48,11 @@ struct Cli {
     /// Concurrent gateway connections allowed.
     #[arg(long, global = true, env = "PFLEX_MAX_CONNECTIONS", default_value_t = 8)]
     max_connections: usize,
-    /// How this host reaches volume bytes: nvme (NVMe/TCP with nvme-cli; real arrays, or
-    /// pflex-sim's nvmet plane), loop (a loop device over pflex-sim's backing file; root,
-    /// pflex-sim on this machine with the file or nvmet plane), sim (pflex-sim's HTTPS data
-    /// surface; no root, file or nvmet plane).
+    /// How this host reaches volume bytes: nvme (the array's protocol through the kernel:
+    /// NVMe/TCP with nvme-cli, or iSCSI with iscsiadm for an Alletra pool with
+    /// alletra.mode=iscsi; real arrays, or the emulators' kernel planes), loop (a loop device
+    /// over pflex-sim's backing file; root, pflex-sim on this machine with the file or nvmet
+    /// plane), sim (the emulator's HTTPS data surface; no root).
     #[arg(long, global = true, env = "PFLEX_CONNECTOR", default_value = "nvme")]
     connector: ConnectorChoice,
     /// Time to wait for a device after mapping, seconds.
@@ -77,8 +80,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PoolCmd {
-    /// Create a pool: pflex pool create NAME powerflex.gateway=URL powerflex.user.password=PW powerflex.pool=... [key=value...]
-    Create { name: String, keys: Vec<String> },
+    /// Create a pool, as lxc storage create does: pflex pool create NAME DRIVER KEY=VALUE...
+    /// (DRIVER may be left out: powerflex, the default, or alletra), e.g. pflex pool create p1 alletra
+    /// alletra.wsapi=URL alletra.user.name=U alletra.user.password=PW alletra.cpg=CPG
+    Create {
+        name: String,
+        /// The driver (powerflex or alletra) followed by the keys; without a driver, powerflex.
+        args: Vec<String>,
+    },
     /// List pools.
     List,
     /// Show a pool (password redacted).
@@ -132,6 +141,32 @@ enum VolumeCmd {
     List { pool: String },
     /// Show a volume.
     Show { pool: String, volume: String },
+}
+
+/// One line of `pool list`.
+fn pool_row(p: &PoolView) -> Vec<String> {
+    let key = |k: &str| p.config.get(k).cloned().unwrap_or_default();
+    let (gateway, pool, domain, mode) = match &p.discovery {
+        Some(PoolDiscovery::PowerFlex(d)) => (
+            key("powerflex.gateway"),
+            format!("{} ({})", d.pool.name.clone().unwrap_or_default(), d.pool.id),
+            d.domain.name.clone().unwrap_or_default(),
+            d.mode.to_string(),
+        ),
+        Some(PoolDiscovery::Alletra(d)) => {
+            (key("alletra.wsapi"), d.volume_set.clone(), key("alletra.cpg"), d.mode.to_string())
+        }
+        None => Default::default(),
+    };
+    vec![p.name.clone(), p.driver.to_string(), gateway, pool, domain, mode, p.volumes.to_string()]
+}
+
+/// `DRIVER KEY=VALUE...` → the driver (PowerFlex when the first argument is a key) and the keys.
+fn split_driver(args: &[String]) -> Result<(ArrayKind, &[String]), Error> {
+    match args.first() {
+        Some(first) if !first.contains('=') => Ok((first.parse().map_err(Error::Invalid)?, &args[1..])),
+        _ => Ok((ArrayKind::PowerFlex, args)),
+    }
 }
 
 /// `[type/]name[/snapshot]` → type and the rest.
@@ -246,9 +281,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let f = cli.format;
     match cli.command {
         Command::Pool(cmd) => match cmd {
-            PoolCmd::Create { name, keys } => {
-                let keys = parse_key_values(&keys)?;
-                let v = pools.create(&name, &keys).await?;
+            PoolCmd::Create { name, args } => {
+                let (driver, keys) = split_driver(&args)?;
+                let keys = parse_key_values(keys)?;
+                let v = pools.create(&name, driver, &keys).await?;
                 match f {
                     Format::Json => json(&v),
                     Format::Table => println!("Storage pool {name} created"),
@@ -259,21 +295,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 match f {
                     Format::Json => json(&list),
                     Format::Table => table(
-                        &["NAME", "GATEWAY", "POOL", "DOMAIN", "MODE", "VOLUMES"],
-                        list.iter()
-                            .map(|p| {
-                                let d = p.discovery.as_ref();
-                                vec![
-                                    p.name.clone(),
-                                    p.config.get("powerflex.gateway").cloned().unwrap_or_default(),
-                                    d.map(|d| format!("{} ({})", d.pool.name.clone().unwrap_or_default(), d.pool.id))
-                                        .unwrap_or_default(),
-                                    d.and_then(|d| d.domain.name.clone()).unwrap_or_default(),
-                                    d.map(|d| d.mode.to_string()).unwrap_or_default(),
-                                    p.volumes.to_string(),
-                                ]
-                            })
-                            .collect(),
+                        &["NAME", "DRIVER", "GATEWAY", "POOL", "DOMAIN/CPG", "MODE", "VOLUMES"],
+                        list.iter().map(pool_row).collect(),
                     ),
                 }
             }
@@ -293,7 +316,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
             PoolCmd::Delete { name } => {
-                pools.delete(&name)?;
+                pools.delete(&name).await?;
                 if f == Format::Table {
                     println!("Storage pool {name} deleted");
                 }
@@ -371,8 +394,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     Format::Json => json(&report),
                     Format::Table => {
                         println!("Storage volume {source} copied to {target} ({:?})", report.method);
-                        if report.passes > 0 {
-                            println!("{} pass(es): {}", report.passes, report.stats);
+                        match report.method {
+                            CopyMethod::HostCopy => println!("{} pass(es): {}", report.passes, report.stats),
+                            CopyMethod::PhysicalCopy => println!("{} physical cop(ies) on the array", report.passes),
+                            CopyMethod::Snapshot => {}
                         }
                     }
                 }
@@ -466,5 +491,19 @@ mod tests {
         assert_eq!(cli.connector, ConnectorChoice::Sim);
         assert!(Cli::try_parse_from(["pflex", "--connector", "iscsi", "pool", "list"]).is_err());
         assert!(Cli::try_parse_from(["pflex", "volume", "frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn pool_create_takes_an_optional_driver_first() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = args(&["alletra", "alletra.wsapi=https://127.0.0.1:8443", "alletra.cpg=c"]);
+        let (kind, keys) = split_driver(&a).unwrap();
+        assert_eq!((kind, keys.len()), (ArrayKind::Alletra, 2));
+        let p = args(&["powerflex.gateway=https://127.0.0.1:8443"]);
+        assert_eq!(split_driver(&p).unwrap(), (ArrayKind::PowerFlex, &p[..]));
+        let e = split_driver(&args(&["pure", "pure.gateway=x"])).unwrap_err();
+        assert!(e.to_string().contains("not a storage driver"), "{e}");
+        assert_eq!(split_driver(&[]).unwrap().0, ArrayKind::PowerFlex);
+        Cli::try_parse_from(["pflex", "pool", "create", "p1", "alletra", "alletra.cpg=x"]).unwrap();
     }
 }

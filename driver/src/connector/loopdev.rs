@@ -33,7 +33,8 @@ use async_trait::async_trait;
 
 use super::sim::AdminClient;
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
-use crate::client::{ClientError, ClientOptions};
+use crate::http::ClientOptions;
+use crate::powerflex::client::ClientError;
 
 /// The loop control device.
 pub const LOOP_CONTROL: &str = "/dev/loop-control";

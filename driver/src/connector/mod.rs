@@ -31,7 +31,9 @@
 //! keeps its meaning (the array's host protocol); the connector is how this
 //! host reaches the bytes.
 
+pub mod command;
 pub mod file;
+pub mod iscsi;
 pub mod loopdev;
 pub mod nvme;
 pub mod sim;
@@ -47,8 +49,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::client::{ClientError, ClientOptions};
+use crate::http::ClientOptions;
+use crate::powerflex::client::ClientError;
 
+pub use self::iscsi::IscsiConnector;
 pub use self::loopdev::LoopConnector;
 pub use self::nvme::NvmeConnector;
 pub use self::sim::SimConnector;
@@ -200,12 +204,18 @@ pub struct Target {
 /// The volume a connector is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeRef {
-    /// The gateway volume ID (16 hex characters).
+    /// The array's volume ID (PowerFlex: 16 hex characters; Alletra: the name,
+    /// which is how the WSAPI addresses volumes).
     pub id: String,
     /// The array name.
     pub name: String,
     /// The size in bytes.
     pub size: u64,
+    /// The NVMe namespace's NGUID when the array reports it (Alletra); PowerFlex's
+    /// derives from the volume and system IDs.
+    pub nguid: Option<String>,
+    /// The SCSI WWN when the array reports it (Alletra, for iSCSI devices).
+    pub wwn: Option<String>,
 }
 
 /// A connector failure.

@@ -13,9 +13,7 @@
 //! Commands go through a [`CommandRunner`] and paths are relative to
 //! configurable roots, so the logic is testable without the kernel modules.
 
-use std::io;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,8 +21,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::command::{CommandOutput, CommandRunner, SystemRunner};
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
-use crate::discovery::HostProbe;
+use crate::host::HostProbe;
 
 /// The NVMe/TCP discovery port.
 pub const DISCOVERY_PORT: u16 = 8009;
@@ -34,55 +33,6 @@ pub const TRANSPORT_PORT: u16 = 4420;
 pub const POWERFLEX_OUI: &str = "64b94e";
 /// How often device presence is polled.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// Time allowed for one nvme-cli command.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The result of a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandOutput {
-    /// Whether it exited with status 0.
-    pub success: bool,
-    /// The status, for messages.
-    pub status: String,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-}
-
-/// Runs external commands; replaced in tests.
-#[async_trait]
-pub trait CommandRunner: Send + Sync {
-    /// Runs `program` with `args` and waits for it.
-    async fn run(&self, program: &str, args: &[String]) -> io::Result<CommandOutput>;
-}
-
-/// Runs commands for real, each with [`COMMAND_TIMEOUT`].
-#[derive(Debug, Default)]
-pub struct SystemRunner;
-
-#[async_trait]
-impl CommandRunner for SystemRunner {
-    async fn run(&self, program: &str, args: &[String]) -> io::Result<CommandOutput> {
-        let child = tokio::process::Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{program} timed out")))??;
-        Ok(CommandOutput {
-            success: out.status.success(),
-            status: out.status.to_string(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-}
-
 /// The NVMe namespace GUID PowerFlex gives a volume.
 pub fn nguid(volume_id: &str, system_id: &str) -> String {
     let sys = system_id.to_ascii_lowercase();
@@ -233,7 +183,11 @@ impl NvmeConnector {
             let mut names: Vec<String> = entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("nvme-eui.") && !n.contains("-part") && n.contains(&volume.id))
+                .filter(|n| n.starts_with("nvme-eui.") && !n.contains("-part"))
+                .filter(|n| match &volume.nguid {
+                    Some(g) => n.ends_with(&g.to_ascii_lowercase()),
+                    None => n.contains(&volume.id),
+                })
                 .collect();
             names.sort();
             if let Some(name) = names.first() {
@@ -241,7 +195,10 @@ impl NvmeConnector {
                 return Some(std::fs::canonicalize(&link).unwrap_or(link));
             }
         }
-        let wanted = format!("eui.{}", nguid(&volume.id, &target.system_id));
+        let wanted = match &volume.nguid {
+            Some(g) => format!("eui.{}", g.to_ascii_lowercase()),
+            None => format!("eui.{}", nguid(&volume.id, &target.system_id)),
+        };
         let blocks = std::fs::read_dir(self.sys_root.join("block")).ok()?;
         let mut found: Vec<String> = blocks
             .flatten()
@@ -265,6 +222,10 @@ impl NvmeConnector {
             if self.find_session(n).is_some() {
                 return Some(n.clone());
             }
+        }
+        if target.system_id.is_empty() {
+            // No system ID to recognise the session by (Alletra): ask the targets again.
+            return self.discover(target).await.ok();
         }
         // The subsystem NQN of a PowerFlex system contains its ID.
         self.find_session(&target.system_id)
@@ -422,6 +383,7 @@ impl Connector for NvmeConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
     use std::path::Path;
     use std::sync::Mutex as StdMutex;
 
@@ -468,7 +430,7 @@ mod tests {
     }
 
     fn volume() -> VolumeRef {
-        VolumeRef { id: "694a2d140000000b".into(), name: "u_x".into(), size: 8 << 30 }
+        VolumeRef { id: "694a2d140000000b".into(), name: "u_x".into(), size: 8 << 30, nguid: None, wwn: None }
     }
 
     fn fake_host(root: &Path) -> HostProbe {

@@ -8,9 +8,13 @@
 //! GET  /sim/volumes/{id}/extents?nqn=<hostNqn>&offset=&length= -> the data extents
 //! ```
 //!
+//! `alletra-sim` serves the same surface with volumes by name and the host by
+//! its entity's name (`/sim/volumes/{name}/data?host=<hostname>`):
+//! [`SimConnector::for_alletra`].
+//!
 //! Requests authenticate with Basic user:password (the pool's gateway
 //! credentials) and use the gateway client's TLS settings
-//! ([`crate::client::http_client`]). The simulator serves a volume's bytes
+//! ([`crate::http::http_client`]). The simulator serves a volume's bytes
 //! only to a host the volume is mapped to, so attach still maps first; an
 //! unmapped volume is refused with the gateway's error, which is passed on.
 //!
@@ -41,7 +45,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, Target, VolumeRef};
-use crate::client::{http_client, snippet, ApiError, ClientError, ClientOptions};
+use crate::http::{http_client, snippet, ClientOptions};
+use crate::powerflex::client::{ApiError, ClientError};
 
 /// The most bytes one data request moves (the simulator's limit).
 pub const MAX_CHUNK: usize = 16 << 20;
@@ -102,6 +107,8 @@ impl Drop for Runtime {
 
 struct AdminInner {
     base: String,
+    /// The query parameter naming the host: `nqn` (pflex-sim) or `host` (alletra-sim).
+    host_param: &'static str,
     user: String,
     password: String,
     http: reqwest::Client,
@@ -124,8 +131,14 @@ impl std::fmt::Debug for AdminClient {
 type Query = Vec<(&'static str, String)>;
 
 impl AdminClient {
-    /// A client with the gateway's URL, credentials and TLS options.
+    /// A client for `pflex-sim` with the gateway's URL, credentials and TLS
+    /// options; hosts are named by NQN (`?nqn=`).
     pub fn new(options: &ClientOptions) -> Result<AdminClient, ConnectorError> {
+        AdminClient::with_host_param(options, "nqn")
+    }
+
+    /// A client whose requests name the host with `host_param` (`alletra-sim`: `host`).
+    pub fn with_host_param(options: &ClientOptions, host_param: &'static str) -> Result<AdminClient, ConnectorError> {
         let setup =
             |source: ClientError| ConnectorError::Admin { context: "setting up the HTTPS client".into(), source };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,11 +149,12 @@ impl AdminClient {
             .map_err(|e| setup(ClientError::Setup(format!("cannot start the I/O runtime: {e}"))))?;
         let http = {
             let _guard = runtime.enter();
-            http_client(options).map_err(setup)?
+            http_client(options).map_err(|e| setup(ClientError::Setup(e)))?
         };
         Ok(AdminClient {
             inner: Arc::new(AdminInner {
                 base: options.gateway.trim_end_matches('/').to_string(),
+                host_param,
                 user: options.user.clone(),
                 password: options.password.clone(),
                 http,
@@ -220,37 +234,45 @@ impl AdminClient {
         Self::decode("/sim/info", &bytes)
     }
 
-    /// `GET /sim/volumes/{id}/backing?nqn=`: refused unless mapped to `nqn`.
-    pub async fn backing(&self, volume_id: &str, nqn: &str) -> Result<Backing, ClientError> {
+    /// `GET /sim/volumes/{id}/backing?nqn=`: refused unless mapped to `host`.
+    pub async fn backing(&self, volume_id: &str, host: &str) -> Result<Backing, ClientError> {
         let path = format!("/sim/volumes/{volume_id}/backing");
-        let bytes = self.call(Method::GET, path.clone(), vec![("nqn", nqn.to_string())]).await?;
+        let bytes = self.call(Method::GET, path.clone(), vec![(self.inner.host_param, host.to_string())]).await?;
         Self::decode(&path, &bytes)
     }
 
     /// `GET /sim/volumes/{id}/extents?nqn=`: the data extents in `len` bytes at `offset`,
-    /// waiting on this thread. Refused unless mapped to `nqn`.
-    pub fn extents_blocking(&self, volume_id: &str, nqn: &str, offset: u64, len: u64) -> Result<Extents, ClientError> {
+    /// waiting on this thread. Refused unless mapped to `host`.
+    pub fn extents_blocking(&self, volume_id: &str, host: &str, offset: u64, len: u64) -> Result<Extents, ClientError> {
         let path = format!("/sim/volumes/{volume_id}/extents");
-        let query = vec![("nqn", nqn.to_string()), ("offset", offset.to_string()), ("length", len.to_string())];
+        let query = vec![
+            (self.inner.host_param, host.to_string()),
+            ("offset", offset.to_string()),
+            ("length", len.to_string()),
+        ];
         let bytes = self.call_blocking(Method::GET, path.clone(), query, None)?;
         Self::decode(&path, &bytes)
     }
 
     /// `GET /sim/volumes/{id}/data`: `len` (at most [`MAX_CHUNK`]) bytes at `offset`.
-    pub fn read_blocking(&self, volume_id: &str, nqn: &str, offset: u64, len: usize) -> Result<Vec<u8>, ClientError> {
-        let query = vec![("nqn", nqn.to_string()), ("offset", offset.to_string()), ("length", len.to_string())];
+    pub fn read_blocking(&self, volume_id: &str, host: &str, offset: u64, len: usize) -> Result<Vec<u8>, ClientError> {
+        let query = vec![
+            (self.inner.host_param, host.to_string()),
+            ("offset", offset.to_string()),
+            ("length", len.to_string()),
+        ];
         self.call_blocking(Method::GET, format!("/sim/volumes/{volume_id}/data"), query, None)
     }
 
-    /// `GET /sim/volumes/{id}/data` with length 0: whether `nqn` may read the volume.
-    pub async fn probe(&self, volume_id: &str, nqn: &str) -> Result<(), ClientError> {
-        let query = vec![("nqn", nqn.to_string()), ("offset", "0".into()), ("length", "0".into())];
+    /// `GET /sim/volumes/{id}/data` with length 0: whether `host` may read the volume.
+    pub async fn probe(&self, volume_id: &str, host: &str) -> Result<(), ClientError> {
+        let query = vec![(self.inner.host_param, host.to_string()), ("offset", "0".into()), ("length", "0".into())];
         self.call(Method::GET, format!("/sim/volumes/{volume_id}/data"), query).await.map(|_| ())
     }
 
     /// `PUT /sim/volumes/{id}/data`: at most [`MAX_CHUNK`] bytes at `offset`, durable when it returns.
-    pub fn write_blocking(&self, volume_id: &str, nqn: &str, offset: u64, data: Vec<u8>) -> Result<(), ClientError> {
-        let query = vec![("nqn", nqn.to_string()), ("offset", offset.to_string())];
+    pub fn write_blocking(&self, volume_id: &str, host: &str, offset: u64, data: Vec<u8>) -> Result<(), ClientError> {
+        let query = vec![(self.inner.host_param, host.to_string()), ("offset", offset.to_string())];
         self.call_blocking(Method::PUT, format!("/sim/volumes/{volume_id}/data"), query, Some(data)).map(|_| ())
     }
 
@@ -292,13 +314,31 @@ fn io_error(context: String, source: ClientError) -> io::Error {
 #[derive(Debug)]
 pub struct SimConnector {
     admin: AdminClient,
+    /// The host entity's name when the surface is `alletra-sim`'s.
+    alletra_host: Option<String>,
     checked: AtomicBool,
 }
 
 impl SimConnector {
-    /// A connector for the simulator at `gateway` (URL, credentials, TLS options).
+    /// A connector for `pflex-sim` at `gateway` (URL, credentials, TLS options):
+    /// volumes by ID, this host by its NQN.
     pub fn new(gateway: &ClientOptions) -> Result<SimConnector, ConnectorError> {
-        Ok(SimConnector { admin: AdminClient::new(gateway)?, checked: AtomicBool::new(false) })
+        Ok(SimConnector { admin: AdminClient::new(gateway)?, alletra_host: None, checked: AtomicBool::new(false) })
+    }
+
+    /// A connector for `alletra-sim` at `wsapi`: volumes by name, this host by
+    /// its entity's name (`?host=<name>`), as that emulator's data surface asks.
+    pub fn for_alletra(wsapi: &ClientOptions, host: &str) -> Result<SimConnector, ConnectorError> {
+        let admin = AdminClient::with_host_param(wsapi, "host")?;
+        Ok(SimConnector { admin, alletra_host: Some(host.to_string()), checked: AtomicBool::new(false) })
+    }
+
+    /// How the data surface names the volume and this host.
+    fn address<'a>(&'a self, target: &'a Target, volume: &'a VolumeRef) -> (&'a str, &'a str) {
+        match &self.alletra_host {
+            Some(host) => (&volume.name, host),
+            None => (&volume.id, &target.host_nqn),
+        }
     }
 
     /// The admin client it uses.
@@ -333,11 +373,12 @@ impl Connector for SimConnector {
         _timeout: Duration,
     ) -> Result<Box<dyn BlockDevice>, ConnectorError> {
         // The mapping is in place when the gateway answered; a refusal here is final.
-        self.admin.probe(&volume.id, &target.host_nqn).await.map_err(|source| ConnectorError::Admin {
-            context: format!("opening volume {} ({}) for host {}", volume.id, volume.name, target.host_nqn),
+        let (id, host) = self.address(target, volume);
+        self.admin.probe(id, host).await.map_err(|source| ConnectorError::Admin {
+            context: format!("opening volume {id} ({}) for host {host}", volume.name),
             source,
         })?;
-        Ok(Box::new(SimDevice::new(self.admin.clone(), &volume.id, &target.host_nqn, volume.size)))
+        Ok(Box::new(SimDevice::new(self.admin.clone(), id, host, volume.size)))
     }
 
     async fn device_path(
@@ -369,7 +410,7 @@ struct Buffers {
 pub struct SimDevice {
     admin: AdminClient,
     volume_id: String,
-    nqn: String,
+    host: String,
     size: u64,
     buffers: Mutex<Buffers>,
 }
@@ -381,12 +422,12 @@ impl std::fmt::Debug for SimDevice {
 }
 
 impl SimDevice {
-    /// The device of `volume_id` as the host `nqn` sees it.
-    pub fn new(admin: AdminClient, volume_id: &str, nqn: &str, size: u64) -> SimDevice {
+    /// The device of `volume_id` as `host` (its NQN or, on alletra-sim, its name) sees it.
+    pub fn new(admin: AdminClient, volume_id: &str, host: &str, size: u64) -> SimDevice {
         SimDevice {
             admin,
             volume_id: volume_id.to_string(),
-            nqn: nqn.to_string(),
+            host: host.to_string(),
             size,
             buffers: Mutex::new(Buffers::default()),
         }
@@ -405,7 +446,7 @@ impl SimDevice {
     fn fetch(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let data = self
             .admin
-            .read_blocking(&self.volume_id, &self.nqn, offset, len)
+            .read_blocking(&self.volume_id, &self.host, offset, len)
             .map_err(|e| io_error(format!("reading volume {} at {offset}", self.volume_id), e))?;
         if data.len() != len {
             return Err(io::Error::new(
@@ -418,7 +459,7 @@ impl SimDevice {
 
     fn put(&self, offset: u64, data: Vec<u8>) -> io::Result<()> {
         self.admin
-            .write_blocking(&self.volume_id, &self.nqn, offset, data)
+            .write_blocking(&self.volume_id, &self.host, offset, data)
             .map_err(|e| io_error(format!("writing volume {} at {offset}", self.volume_id), e))
     }
 
@@ -500,7 +541,7 @@ impl BlockDevice for SimDevice {
         while pos < range.end {
             let answer = self
                 .admin
-                .extents_blocking(&self.volume_id, &self.nqn, pos, range.end - pos)
+                .extents_blocking(&self.volume_id, &self.host, pos, range.end - pos)
                 .map_err(|e| io_error(format!("data extents of volume {} at {pos}", self.volume_id), e))?;
             if answer.offset != pos || answer.length == 0 || answer.length > range.end - pos {
                 return Err(io::Error::other(format!(

@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use powerflex_driver::blockcopy::CopyStats;
 use powerflex_driver::connector::{BlockDevice, Connector, ConnectorKind, VolumeRef};
-use powerflex_driver::discovery::{self, HostProbe};
 use powerflex_driver::host::HostIdentity;
+use powerflex_driver::host::HostProbe;
 use powerflex_driver::naming::{ContentType, VolumeType, GIB};
-use powerflex_driver::ops::Attachment;
+use powerflex_driver::powerflex::discovery;
+use powerflex_driver::powerflex::PowerFlexName;
+use powerflex_driver::volume::Attachment;
 use powerflex_driver::{CopyMethod, CopyRequest, CreateOptions, Driver, Volume};
 use powerflex_sim::testing::TestGateway;
 use uuid::Uuid;
@@ -186,7 +188,7 @@ pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expe
     // Unmapped, the admin surface refuses the bytes to this host.
     if expect != Expect::Nvme {
         let info = run.snap.volume_info(&v).await.unwrap().unwrap();
-        let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size };
+        let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
         let err = connector.open(&run.snap.target(), &vref, Duration::from_secs(1)).await.err().expect("refused");
         let msg = err.to_string();
         // No mapping left, so no host entity either: the gateway's "Could not find the host".

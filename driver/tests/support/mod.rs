@@ -21,13 +21,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use powerflex_driver::client::Client;
-use powerflex_driver::config::{parse_key_values, PoolConfig};
 use powerflex_driver::connector::{
     BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef,
 };
-use powerflex_driver::discovery::{self, HostProbe};
 use powerflex_driver::host::HostIdentity;
+use powerflex_driver::host::HostProbe;
+use powerflex_driver::keys::parse_key_values;
+use powerflex_driver::powerflex::client::Client;
+use powerflex_driver::powerflex::config::PoolConfig;
+use powerflex_driver::powerflex::discovery;
 use powerflex_driver::{ClientOptions, Driver};
 use powerflex_sim::testing::TestGateway;
 use uuid::Uuid;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use reqwest::Url;
-
+use crate::http::ClientOptions;
+use crate::keys::{parse_base_url, parse_bool, ConfigError, KeySet, REDACTED};
 use crate::naming::{self, parse_size};
 
 /// The gateway URL, e.g. `https://gateway.example:443`.
@@ -50,53 +50,8 @@ pub const KEYS: [&str; 10] = [
     KEY_VOLUME_SIZE,
 ];
 
-/// What replaces the password whenever configuration is shown.
-pub const REDACTED: &str = "<redacted>";
-
 /// The default volume size.
 pub const DEFAULT_VOLUME_SIZE: u64 = 8 * naming::GIB;
-
-/// A configuration error; its message always names the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The key is not a pool key.
-    #[error("unknown configuration key {key:?}")]
-    UnknownKey {
-        /// The key given.
-        key: String,
-    },
-    /// A mandatory key is absent or empty.
-    #[error("missing mandatory configuration key {key:?}")]
-    Missing {
-        /// The key that is needed.
-        key: &'static str,
-    },
-    /// A value does not parse or is not allowed.
-    #[error("invalid value for {key:?}: {reason}")]
-    Invalid {
-        /// The key concerned.
-        key: &'static str,
-        /// Why the value is refused.
-        reason: String,
-    },
-    /// The value is understood but not supported yet.
-    #[error("{key:?}: {reason}")]
-    Unsupported {
-        /// The key concerned.
-        key: &'static str,
-        /// What is not supported.
-        reason: String,
-    },
-    /// A key given as `key=value` on a command line lacks the `=`.
-    #[error("expected key=value, got {0:?}")]
-    NotKeyValue(String),
-    /// The same key was given twice in one command.
-    #[error("configuration key {key:?} given more than once")]
-    Duplicate {
-        /// The key given twice.
-        key: String,
-    },
-}
 
 /// How the host reaches the volumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -160,7 +115,7 @@ pub struct PoolConfig {
     /// The default size of new volumes, in bytes, as given (rounded at creation).
     pub volume_size: u64,
     /// The keys as given, kept so that `show` and `get` return what the user set.
-    raw: BTreeMap<String, String>,
+    keys: KeySet,
 }
 
 impl fmt::Debug for PoolConfig {
@@ -179,46 +134,6 @@ impl fmt::Debug for PoolConfig {
     }
 }
 
-/// Whether `key` is a pool key.
-pub fn is_known_key(key: &str) -> bool {
-    KEYS.contains(&key)
-}
-
-/// Parses `key=value` arguments into a map, refusing an argument without `=`,
-/// an empty key and a key given twice.
-///
-/// Pool keys and volume keys share this syntax, so whether a key is known is
-/// up to the caller: [`PoolConfig::from_map`] and [`PoolConfig::with_changes`]
-/// refuse unknown pool keys, [`crate::pool::Pools::volume_create`] unknown volume keys.
-pub fn parse_key_values<I, S>(args: I) -> Result<BTreeMap<String, String>, ConfigError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let mut map = BTreeMap::new();
-    for arg in args {
-        let arg = arg.as_ref();
-        let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::NotKeyValue(arg.to_string()))?;
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(ConfigError::NotKeyValue(arg.to_string()));
-        }
-        if map.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(ConfigError::Duplicate { key: key.to_string() });
-        }
-    }
-    Ok(map)
-}
-
-/// Parses a boolean the way LXD does.
-pub fn parse_bool(key: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::Invalid { key, reason: format!("{value:?} is not a boolean (use true or false)") }),
-    }
-}
-
 fn is_hex_id(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -226,40 +141,18 @@ fn is_hex_id(s: &str) -> bool {
 impl PoolConfig {
     /// Validates a key map.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        for key in map.keys() {
-            if !is_known_key(key) {
-                return Err(ConfigError::UnknownKey { key: key.clone() });
-            }
-        }
-        let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let keys = KeySet::new(&KEYS, KEY_USER_PASSWORD, map)?;
+        let get = |key: &str| keys.value(key);
 
         let gateway = get(KEY_GATEWAY).ok_or(ConfigError::Missing { key: KEY_GATEWAY })?;
-        let url = Url::parse(gateway)
-            .map_err(|e| ConfigError::Invalid { key: KEY_GATEWAY, reason: format!("{gateway:?} is not a URL: {e}") })?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(ConfigError::Invalid {
-                key: KEY_GATEWAY,
-                reason: format!("{gateway:?} must be an https:// (or http://) URL with a host"),
-            });
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConfigError::Invalid {
-                key: KEY_GATEWAY,
-                reason: "the URL must not have a query or a fragment".into(),
-            });
-        }
-        let gateway = gateway.trim_end_matches('/').to_string();
+        let gateway = parse_base_url(KEY_GATEWAY, gateway)?;
 
         let verify_tls = match get(KEY_GATEWAY_VERIFY) {
             Some(v) => parse_bool(KEY_GATEWAY_VERIFY, v)?,
             None => true,
         };
         let user = get(KEY_USER_NAME).unwrap_or("admin").to_string();
-        let password = map
-            .get(KEY_USER_PASSWORD)
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing { key: KEY_USER_PASSWORD })?
-            .clone();
+        let password = keys.password()?;
 
         let pool_value = get(KEY_POOL).ok_or(ConfigError::Missing { key: KEY_POOL })?;
         let pool = match get(KEY_DOMAIN) {
@@ -323,70 +216,51 @@ impl PoolConfig {
             None => DEFAULT_VOLUME_SIZE,
         };
 
-        Ok(PoolConfig {
-            gateway,
-            verify_tls,
-            user,
-            password,
-            pool,
-            mode,
-            sdt,
-            clone_copy,
-            volume_size,
-            raw: map.clone(),
-        })
+        Ok(PoolConfig { gateway, verify_tls, user, password, pool, mode, sdt, clone_copy, volume_size, keys })
+    }
+
+    /// How to reach the gateway (URL, credentials, verification; default limits).
+    pub fn client_options(&self) -> ClientOptions {
+        let mut o = ClientOptions::new(&self.gateway, &self.user, &self.password);
+        o.verify_tls = self.verify_tls;
+        o
     }
 
     /// The keys as given, password included: only for saving to local state.
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.raw.clone()
+        self.keys.to_map()
     }
 
     /// The keys as given, with the password redacted; for display.
     pub fn shown(&self) -> BTreeMap<String, String> {
-        let mut shown = self.raw.clone();
-        if let Some(v) = shown.get_mut(KEY_USER_PASSWORD) {
-            *v = REDACTED.to_string();
-        }
-        shown
+        self.keys.shown()
     }
 
     /// One key's value for display (the password is redacted); `None` when unset.
     pub fn get(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        if !is_known_key(key) {
-            return Err(ConfigError::UnknownKey { key: key.to_string() });
-        }
-        Ok(self.shown().get(key).cloned())
+        self.keys.get(key)
     }
 
     /// A new configuration with `changes` applied (an empty value unsets a key).
     ///
     /// `powerflex.mode` cannot change once set, as in LXD.
     pub fn with_changes(&self, changes: &BTreeMap<String, String>) -> Result<PoolConfig, ConfigError> {
-        let mut map = self.raw.clone();
-        for (key, value) in changes {
-            if !is_known_key(key) {
-                return Err(ConfigError::UnknownKey { key: key.clone() });
-            }
-            if key == KEY_MODE && self.raw.get(KEY_MODE).is_some_and(|old| old != value) {
+        if let Some(value) = changes.get(KEY_MODE) {
+            if self.keys.value(KEY_MODE).is_some_and(|old| old != value) {
                 return Err(ConfigError::Invalid {
                     key: KEY_MODE,
                     reason: "the mode cannot be changed once set".into(),
                 });
             }
-            if value.is_empty() {
-                map.remove(key);
-            } else {
-                map.insert(key.clone(), value.clone());
-            }
         }
-        PoolConfig::from_map(&map)
+        PoolConfig::from_map(&self.keys.changed(changes)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::parse_key_values;
 
     fn base() -> BTreeMap<String, String> {
         parse_key_values([

@@ -1,17 +1,14 @@
-//! The bearer token and PowerFlex 4.x login.
-//!
-//! The token lives in memory only. Login is `POST /rest/auth/login` with
-//! `{"username","password"}`; only `access_token` is read. When a call gets a
-//! 401 whose Content-Type is not exactly `application/json` (the ingress's
-//! HTML page for an expired token), the token is dropped, the client logs in
-//! again once and the call is retried once.
+//! A login's secret (PowerFlex bearer token, Alletra session key) shared by
+//! every clone of a client: fetched on first use, dropped when the gateway
+//! refuses it, so that exactly one re-login follows however many calls saw it
+//! refused at once.
 
 use tokio::sync::Mutex;
 
 /// The current token, with a generation counter so that concurrent calls that
 /// all saw the same expired token trigger only one re-login.
 #[derive(Debug, Default)]
-pub(crate) struct TokenCell {
+pub struct TokenCell {
     inner: Mutex<TokenState>,
 }
 
@@ -23,7 +20,7 @@ struct TokenState {
 
 /// A token together with the generation it belongs to.
 #[derive(Debug, Clone)]
-pub(crate) struct Token {
+pub struct Token {
     pub value: String,
     pub generation: u64,
 }
@@ -59,26 +56,9 @@ impl TokenCell {
     }
 }
 
-/// Whether a response is the "expired token" 401 that earns one re-login.
-///
-/// A 401 with `Content-Type: application/json` (exactly) is an ordinary
-/// PowerFlex error and is not retried.
-pub(crate) fn is_expired_token(status: u16, content_type: Option<&str>) -> bool {
-    status == 401 && content_type != Some("application/json")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_non_json_401s_are_expired_tokens() {
-        assert!(is_expired_token(401, Some("text/html")));
-        assert!(is_expired_token(401, None));
-        assert!(is_expired_token(401, Some("application/json;charset=UTF-8")));
-        assert!(!is_expired_token(401, Some("application/json")));
-        assert!(!is_expired_token(500, Some("text/html")));
-    }
 
     #[tokio::test]
     async fn invalidation_is_per_generation() {

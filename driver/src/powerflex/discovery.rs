@@ -9,14 +9,14 @@
 //! otherwise.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::types::{ProtectionDomain, StoragePool, System};
-use crate::client::{Client, ErrorCode};
-use crate::config::{Mode, PoolConfig, PoolRef};
 use crate::error::{Error, Result};
+use crate::host::HostProbe;
+use crate::powerflex::client::types::{ProtectionDomain, StoragePool, System};
+use crate::powerflex::client::{Client, ErrorCode};
+use crate::powerflex::config::{Mode, PoolConfig, PoolRef};
 
 /// What discovery found; cached in local state for display, re-read when needed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,46 +35,14 @@ pub struct Discovery {
     pub mode: Mode,
 }
 
-/// Looks at the host to choose a mode; the root is configurable for tests.
-#[derive(Debug, Clone)]
-pub struct HostProbe {
-    root: PathBuf,
-}
-
-impl Default for HostProbe {
-    fn default() -> Self {
-        HostProbe { root: PathBuf::from("/") }
-    }
-}
-
-/// The kernel modules NVMe/TCP needs.
-pub const NVME_MODULES: [&str; 2] = ["nvme_fabrics", "nvme_tcp"];
-
-impl HostProbe {
-    /// A probe that looks under `root` instead of `/`.
-    pub fn with_root(root: impl Into<PathBuf>) -> HostProbe {
-        HostProbe { root: root.into() }
-    }
-
-    /// The NVMe/TCP modules that are not loaded (empty when all are).
-    pub fn missing_nvme_modules(&self) -> Vec<&'static str> {
-        NVME_MODULES.into_iter().filter(|m| !self.root.join("sys/module").join(m).exists()).collect()
-    }
-
-    /// Whether the ScaleIO data client is installed.
-    pub fn has_sdc(&self) -> bool {
-        self.root.join("dev/scini").exists() || self.root.join("opt/emc/scaleio/sdc").exists()
-    }
-
-    /// The mode this host supports.
-    pub fn detect_mode(&self) -> Result<Mode> {
-        if self.missing_nvme_modules().is_empty() {
-            Ok(Mode::Nvme)
-        } else if self.has_sdc() {
-            Err(Error::ModeNotSupported(Mode::Sdc.to_string()))
-        } else {
-            Err(Error::NoModeDetected)
-        }
+/// The mode this host supports.
+pub fn detect_mode(probe: &HostProbe) -> Result<Mode> {
+    if probe.missing_nvme_modules().is_empty() {
+        Ok(Mode::Nvme)
+    } else if probe.has_sdc() {
+        Err(Error::ModeNotSupported(Mode::Sdc.to_string()))
+    } else {
+        Err(Error::NoModeDetected)
     }
 }
 
@@ -85,7 +53,7 @@ pub async fn resolve_pool(client: &Client, config: &PoolConfig) -> Result<Storag
             Ok(pool) => Ok(pool),
             Err(e)
                 if e.is(ErrorCode::StoragePoolNotFound)
-                    || matches!(&e, crate::client::ClientError::Api(a) if a.http_status == 404) =>
+                    || matches!(&e, crate::powerflex::client::ClientError::Api(a) if a.http_status == 404) =>
             {
                 Err(Error::PoolNotFound { pool: id.clone(), domain: None })
             }
@@ -142,7 +110,7 @@ pub async fn discover(client: &Client, config: &PoolConfig, probe: &HostProbe) -
     let system = client.system(&domain.system_id).await?;
     let mode = match config.mode {
         Some(mode) => mode,
-        None => probe.detect_mode()?,
+        None => detect_mode(probe)?,
     };
     let sdt_addresses = target_addresses(client, config, &domain.id).await?;
     Ok(Discovery { version, pool, domain, system, sdt_addresses, mode })
@@ -156,17 +124,17 @@ mod tests {
     fn mode_comes_from_the_host() {
         let dir = tempfile::tempdir().unwrap();
         let probe = HostProbe::with_root(dir.path());
-        assert!(matches!(probe.detect_mode(), Err(Error::NoModeDetected)));
+        assert!(matches!(detect_mode(&probe), Err(Error::NoModeDetected)));
         assert_eq!(probe.missing_nvme_modules(), vec!["nvme_fabrics", "nvme_tcp"]);
 
         std::fs::create_dir_all(dir.path().join("dev")).unwrap();
         std::fs::write(dir.path().join("dev/scini"), b"").unwrap();
-        assert!(matches!(probe.detect_mode(), Err(Error::ModeNotSupported(m)) if m == "sdc"));
+        assert!(matches!(detect_mode(&probe), Err(Error::ModeNotSupported(m)) if m == "sdc"));
 
         std::fs::create_dir_all(dir.path().join("sys/module/nvme_fabrics")).unwrap();
-        assert!(matches!(probe.detect_mode(), Err(Error::ModeNotSupported(_))));
+        assert!(matches!(detect_mode(&probe), Err(Error::ModeNotSupported(_))));
         std::fs::create_dir_all(dir.path().join("sys/module/nvme_tcp")).unwrap();
-        assert_eq!(probe.detect_mode().unwrap(), Mode::Nvme);
+        assert_eq!(detect_mode(&probe).unwrap(), Mode::Nvme);
         assert!(probe.missing_nvme_modules().is_empty());
     }
 }

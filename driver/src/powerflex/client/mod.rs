@@ -15,7 +15,6 @@ pub mod error;
 pub mod types;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
@@ -26,105 +25,9 @@ use tokio::sync::Semaphore;
 pub use error::{ApiError, ClientError, ErrorCode};
 use types::*;
 
-use crate::config::PoolConfig;
+use crate::session::TokenCell;
 
-/// Default time allowed for one request, connection included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time allowed to establish a connection.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default limit of concurrent requests (and so of connections).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
-
-/// How to build a [`Client`].
-#[derive(Clone)]
-pub struct ClientOptions {
-    /// Gateway base URL; paths are appended to it.
-    pub gateway: String,
-    /// User for `/rest/auth/login`.
-    pub user: String,
-    /// Password for `/rest/auth/login`.
-    pub password: String,
-    /// Verify the gateway's certificate (default true).
-    pub verify_tls: bool,
-    /// Extra trusted CA certificates, PEM.
-    pub ca_pem: Option<Vec<u8>>,
-    /// Time allowed for one request.
-    pub timeout: Duration,
-    /// Time allowed to connect.
-    pub connect_timeout: Duration,
-    /// Concurrent requests allowed (at least 1).
-    pub max_connections: usize,
-}
-
-impl std::fmt::Debug for ClientOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientOptions")
-            .field("gateway", &self.gateway)
-            .field("user", &self.user)
-            .field("password", &crate::config::REDACTED)
-            .field("verify_tls", &self.verify_tls)
-            .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
-}
-
-impl ClientOptions {
-    /// Options with the defaults: verification on, default timeouts.
-    pub fn new(gateway: &str, user: &str, password: &str) -> ClientOptions {
-        ClientOptions {
-            gateway: gateway.trim_end_matches('/').to_string(),
-            user: user.to_string(),
-            password: password.to_string(),
-            verify_tls: true,
-            ca_pem: None,
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
-
-    /// Options from a pool configuration.
-    pub fn from_config(config: &PoolConfig) -> ClientOptions {
-        let mut o = ClientOptions::new(&config.gateway, &config.user, &config.password);
-        o.verify_tls = config.verify_tls;
-        o
-    }
-
-    /// Trusts the CA certificates in a PEM file.
-    pub fn ca_file(mut self, path: &std::path::Path) -> Result<ClientOptions, ClientError> {
-        let pem = std::fs::read(path)
-            .map_err(|e| ClientError::Setup(format!("cannot read CA file {}: {e}", path.display())))?;
-        self.ca_pem = Some(pem);
-        Ok(self)
-    }
-}
-
-/// The HTTPS client every gateway connection uses: rustls, the options'
-/// timeouts, certificate verification unless turned off, extra CA certificates.
-/// The `sim` and `loop` connectors build theirs here too, so they trust exactly
-/// what the gateway client trusts.
-pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .timeout(options.timeout)
-        .connect_timeout(options.connect_timeout)
-        .pool_max_idle_per_host(options.max_connections.max(1))
-        .danger_accept_invalid_certs(!options.verify_tls);
-    if let Some(pem) = &options.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| ClientError::Setup(format!("invalid CA certificate: {e}")))?;
-        if certs.is_empty() {
-            return Err(ClientError::Setup("the CA file holds no certificate".into()));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    builder.build().map_err(|e| ClientError::Setup(e.to_string()))
-}
+use crate::http::{http_client, snippet, ClientOptions};
 
 /// A gateway client; cheap to clone, clones share the token and the connection limit.
 #[derive(Clone)]
@@ -137,7 +40,7 @@ struct Inner {
     user: String,
     password: String,
     http: reqwest::Client,
-    token: auth::TokenCell,
+    token: TokenCell,
     limit: Semaphore,
 }
 
@@ -156,14 +59,14 @@ impl Client {
     /// Builds a client; no request is made yet.
     pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
         let max = options.max_connections.max(1);
-        let http = http_client(&options)?;
+        let http = http_client(&options).map_err(ClientError::Setup)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 base: options.gateway.trim_end_matches('/').to_string(),
                 user: options.user,
                 password: options.password,
                 http,
-                token: auth::TokenCell::default(),
+                token: TokenCell::default(),
                 limit: Semaphore::new(max),
             }),
         })
@@ -430,13 +333,4 @@ impl Client {
 
 fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(bytes).map_err(|source| ClientError::Decode { path: path.to_string(), source })
-}
-
-pub(crate) fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut s: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        s.push('…');
-    }
-    s
 }

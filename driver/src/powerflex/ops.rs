@@ -2,7 +2,7 @@
 //! copy, attach and detach.
 //!
 //! Volumes are addressed by [`Volume`] (type, content, UUID, snapshot flag),
-//! from which the array name derives; the driver keeps no state of its own
+//! from which the array name derives ([`PowerFlexName`]); the driver keeps no state of its own
 //! besides the host identity. A virtual machine's block volume brings its
 //! filesystem volume along in every operation but resize and attach.
 //!
@@ -20,106 +20,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::blockcopy::{self, CopyOptions, CopyStats, NoProgress, Progress};
-use crate::client::types::{CreateVolume, Volume as WireVolume};
-use crate::client::{Client, ClientError, ClientOptions, ErrorCode};
-use crate::config::PoolConfig;
-use crate::connector::{BlockDevice, Connector, Target, VolumeRef};
-use crate::discovery::{self, Discovery, HostProbe};
+use crate::connector::{Connector, Target, VolumeRef};
 use crate::error::{Error, Result};
-use crate::host::{self, HostIdentity};
-use crate::naming::{self, round_size, ContentType, ParsedName, VolumeType, GIB};
+use crate::host::{self, HostIdentity, HostProbe};
+use crate::http::ClientOptions;
+use crate::naming::{VolumeType, GIB};
+use crate::powerflex::client::types::{CreateVolume, Volume as WireVolume};
+use crate::powerflex::client::{Client, ClientError, ErrorCode};
+use crate::powerflex::config::PoolConfig;
+use crate::powerflex::discovery::{self, Discovery};
+use crate::powerflex::hosts;
+use crate::powerflex::naming::{self, round_size, PowerFlexName};
 use crate::revert::Reverter;
+use crate::volume::{
+    Attachment, CopyMethod, CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT,
+    GONE_TIMEOUT,
+};
 
 /// Size of a virtual machine's filesystem volume.
 pub const VM_FILESYSTEM_SIZE: u64 = 8 * GIB;
-/// Default wait for a device to appear after mapping.
-pub const DEVICE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default wait for a device to disappear after unmapping.
-pub const GONE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A volume or snapshot as the driver addresses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Volume {
-    /// What it belongs to.
-    pub vtype: VolumeType,
-    /// What it holds.
-    pub content: ContentType,
-    /// Its UUID (a snapshot has its own).
-    pub uuid: Uuid,
-    /// Whether it is a snapshot.
-    pub snapshot: bool,
-}
-
-impl Volume {
-    /// A volume.
-    pub fn new(vtype: VolumeType, content: ContentType, uuid: Uuid) -> Volume {
-        Volume { vtype, content, uuid, snapshot: false }
-    }
-
-    /// A snapshot of this volume with its own UUID.
-    pub fn snapshot(&self, uuid: Uuid) -> Volume {
-        Volume { uuid, snapshot: true, ..*self }
-    }
-
-    /// The array name.
-    pub fn name(&self) -> String {
-        naming::volume_name(self.vtype, self.content, self.uuid, self.snapshot)
-    }
-
-    /// A virtual machine's filesystem volume, for its block volume.
-    pub fn companion(&self) -> Option<Volume> {
-        (self.vtype == VolumeType::VirtualMachine && self.content == ContentType::Block)
-            .then_some(Volume { content: ContentType::Filesystem, ..*self })
-    }
-
-    /// The volume and its companion, in that order.
-    pub fn parts(&self) -> Vec<Volume> {
-        std::iter::once(*self).chain(self.companion()).collect()
-    }
-}
-
-impl From<ParsedName> for Volume {
-    fn from(p: ParsedName) -> Volume {
-        Volume { vtype: p.vtype, content: p.content, uuid: p.uuid, snapshot: p.snapshot }
-    }
-}
-
-/// How to create a volume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CreateOptions {
-    /// Requested size in bytes (rounded up to 8 GiB).
-    pub size: u64,
-    /// Thick provisioning (`block.type=thick`); thin otherwise.
-    pub thick: bool,
-}
-
-/// A volume as the gateway reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VolumeInfo {
-    /// Gateway ID.
-    pub id: String,
-    /// Array name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// `ThinProvisioned`, `ThickProvisioned` or `Snapshot`.
-    pub provisioning: String,
-    /// VTree ID.
-    pub vtree_id: Option<String>,
-    /// The volume this is a snapshot of.
-    pub ancestor_id: Option<String>,
-    /// Creation time, epoch seconds.
-    pub created: Option<i64>,
-    /// IDs of the hosts it is mapped to.
-    pub mapped_hosts: Vec<String>,
-    /// What the name says, for names this driver made.
-    pub parsed: Option<Volume>,
-}
-
 impl From<WireVolume> for VolumeInfo {
     fn from(v: WireVolume) -> VolumeInfo {
         let name = v.name().to_string();
@@ -135,80 +57,6 @@ impl From<WireVolume> for VolumeInfo {
             name,
         }
     }
-}
-
-/// Pool capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolUsage {
-    /// Total bytes.
-    pub total: u64,
-    /// Used bytes.
-    pub used: u64,
-}
-
-/// A volume attached to this host.
-pub struct Attachment {
-    /// Gateway volume ID.
-    pub volume_id: String,
-    /// The device.
-    pub device: Box<dyn BlockDevice>,
-    /// Whether this attach created the mapping (false: it was already mapped).
-    pub newly_mapped: bool,
-}
-
-impl std::fmt::Debug for Attachment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attachment")
-            .field("volume_id", &self.volume_id)
-            .field("path", &self.device.path())
-            .field("newly_mapped", &self.newly_mapped)
-            .finish()
-    }
-}
-
-impl Attachment {
-    /// The kernel device path, if the connector gives one.
-    pub fn path(&self) -> Option<PathBuf> {
-        self.device.path().map(|p| p.to_path_buf())
-    }
-}
-
-/// What to copy.
-#[derive(Debug, Clone)]
-pub struct CopyRequest {
-    /// The source volume (may itself be a snapshot).
-    pub source: Volume,
-    /// Source snapshots to copy along, oldest first.
-    pub source_snapshots: Vec<Volume>,
-    /// The new volume.
-    pub target: Volume,
-    /// The new volume's snapshots, one per source snapshot, same order.
-    pub target_snapshots: Vec<Volume>,
-    /// Requested size; the copy is at least as large as the source.
-    pub size: Option<u64>,
-    /// Thick provisioning for a host copy.
-    pub thick: bool,
-}
-
-/// How a copy was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CopyMethod {
-    /// A PowerFlex snapshot in the source's VTree.
-    Snapshot,
-    /// A new volume filled by a host-side block copy.
-    HostCopy,
-}
-
-/// The outcome of a copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CopyReport {
-    /// How it was made.
-    pub method: CopyMethod,
-    /// Block copy figures, summed over passes (zero for snapshot copies).
-    pub stats: CopyStats,
-    /// How many block copy passes ran.
-    pub passes: usize,
 }
 
 /// The driver for one pool; cheap to clone.
@@ -236,6 +84,11 @@ impl std::fmt::Debug for Driver {
             .field("pool", &self.inner.discovery.pool.id)
             .finish()
     }
+}
+
+/// What the connector is told about a volume: PowerFlex NGUIDs derive from the IDs.
+fn volume_ref(v: &WireVolume) -> VolumeRef {
+    VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes(), nguid: None, wwn: None }
 }
 
 fn not_found_ok(r: Result<(), ClientError>, code: ErrorCode) -> Result<(), ClientError> {
@@ -458,8 +311,8 @@ impl Driver {
             Err(e) if e.is(ErrorCode::VolumeNotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let own = host::find_host(client, &self.inner.identity.nqn()).await?;
-        let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let own = hosts::find_host(client, &self.inner.identity.nqn()).await?;
+        let vref = volume_ref(&v);
         let mut unmapped_own = false;
         for m in v.mappings() {
             let is_own = own.as_ref().is_some_and(|h| h.id == m.sdc_id);
@@ -537,7 +390,7 @@ impl Driver {
     /// Restores a volume from one of its snapshots (`overwriteVolumeContent`).
     /// The volume must not be attached to this host.
     pub async fn restore_volume(&self, vol: &Volume, snapshot: &Volume) -> Result<()> {
-        let own = host::find_host(&self.inner.client, &self.inner.identity.nqn()).await?;
+        let own = hosts::find_host(&self.inner.client, &self.inner.identity.nqn()).await?;
         let mut pairs = Vec::new();
         for (part, snap_part) in vol.parts().iter().zip(snapshot.parts()) {
             let v = self.wire_volume(part).await?;
@@ -571,7 +424,7 @@ impl Driver {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
         let v = self.wire_volume(vol).await?;
-        let (host_id, created) = host::ensure_host(&client, &self.inner.identity).await?;
+        let (host_id, created) = hosts::ensure_host(&client, &self.inner.identity).await?;
         if created {
             let (c, h) = (client.clone(), host_id.clone());
             r.add("remove the host entity", move || async move { c.remove_host(&h).await.map_err(Error::from) });
@@ -591,7 +444,7 @@ impl Driver {
             });
         }
         let newly_mapped = !v.mappings().iter().any(|m| m.sdc_id == host_id);
-        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         if newly_mapped {
             client.add_mapped_host(&v.id, &host_id).await?;
             let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host_id.clone());
@@ -609,7 +462,7 @@ impl Driver {
     /// The kernel device of an attached volume, if present.
     pub async fn device_path(&self, vol: &Volume) -> Result<Option<PathBuf>> {
         let v = self.wire_volume(vol).await?;
-        let vref = VolumeRef { id: v.id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         Ok(self.inner.connector.device_path(&self.target(), &vref).await?)
     }
 
@@ -620,7 +473,7 @@ impl Driver {
         self.inner.connector.wait_gone(&target, vref, self.inner.gone_timeout).await?;
         if self.inner.client.host_volumes(host_id).await?.is_empty() {
             self.inner.connector.disconnect(&target).await?;
-            host::remove_host_if_unused(&self.inner.client, host_id).await?;
+            hosts::remove_host_if_unused(&self.inner.client, host_id).await?;
         }
         Ok(())
     }
@@ -631,14 +484,14 @@ impl Driver {
     pub async fn detach_volume(&self, vol: &Volume) -> Result<()> {
         let client = &self.inner.client;
         let _lock = self.lock_mappings().await?;
-        let Some(h) = host::find_host(client, &self.inner.identity.nqn()).await? else {
+        let Some(h) = hosts::find_host(client, &self.inner.identity.nqn()).await? else {
             return Ok(());
         };
         let Some(id) = client.find_volume_id(&vol.name()).await? else {
             return Ok(());
         };
         let v = client.volume(&id).await?;
-        let vref = VolumeRef { id: id.clone(), name: v.name().to_string(), size: v.size_bytes() };
+        let vref = volume_ref(&v);
         if v.mappings().iter().any(|m| m.sdc_id == h.id) {
             self.inner.connector.release(&self.target(), &vref).await?;
             not_found_ok(client.remove_mapped_host(&id, &h.id).await, ErrorCode::MappingMissing)?;
@@ -692,6 +545,7 @@ impl Driver {
         let result = match method {
             CopyMethod::Snapshot => self.copy_by_snapshot(&mut r, req).await,
             CopyMethod::HostCopy => self.copy_by_host(&mut r, req, progress).await,
+            CopyMethod::PhysicalCopy => Err(Error::Invalid("PowerFlex makes no array-side physical copies".into())),
         };
         r.finish(result).await
     }

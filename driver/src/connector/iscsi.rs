@@ -1,0 +1,452 @@
+//! The `iscsi` connector: iSCSI through open-iscsi's `iscsiadm`, for Alletra
+//! pools in `iscsi` mode.
+//!
+//! After a volume is exported: `iscsiadm --mode discovery --type sendtargets
+//! --portal <ip>:3260 --op nonpersistent` against each target address until
+//! one lists a target (its IQN is the first record's), then for every address
+//! not logged in yet `--mode node --targetname <iqn> --portal <ip>:3260 --op
+//! new` and `--login`; an existing session is rescanned (`--mode session
+//! --rescan`) so a LUN exported since shows up. The device is the
+//! `/dev/disk/by-id/scsi-*` entry ending in the volume's WWN (partitions
+//! excluded), as LXD looks for it; where no udev runs, the `/sys/block/sd*`
+//! whose `device/wwid` ends in it. Before the export goes the device is
+//! deleted (`/sys/block/sdX/device/delete`), since the kernel keeps a SCSI
+//! disk whose LUN vanished; with the host's last export, `--logout` and
+//! `--op delete` of the node records.
+//!
+//! `iscsiadm` exit status 15 means the session exists already and 21 that
+//! there is none (open-iscsi's ISCSI_ERR_SESS_EXISTS and
+//! ISCSI_ERR_NO_OBJS_FOUND); both are what the connector wanted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::command::{CommandOutput, CommandRunner, SystemRunner};
+use super::nvme::POLL_INTERVAL;
+use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
+
+/// The iSCSI port.
+pub const ISCSI_PORT: u16 = 3260;
+/// The kernel module the connector needs.
+pub const ISCSI_MODULE: &str = "iscsi_tcp";
+
+/// `iscsiadm`: a session exists already.
+const EXIT_SESSION_EXISTS: &str = "exit status: 15";
+/// `iscsiadm`: no such session or record.
+const EXIT_NO_OBJECTS: &str = "exit status: 21";
+
+/// The target IQN in `sendtargets` output (`10.0.0.1:3260,1 iqn....`): the first record's.
+pub fn parse_sendtargets(stdout: &str) -> Option<String> {
+    stdout.lines().find_map(|l| {
+        let (portal, iqn) = l.trim().split_once(' ')?;
+        (portal.contains(':') && iqn.starts_with("iqn.")).then(|| iqn.trim().to_string())
+    })
+}
+
+/// The portals (`ip:port`) logged in to `iqn`, from `iscsiadm --mode session`
+/// (`tcp: [1] 10.0.0.1:3260,1 iqn.... (non-flash)`).
+pub fn parse_sessions(stdout: &str, iqn: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (_, _, portal, target) = (words.next()?, words.next()?, words.next()?, words.next()?);
+            (target == iqn).then(|| portal.split(',').next().unwrap_or(portal).to_string())
+        })
+        .collect()
+}
+
+/// The iSCSI connector.
+pub struct IscsiConnector {
+    runner: Arc<dyn CommandRunner>,
+    sys_root: PathBuf,
+    dev_root: PathBuf,
+    target_iqn: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for IscsiConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IscsiConnector").field("sys_root", &self.sys_root).field("dev_root", &self.dev_root).finish()
+    }
+}
+
+impl Default for IscsiConnector {
+    fn default() -> Self {
+        IscsiConnector::new()
+    }
+}
+
+fn portal(addr: &std::net::IpAddr) -> String {
+    match addr {
+        std::net::IpAddr::V6(a) => format!("[{a}]:{ISCSI_PORT}"),
+        a => format!("{a}:{ISCSI_PORT}"),
+    }
+}
+
+impl IscsiConnector {
+    /// The connector for this host: real iscsiadm, `/sys` and `/dev`.
+    pub fn new() -> IscsiConnector {
+        IscsiConnector::with_parts(Arc::new(SystemRunner), "/sys", "/dev")
+    }
+
+    /// A connector with its commands and roots replaced (for tests).
+    pub fn with_parts(
+        runner: Arc<dyn CommandRunner>,
+        sys_root: impl Into<PathBuf>,
+        dev_root: impl Into<PathBuf>,
+    ) -> IscsiConnector {
+        IscsiConnector { runner, sys_root: sys_root.into(), dev_root: dev_root.into(), target_iqn: Mutex::new(None) }
+    }
+
+    async fn iscsiadm(&self, args: &[&str]) -> Result<CommandOutput, ConnectorError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let command = format!("iscsiadm {}", args.join(" "));
+        tracing::debug!(%command, "running");
+        self.runner.run("iscsiadm", &args).await.map_err(|source| ConnectorError::Spawn { command, source })
+    }
+
+    /// Runs iscsiadm; a failure is an error unless its status is one of `fine`.
+    async fn iscsiadm_ok(&self, args: &[&str], fine: &[&str]) -> Result<CommandOutput, ConnectorError> {
+        let out = self.iscsiadm(args).await?;
+        if out.success || fine.contains(&out.status.as_str()) {
+            return Ok(out);
+        }
+        Err(ConnectorError::Command {
+            command: format!("iscsiadm {}", args.join(" ")),
+            status: out.status,
+            stderr: out.stderr.trim().to_string(),
+        })
+    }
+
+    /// Sendtargets discovery against each address until one lists a target.
+    pub async fn discover(&self, target: &Target) -> Result<String, ConnectorError> {
+        for addr in &target.addresses {
+            let p = portal(addr);
+            let out = self
+                .iscsiadm(&["--mode", "discovery", "--type", "sendtargets", "--portal", &p, "--op", "nonpersistent"])
+                .await?;
+            if !out.success {
+                tracing::warn!(portal = %p, stderr = %out.stderr.trim(), "iSCSI discovery failed; trying the next address");
+                continue;
+            }
+            if let Some(iqn) = parse_sendtargets(&out.stdout) {
+                return Ok(iqn);
+            }
+        }
+        Err(ConnectorError::NoDiscoveryRecord { addresses: join_addrs(target) })
+    }
+
+    async fn sessions(&self, iqn: &str) -> Result<Vec<String>, ConnectorError> {
+        let out = self.iscsiadm_ok(&["--mode", "session"], &[EXIT_NO_OBJECTS]).await?;
+        Ok(parse_sessions(&out.stdout, iqn))
+    }
+
+    async fn known_iqn(&self, target: &Target) -> Option<String> {
+        if let Some(iqn) = self.target_iqn.lock().await.clone() {
+            return Some(iqn);
+        }
+        self.discover(target).await.ok()
+    }
+
+    /// The device of `volume`, if present: by-id first, then sysfs `device/wwid`.
+    pub fn lookup_device(&self, volume: &VolumeRef) -> Option<PathBuf> {
+        let wwn = volume.wwn.as_ref()?.to_ascii_lowercase();
+        let by_id = self.dev_root.join("disk/by-id");
+        if let Ok(entries) = std::fs::read_dir(&by_id) {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("scsi-") && !n.contains("-part") && n.to_ascii_lowercase().ends_with(&wwn))
+                .collect();
+            names.sort();
+            if let Some(name) = names.first() {
+                let link = by_id.join(name);
+                return Some(std::fs::canonicalize(&link).unwrap_or(link));
+            }
+        }
+        let blocks = std::fs::read_dir(self.sys_root.join("block")).ok()?;
+        let mut found: Vec<String> = blocks
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("sd") && n[2..].bytes().all(|b| b.is_ascii_lowercase()))
+            .filter(|n| {
+                std::fs::read_to_string(self.sys_root.join("block").join(n).join("device/wwid"))
+                    .map(|w| w.trim().to_ascii_lowercase().ends_with(&wwn))
+                    .unwrap_or(false)
+            })
+            .collect();
+        found.sort();
+        found.first().map(|n| self.dev_root.join(n))
+    }
+}
+
+fn join_addrs(target: &Target) -> String {
+    target.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+#[async_trait]
+impl Connector for IscsiConnector {
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Other("iscsi")
+    }
+
+    async fn check(&self) -> Result<(), ConnectorError> {
+        if !self.sys_root.join("module").join(ISCSI_MODULE).exists() {
+            return Err(ConnectorError::Unavailable {
+                connector: "iscsi",
+                reason: format!("the {ISCSI_MODULE} kernel module is not loaded (try: modprobe {ISCSI_MODULE})"),
+            });
+        }
+        let out = self.iscsiadm(&["--version"]).await?;
+        if !out.success || !out.stdout.starts_with("iscsiadm version ") {
+            return Err(ConnectorError::Command {
+                command: "iscsiadm --version".into(),
+                status: out.status,
+                stderr: format!("unexpected output: {}{}", out.stdout.trim(), out.stderr.trim()),
+            });
+        }
+        Ok(())
+    }
+
+    async fn connect(&self, target: &Target) -> Result<bool, ConnectorError> {
+        self.check().await?;
+        let iqn = match self.target_iqn.lock().await.clone() {
+            Some(iqn) => iqn,
+            None => self.discover(target).await?,
+        };
+        *self.target_iqn.lock().await = Some(iqn.clone());
+        let logged_in = self.sessions(&iqn).await?;
+        let had_session = !logged_in.is_empty();
+        let mut connected = 0;
+        let mut last_error = String::new();
+        for addr in &target.addresses {
+            let p = portal(addr);
+            if logged_in.contains(&p) {
+                connected += 1;
+                continue;
+            }
+            let node = ["--mode", "node", "--targetname", iqn.as_str(), "--portal", p.as_str()];
+            let created = self.iscsiadm_ok(&[&node[..], &["--op", "new"]].concat(), &[]).await;
+            let login = match created {
+                Ok(_) => self.iscsiadm_ok(&[&node[..], &["--login"]].concat(), &[EXIT_SESSION_EXISTS]).await,
+                Err(e) => Err(e),
+            };
+            match login {
+                Ok(_) => connected += 1,
+                Err(e) => {
+                    tracing::warn!(portal = %p, error = %e, "iSCSI login failed");
+                    last_error = format!("{p}: {e}");
+                }
+            }
+        }
+        if connected == 0 {
+            if !had_session {
+                let _ = self.disconnect(target).await;
+            }
+            return Err(ConnectorError::ConnectFailed { nqn: iqn, addresses: join_addrs(target), last_error });
+        }
+        if had_session {
+            // A LUN exported to an existing session appears only after a rescan.
+            self.iscsiadm_ok(&["--mode", "session", "--rescan"], &[]).await?;
+        }
+        Ok(!had_session)
+    }
+
+    async fn open(
+        &self,
+        _target: &Target,
+        volume: &VolumeRef,
+        timeout: Duration,
+    ) -> Result<Box<dyn BlockDevice>, ConnectorError> {
+        if volume.wwn.is_none() {
+            return Err(ConnectorError::Other(format!("volume {} has no WWN to find its SCSI device by", volume.name)));
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(path) = self.lookup_device(volume) {
+                let dev = FileDevice::open(&path)
+                    .map_err(|source| ConnectorError::Io { context: format!("opening {}", path.display()), source })?;
+                return Ok(Box::new(dev));
+            }
+            if start.elapsed() >= timeout {
+                return Err(ConnectorError::DeviceTimeout { volume_id: volume.id.clone(), waited: start.elapsed() });
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
+        }
+    }
+
+    async fn device_path(&self, _target: &Target, volume: &VolumeRef) -> Result<Option<PathBuf>, ConnectorError> {
+        Ok(self.lookup_device(volume))
+    }
+
+    async fn release(&self, _target: &Target, volume: &VolumeRef) -> Result<(), ConnectorError> {
+        let Some(dev) = self.lookup_device(volume) else { return Ok(()) };
+        let Some(name) = dev.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(()) };
+        let delete = self.sys_root.join("block").join(&name).join("device/delete");
+        std::fs::write(&delete, b"1")
+            .map_err(|source| ConnectorError::Io { context: format!("deleting SCSI device {name}"), source })
+    }
+
+    async fn wait_gone(&self, _target: &Target, volume: &VolumeRef, timeout: Duration) -> Result<(), ConnectorError> {
+        let start = Instant::now();
+        while self.lookup_device(volume).is_some() {
+            if start.elapsed() >= timeout {
+                return Err(ConnectorError::StillPresent { volume_id: volume.id.clone(), waited: start.elapsed() });
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&self, target: &Target) -> Result<(), ConnectorError> {
+        let Some(iqn) = self.known_iqn(target).await else { return Ok(()) };
+        let node = ["--mode", "node", "--targetname", iqn.as_str()];
+        self.iscsiadm_ok(&[&node[..], &["--logout"]].concat(), &[EXIT_NO_OBJECTS]).await?;
+        self.iscsiadm_ok(&[&node[..], &["--op", "delete"]].concat(), &[EXIT_NO_OBJECTS]).await?;
+        *self.target_iqn.lock().await = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use std::sync::Mutex as StdMutex;
+
+    const IQN: &str = "iqn.2000-05.com.3pardata:20210002ac01b2c3";
+
+    #[test]
+    fn sendtargets_and_sessions_parse() {
+        let st = format!("127.0.0.5:3260,1 {IQN}\n127.0.0.6:3260,2 {IQN}\n");
+        assert_eq!(parse_sendtargets(&st).as_deref(), Some(IQN));
+        assert_eq!(parse_sendtargets("iscsiadm: No portals found\n"), None);
+        let sessions =
+            format!("tcp: [1] 127.0.0.5:3260,1 {IQN} (non-flash)\ntcp: [2] 10.0.0.9:3260,1 iqn.other (non-flash)\n");
+        assert_eq!(parse_sessions(&sessions, IQN), vec!["127.0.0.5:3260"]);
+        assert!(parse_sessions("", IQN).is_empty());
+    }
+
+    /// Answers iscsiadm like open-iscsi does, recording every call.
+    #[derive(Default)]
+    struct FakeIscsiadm {
+        calls: StdMutex<Vec<String>>,
+        logged_in: StdMutex<Vec<String>>,
+        fail_login: bool,
+    }
+
+    fn out(success: bool, status: &str, stdout: String) -> io::Result<CommandOutput> {
+        Ok(CommandOutput { success, status: status.into(), stdout, stderr: String::new() })
+    }
+
+    #[async_trait]
+    impl CommandRunner for FakeIscsiadm {
+        async fn run(&self, program: &str, args: &[String]) -> io::Result<CommandOutput> {
+            assert_eq!(program, "iscsiadm");
+            let line = args.join(" ");
+            self.calls.lock().unwrap().push(line.clone());
+            let portal = args.iter().position(|a| a == "--portal").map(|i| args[i + 1].clone());
+            match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["--version"] => out(true, "exit status: 0", "iscsiadm version 2.1.9\n".into()),
+                ["--mode", "discovery", ..] => out(true, "exit status: 0", format!("{}:3260,1 {IQN}\n", "127.0.0.5")),
+                ["--mode", "session"] => {
+                    let l = self.logged_in.lock().unwrap();
+                    if l.is_empty() {
+                        return out(false, EXIT_NO_OBJECTS, String::new());
+                    }
+                    let text =
+                        l.iter().enumerate().map(|(i, p)| format!("tcp: [{i}] {p},1 {IQN} (non-flash)\n")).collect();
+                    out(true, "exit status: 0", text)
+                }
+                [.., "--login"] if self.fail_login => out(false, "exit status: 8", String::new()),
+                [.., "--login"] => {
+                    self.logged_in.lock().unwrap().push(portal.unwrap());
+                    out(true, "exit status: 0", String::new())
+                }
+                [.., "--logout"] => {
+                    let mut l = self.logged_in.lock().unwrap();
+                    let had = !l.is_empty();
+                    l.clear();
+                    out(had, if had { "exit status: 0" } else { EXIT_NO_OBJECTS }, String::new())
+                }
+                _ => out(true, "exit status: 0", String::new()),
+            }
+        }
+    }
+
+    fn target() -> Target {
+        Target {
+            addresses: vec!["127.0.0.5".parse().unwrap()],
+            system_id: String::new(),
+            system_nqn: None,
+            host_nqn: String::new(),
+            host_id: String::new(),
+        }
+    }
+
+    fn connector(dir: &std::path::Path, runner: Arc<FakeIscsiadm>) -> IscsiConnector {
+        std::fs::create_dir_all(dir.join("sys/module/iscsi_tcp")).unwrap();
+        IscsiConnector::with_parts(runner, dir.join("sys"), dir.join("dev"))
+    }
+
+    #[tokio::test]
+    async fn connect_discovers_logs_in_once_and_rescans_an_existing_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(FakeIscsiadm::default());
+        let c = connector(dir.path(), runner.clone());
+        assert!(c.connect(&target()).await.unwrap(), "a new session");
+        assert!(!c.connect(&target()).await.unwrap(), "the session is reused");
+        let calls = runner.calls.lock().unwrap().clone();
+        let p = "127.0.0.5:3260";
+        assert!(calls.contains(&format!("--mode discovery --type sendtargets --portal {p} --op nonpersistent")));
+        assert!(calls.contains(&format!("--mode node --targetname {IQN} --portal {p} --op new")));
+        assert_eq!(calls.iter().filter(|c| c.ends_with("--login")).count(), 1, "{calls:?}");
+        assert!(calls.contains(&"--mode session --rescan".to_string()), "{calls:?}");
+        c.disconnect(&target()).await.unwrap();
+        assert!(runner.logged_in.lock().unwrap().is_empty());
+        // Disconnecting with nothing logged in is fine (status 21).
+        c.disconnect(&target()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn failed_logins_are_an_error_and_leave_no_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(FakeIscsiadm { fail_login: true, ..Default::default() });
+        let err = connector(dir.path(), runner.clone()).connect(&target()).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::ConnectFailed { .. }), "{err}");
+        assert!(runner.logged_in.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn devices_are_found_by_wwn_and_deleted_on_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = connector(dir.path(), Arc::new(FakeIscsiadm::default()));
+        let wwn = "60002AC000000000000001500000B69E";
+        let vol = VolumeRef { id: "u-x".into(), name: "u-x".into(), size: 1 << 28, nguid: None, wwn: Some(wwn.into()) };
+        assert_eq!(c.lookup_device(&vol), None);
+        let sys = dir.path().join("sys/block");
+        for (dev, id) in
+            [("sda", "naa.60002ac0000000000000000000000000"), ("sdb", &format!("naa.{}", wwn.to_lowercase()))]
+        {
+            std::fs::create_dir_all(sys.join(dev).join("device")).unwrap();
+            std::fs::write(sys.join(dev).join("device/wwid"), format!("{id}\n")).unwrap();
+        }
+        assert_eq!(c.lookup_device(&vol), Some(dir.path().join("dev/sdb")));
+        // udev's by-id link wins when present.
+        let by_id = dir.path().join("dev/disk/by-id");
+        std::fs::create_dir_all(&by_id).unwrap();
+        std::fs::write(dir.path().join("dev/sdc"), b"").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("dev/sdc"), by_id.join(format!("scsi-3{}", wwn.to_lowercase())))
+            .unwrap();
+        assert_eq!(c.lookup_device(&vol), Some(std::fs::canonicalize(dir.path().join("dev/sdc")).unwrap()));
+        std::fs::remove_file(by_id.join(format!("scsi-3{}", wwn.to_lowercase()))).unwrap();
+        c.release(&target(), &vol).await.unwrap();
+        assert_eq!(std::fs::read_to_string(sys.join("sdb/device/delete")).unwrap(), "1");
+        let no_wwn = VolumeRef { wwn: None, ..vol };
+        assert!(c.open(&target(), &no_wwn, Duration::from_millis(1)).await.is_err());
+    }
+}
