@@ -19,6 +19,7 @@
 //! once at start, to reconcile its files and exports with the saved state).
 
 mod file;
+pub mod lio;
 mod none;
 pub mod nvmet;
 pub mod sparse;
