@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# scripts/vm/nvmet-e2e-stages.sh - the NVMe/TCP stages of scripts/test-nvmet-e2e.sh, run
-# where the kernel target works (inside scripts/vm-run's VM, or natively as root).
+# scripts/vm/nvmet-e2e-stages.sh - the kernel-target stages of scripts/test-nvmet-e2e.sh (NVMe/TCP
+# and iSCSI), run where the kernel targets work (inside scripts/vm-run's VM, or natively as root).
 #
 # Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
-#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` (simulator/tests) and
-#   `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be on PATH.
+#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` and `dataplane_lio`
+#   (simulator/tests) and `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be
+#   on PATH, and for the iSCSI stage iscsiadm with iscsid running (the VM's /init starts it).
 # Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
 #      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
 #
 # Stages, in this order, each one run even when an earlier one failed:
 #   1. simulator: the nvmet plane end to end (dataplane_nvmet, PFLEX_NVMET_E2E=1)
-#   2. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
-#   3. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
+#   2. lio: the LIO (iSCSI) configfs plane with iscsiadm (dataplane_lio, PFLEX_LIO_E2E=1)
+#   3. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
+#   4. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -55,7 +57,22 @@ else
 fi
 disconnect_all
 
-# 2. The driver's data test through the real nvme connector.
+# 2. The LIO plane with the kernel iSCSI target and open-iscsi.
+banner lio
+log=$work/lio.log
+PFLEX_LIO_E2E=1 "$bins/dataplane_lio" --test-threads=1 --nocapture 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+if [[ $status != 0 ]]; then
+    verdict lio 0 "exit $status"
+elif ! grep -q 'LIO-E2E-COMPLETE' "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
+    verdict lio 0 "exited 0 but did not run its flow"
+else
+    verdict lio 1 ""
+fi
+# Sessions a failed run left would hold disks the next stage does not expect.
+iscsiadm -m node --logoutall=all >/dev/null 2>&1 || true
+
+# 3. The driver's data test through the real nvme connector.
 banner driver
 log=$work/driver.log
 PFLEX_REQUIRE_NVME=1 "$bins/nvme" --test-threads=1 --nocapture 2>&1 | tee "$log"
@@ -69,7 +86,7 @@ else
 fi
 disconnect_all
 
-# 3. The conformance harness with content checked through NVMe/TCP.
+# 4. The conformance harness with content checked through NVMe/TCP.
 banner conformance
 log=$work/conformance.log
 state=$work/sim-state
@@ -113,4 +130,4 @@ disconnect_all
 
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 3 ]]
+[[ $failed == 0 && $passed == 4 ]]
