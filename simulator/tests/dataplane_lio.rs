@@ -233,13 +233,28 @@ fn lio_end_to_end() {
     assert!(!login("host3", &p1.iqn, portal1), "host3 logged in without an ACL");
     assert!(seen(&p1.iqn, HOST3).is_empty());
 
+    // A read-only export added while host2 is logged in: a session rescan brings it in as a
+    // write-protected disk.
+    lio.map_lun(&p2.iqn, HOST2, 2, "vol-a", true).unwrap();
+    assert!(run("iscsiadm", &["-m", "node", "-T", &p2.iqn, "-p", portal2, "-I", "host2", "--rescan"]).0);
+    wait_for("host2's read-only LUN 2", Duration::from_secs(20), || {
+        (seen(&p2.iqn, HOST2) == vec![(1, naa(WWN_B)), (2, naa(WWN_A))]).then_some(())
+    });
+    let dev_ro = disk(&p2.iqn, HOST2, 2);
+    assert_eq!(read_trim(format!("/sys/block/{}/ro", dev_ro.file_name().unwrap().to_string_lossy())), "1");
+    assert_eq!(read_through(&dev_ro, 3 * MIB, block.len()).unwrap(), block);
+    lio.unmap_lun(&p2.iqn, HOST2, 2);
+
     // A resize shows at the next rescan.
     lio.resize_backstore("vol-b", 128 * MIB).unwrap();
     let rescan = format!("/sys/block/{}/device/rescan", dev_b2.file_name().unwrap().to_string_lossy());
     std::fs::write(&rescan, "1").unwrap();
     wait_for("the grown disk", Duration::from_secs(10), || (device_bytes(&dev_b2) == 128 * MIB).then_some(()));
 
-    // Unexport while logged in: the LUN stops answering at once, the other path stays.
+    // Unexport while logged in: the LUN stops answering at once, the other path stays. (A
+    // short SCSI timeout, so that a target that did not answer would fail fast, not hang.)
+    let timeout = format!("/sys/block/{}/device/timeout", dev_b1.file_name().unwrap().to_string_lossy());
+    std::fs::write(timeout, "5").unwrap();
     lio.unmap_lun(&p1.iqn, HOST2, 3);
     assert!(lio.mapped_luns(&p1.iqn, HOST2).is_empty());
     assert!(read_through(&dev_b1, 0, 4096).is_err(), "an unexported LUN still reads");
