@@ -14,8 +14,9 @@
 //!   `wwn/vendor_id` and `wwn/product_id` give the INQUIRY identity the array reports.
 //! - One target per array port: `iscsi/<the port's iSCSIName>/tpgt_1`, with one network
 //!   portal `np/<addr>:<port>`, no CHAP and no generated ACLs, so only initiators with an ACL
-//!   may log in. Discovery (SendTargets) lists the port's target to anyone, as the port's
-//!   name is public (`GET /ports` reports it); login is what is refused.
+//!   may log in. Discovery (SendTargets) on any portal lists every target at its portals, to
+//!   anyone (LIO's way; the port names are public, `GET /ports` reports them): login is what
+//!   an ACL guards.
 //! - Per host and port: `acls/<initiator IQN>`, with one mapped LUN `lun_<vLUN's lun>` per
 //!   export. A mapped LUN links to a TPG LUN `lun/lun_<n>` (internal numbering, one per
 //!   backstore and target), which links to the backstore. So two hosts see their own LUNs,
