@@ -6,7 +6,7 @@
 # fails loudly: nothing is skipped quietly.
 #
 # Stages: lint, unit and integration tests, the PyPowerFlex compatibility test, the NVMe/TCP
-# end-to-end test (natively where `modprobe nvmet-tcp` works, else in a throwaway VM), and the
+# and iSCSI end-to-end test (natively where `modprobe nvmet-tcp` works, else in a throwaway VM), and the
 # conformance harness with its mutation test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,11 +68,12 @@ stage "conformance harness against the simulator (file plane; sim and loop conne
 bash scripts/test-conformance.sh
 record "conformance (sim, loop): ok"
 
-# About 10-13 minutes in the emulated VM: the simulator's nvmet test, the driver's nvme data
-# test and `pflex-conformance --data nvme` (PFLEX_E2E_CONFORMANCE_CASES, default 6).
-stage "NVMe/TCP end to end: simulator nvmet test, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
+# About 10-13 minutes in the emulated VM: the simulator's nvmet test, its LIO test (seconds),
+# the driver's nvme data test and `pflex-conformance --data nvme` (PFLEX_E2E_CONFORMANCE_CASES,
+# default 6).
+stage "NVMe/TCP and iSCSI end to end: simulator nvmet test, simulator LIO test with iscsiadm, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
 bash scripts/test-nvmet-e2e.sh
-record "NVMe/TCP end to end (simulator, driver, conformance): ok"
+record "NVMe/TCP and iSCSI end to end (simulator nvmet, LIO, driver, conformance): ok"
 
 stage "summary"
 printf '%s\n' "${results[@]}"

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# scripts/vm/nvmet-e2e-stages.sh - the NVMe/TCP stages of scripts/test-nvmet-e2e.sh, run
-# where the kernel target works (inside scripts/vm-run's VM, or natively as root).
+# scripts/vm/nvmet-e2e-stages.sh - the kernel-target stages of scripts/test-nvmet-e2e.sh (NVMe/TCP
+# and iSCSI), run where the kernel targets work (inside scripts/vm-run's VM, or natively as root).
 #
 # Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
-#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` (simulator/tests) and
-#   `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be on PATH.
+#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` and `dataplane_lio`
+#   (simulator/tests) and `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be
+#   on PATH, and for the iSCSI stage iscsiadm with iscsid running (the VM's /init starts it).
 # Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
 #      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
 #
 # Stages, in this order, each one run even when an earlier one failed:
 #   1. simulator: the nvmet plane end to end (dataplane_nvmet, PFLEX_NVMET_E2E=1)
-#   2. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
-#   3. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
+#   2. lio: the LIO (iSCSI) configfs plane with iscsiadm (dataplane_lio, PFLEX_LIO_E2E=1)
+#   3. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
+#   4. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -41,35 +43,41 @@ disconnect_all() { nvme disconnect-all >/dev/null 2>&1 || true; }
 
 banner() { printf '\n===== nvmet-e2e stage %s =====\n' "$1"; }
 
+# One test binary as a stage: it passes only if it exited 0, printed MARKER (so it really ran
+# its flow rather than skipping) and ran its one test.
+test_stage() { # name marker command...
+    local name=$1 marker=$2 log=$work/$1.log status
+    shift 2
+    banner "$name"
+    # Into a file rather than through a pipe: a process the test started and a failure left
+    # running (pflex-sim) would hold a pipe open, and the stage would never end.
+    "$@" --test-threads=1 --nocapture >"$log" 2>&1
+    status=$?
+    cat "$log"
+    if [[ $status != 0 ]]; then
+        verdict "$name" 0 "exit $status"
+    elif ! grep -q -- "$marker" "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
+        verdict "$name" 0 "exited 0 but did not run its flow"
+    else
+        verdict "$name" 1 ""
+    fi
+}
+
 # 1. The simulator's nvmet plane with the kernel target and nvme-cli.
-banner simulator
-log=$work/simulator.log
-PFLEX_NVMET_E2E=1 "$bins/dataplane_nvmet" --test-threads=1 --nocapture 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-if [[ $status != 0 ]]; then
-    verdict simulator 0 "exit $status"
-elif ! grep -q 'NVMET-E2E-COMPLETE' "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
-    verdict simulator 0 "exited 0 but did not run its flow"
-else
-    verdict simulator 1 ""
-fi
+test_stage simulator NVMET-E2E-COMPLETE env PFLEX_NVMET_E2E=1 "$bins/dataplane_nvmet"
 disconnect_all
 
-# 2. The driver's data test through the real nvme connector.
-banner driver
-log=$work/driver.log
-PFLEX_REQUIRE_NVME=1 "$bins/nvme" --test-threads=1 --nocapture 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-if [[ $status != 0 ]]; then
-    verdict driver 0 "exit $status"
-elif ! grep -q 'nvme host copy:' "$log" || ! grep -q 'test result: ok. 1 passed' "$log"; then
-    verdict driver 0 "exited 0 but did not run the data test"
-else
-    verdict driver 1 ""
-fi
+# 2. The LIO plane with the kernel iSCSI target and open-iscsi. It takes seconds; the limit
+# keeps a stuck iSCSI session from holding the whole VM run.
+test_stage lio LIO-E2E-COMPLETE env PFLEX_LIO_E2E=1 timeout -k 10 300 "$bins/dataplane_lio"
+# Sessions a failed run left would hold disks the next stage does not expect.
+iscsiadm -m node --logoutall=all >/dev/null 2>&1 || true
+
+# 3. The driver's data test through the real nvme connector.
+test_stage driver 'nvme host copy:' env PFLEX_REQUIRE_NVME=1 "$bins/nvme"
 disconnect_all
 
-# 3. The conformance harness with content checked through NVMe/TCP.
+# 4. The conformance harness with content checked through NVMe/TCP.
 banner conformance
 log=$work/conformance.log
 state=$work/sim-state
@@ -113,4 +121,4 @@ disconnect_all
 
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 3 ]]
+[[ $failed == 0 && $passed == 4 ]]

@@ -24,6 +24,7 @@
 
 pub mod alletra;
 mod file;
+pub mod lio;
 mod none;
 pub mod nvmet;
 pub mod powerflex;

@@ -159,7 +159,8 @@ pub fn controller_state(subnqn: &str) -> Option<String> {
     None
 }
 
-/// The block device whose wwid is `eui.<nguid>`: the by-id link where udev runs, else sysfs.
+/// The block device whose wwid is `eui.<nguid>`: the by-id link where udev runs, else sysfs
+/// (once its /dev node exists).
 pub fn device_by_eui(nguid: &str) -> Option<PathBuf> {
     let link = PathBuf::from(format!("/dev/disk/by-id/nvme-eui.{nguid}"));
     if link.exists() {
@@ -171,8 +172,10 @@ pub fn device_by_eui(nguid: &str) -> Option<PathBuf> {
         if !name.starts_with("nvme") {
             continue;
         }
-        if std::fs::read_to_string(entry.path().join("wwid")).is_ok_and(|w| w.trim() == want) {
-            return Some(PathBuf::from("/dev").join(name));
+        // devtmpfs makes the node a moment after sysfs shows the disk: only a node is found.
+        let dev = PathBuf::from("/dev").join(&name);
+        if std::fs::read_to_string(entry.path().join("wwid")).is_ok_and(|w| w.trim() == want) && dev.exists() {
+            return Some(dev);
         }
     }
     None
