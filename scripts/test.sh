@@ -56,6 +56,10 @@ stage "Ansible compatibility (Dell's dellemc.powerflex collection from PyPI, unm
 PFLEX_SIM=target/release/pflex-sim bash scripts/compat/ansible.sh
 record "Ansible compatibility: ok"
 
+stage "python-3parclient compatibility (HPE's WSAPI client from PyPI, unmodified, against alletra-sim)"
+ALLETRA_SIM=target/release/alletra-sim bash scripts/compat/python-3parclient.sh
+record "python-3parclient compatibility: ok"
+
 stage "CI start script (scripts/ci/start-emulator.sh as a CI job uses it)"
 bash scripts/ci/test-start-emulator.sh
 record "CI start script: ok"

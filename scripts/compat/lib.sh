@@ -1,14 +1,15 @@
 # shellcheck shell=bash
 # Shared by the compatibility tests (sourced, not run): a virtualenv holding pinned packages,
-# the simulator binary, and a fresh simulator on a free loopback port that is stopped (its state
-# removed unless something failed) when the calling script exits.
+# an emulator binary (pflex-sim or alletra-sim), and a fresh emulator on a free loopback port
+# that is stopped (its state removed unless something failed) when the calling script exits.
 #
 # The caller sets `set -euo pipefail`, ROOT (the repository) and COMPAT_TAG (message prefix).
 # Environment read here (all optional):
-#   PFLEX_SIM       simulator binary (default: `cargo build -p powerflex-sim`, target/debug/pflex-sim)
-#   PFLEX_SIM_ARGS  extra `pflex-sim serve` flags, word-split
+#   PFLEX_SIM       pflex-sim binary (default: `cargo build -p powerflex-sim`, target/debug/pflex-sim)
+#   ALLETRA_SIM     alletra-sim binary (default: built the same way)
+#   PFLEX_SIM_ARGS  extra `serve` flags, word-split
 #   PYTHON          interpreter that creates a virtualenv (default: python3)
-#   KEEP_STATE=1    keep the simulator's state dir and log after a success too
+#   KEEP_STATE=1    keep the emulator's state dir and log after a success too
 
 say() { printf '\033[1m[%s]\033[0m %s\n' "$COMPAT_TAG" "$*"; }
 die() { printf '\033[1;31m[%s] FAIL:\033[0m %s\n' "$COMPAT_TAG" "$*" >&2; exit 1; }
@@ -34,20 +35,27 @@ compat_venv() {
     fi
 }
 
-# compat_sim_binary: sets SIM to PFLEX_SIM, or builds the debug binary.
+# compat_sim_binary [BIN]: sets SIM to the emulator BIN (default pflex-sim): $PFLEX_SIM or
+# $ALLETRA_SIM when set, else the debug build.
 compat_sim_binary() {
-    if [ -n "${PFLEX_SIM:-}" ]; then
-        SIM=$PFLEX_SIM
+    local bin=${1:-pflex-sim} given
+    case $bin in
+        pflex-sim) given=${PFLEX_SIM:-} ;;
+        alletra-sim) given=${ALLETRA_SIM:-} ;;
+        *) die "unknown emulator $bin" ;;
+    esac
+    if [ -n "$given" ]; then
+        SIM=$given
     else
-        say "building pflex-sim (cargo build -p powerflex-sim)"
-        cargo build --quiet -p powerflex-sim --bin pflex-sim || die "cargo build -p powerflex-sim failed"
-        SIM=$ROOT/target/debug/pflex-sim
+        say "building $bin (cargo build -p powerflex-sim --bin $bin)"
+        cargo build --quiet -p powerflex-sim --bin "$bin" || die "cargo build -p powerflex-sim --bin $bin failed"
+        SIM=$ROOT/target/debug/$bin
     fi
-    [ -x "$SIM" ] || die "simulator binary not found: $SIM"
+    [ -x "$SIM" ] || die "emulator binary not found: $SIM"
 }
 
 # compat_start_sim PYTHON: starts $SIM on a free 127.0.0.1 port with a temporary state dir and
-# waits until it answers over verified HTTPS (PYTHON must have `requests`). Sets STATE, LOG,
+# waits until its `/sim/health` answers over verified HTTPS (PYTHON must have `requests`). Sets STATE, LOG,
 # PORT, CA and SIM_PID, and installs the EXIT trap that stops it.
 compat_start_sim() {
     local py=$1 ready=0
@@ -63,16 +71,16 @@ compat_start_sim() {
     "$SIM" serve --listen "127.0.0.1:$PORT" --state-dir "$STATE" --seed 1 ${PFLEX_SIM_ARGS:-} >"$LOG" 2>&1 &
     SIM_PID=$!
     for _ in $(seq 1 150); do          # up to ~30 s
-        kill -0 "$SIM_PID" 2>/dev/null || die "simulator exited during start-up"
+        kill -0 "$SIM_PID" 2>/dev/null || die "$SIM exited during start-up"
         if [ -s "$CA" ] && "$py" - "$PORT" "$CA" <<'EOF' 2>/dev/null
 import sys, requests
-r = requests.get(f"https://127.0.0.1:{sys.argv[1]}/api/login", auth=("x", "y"), verify=sys.argv[2], timeout=2)
-sys.exit(0 if r.status_code in (200, 401) else 1)
+r = requests.get(f"https://127.0.0.1:{sys.argv[1]}/sim/health", verify=sys.argv[2], timeout=2)
+sys.exit(0 if r.status_code == 200 else 1)
 EOF
         then ready=1; break; fi
         sleep 0.2
     done
-    [ "$ready" = 1 ] || die "simulator did not answer on 127.0.0.1:$PORT within 30 s"
+    [ "$ready" = 1 ] || die "$SIM did not answer on 127.0.0.1:$PORT within 30 s"
 }
 
 # shellcheck disable=SC2317  # invoked through the EXIT trap
@@ -83,12 +91,12 @@ compat_cleanup() {
         wait "$SIM_PID" 2>/dev/null || true
     fi
     if [ "$rc" -ne 0 ] && [ -s "${LOG:-}" ]; then
-        echo "---- last lines of the simulator log ($LOG) ----" >&2
+        echo "---- last lines of the emulator log ($LOG) ----" >&2
         tail -n 30 "$LOG" >&2 || true
     fi
     if [ -n "${STATE:-}" ]; then
         if [ "${KEEP_STATE:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-            echo "[$COMPAT_TAG] simulator state and log kept in $STATE" >&2
+            echo "[$COMPAT_TAG] emulator state and log kept in $STATE" >&2
         else
             rm -rf "$STATE"
         fi

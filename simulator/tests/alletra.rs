@@ -117,6 +117,11 @@ async fn sessions_log_in_expire_and_log_out_as_the_array_does() {
 
     let none = read(http.get(format!("{}/api/v1/volumes", array.url)).send().await.unwrap()).await;
     refused(&none, 403, 6, "invalid session key");
+    // Readiness without credentials; the rest of /sim/ wants them.
+    let health = read(http.get(format!("{}/sim/health", array.url)).send().await.unwrap()).await;
+    assert_eq!((health.0, &health.2["status"]), (200, &json!("ok")));
+    let info = read(http.get(format!("{}/sim/info", array.url)).send().await.unwrap()).await;
+    refused(&info, 403, 5, "invalid user or password");
 
     // Session expiry on demand: the key dies, a new login works (what clients re-login on).
     let expire = read(

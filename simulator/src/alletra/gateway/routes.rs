@@ -54,7 +54,6 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/qos/{target}", get(qos_rule).put(change_qos).delete(delete_qos))
         .layer(middleware::from_fn_with_state(array.clone(), with_session));
     let sim = Router::new()
-        .route("/health", get(|| async { json_response(StatusCode::OK, json!({"status": "ok"}).to_string()) }))
         .route("/info", get(sim_info))
         .route("/state", get(sim_state))
         .route("/reset", post(sim_reset))
@@ -65,6 +64,8 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/api", get(api_version))
         .route("/api/v1/credentials", post(login))
         .route("/api/v1/credentials/{key}", axum::routing::delete(logout))
+        // Readiness needs no credentials, as on pflex-sim: CI waits on it before it knows any.
+        .route("/sim/health", get(|| async { json_response(StatusCode::OK, json!({"status": "ok"}).to_string()) }))
         .nest("/api/v1", api)
         .nest("/sim", sim)
         .fallback(|| async { WsapiError::no_such_uri() })
