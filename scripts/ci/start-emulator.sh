@@ -6,20 +6,23 @@
 # Usage:
 #   scripts/ci/start-emulator.sh [--emulator pflex-sim|alletra-sim] [--bin PATH]
 #       [--state-dir DIR] [--port N] [--user U] [--password P] [--env-file FILE]
-#       [--timeout SECS] [-- extra `pflex-sim serve` flags]
+#       [--timeout SECS] [-- extra `serve` flags]
 #   scripts/ci/start-emulator.sh --stop [--state-dir DIR]   (DIR defaults to $PFLEX_SIM_STATE_DIR)
 #
-# The binary: --bin, else $PFLEX_SIM_BIN, else target/release/pflex-sim, else it is built
-# (cargo build --release). Prints KEY=VALUE lines and also appends them to $GITHUB_ENV and
-# (lower-case keys) $GITHUB_OUTPUT when those are set, and to --env-file (a dotenv file, e.g.
-# a GitLab `artifacts:reports:dotenv`):
+# The binary: --bin, else $PFLEX_SIM_BIN (pflex-sim) or $ALLETRA_SIM_BIN (alletra-sim), else
+# target/release/<emulator>, else it is built (cargo build --release). The credentials default
+# to each emulator's built-in ones (admin / Password123!, 3paradm / 3pardata). Prints KEY=VALUE
+# lines and also appends them to $GITHUB_ENV and (lower-case keys) $GITHUB_OUTPUT when those
+# are set, and to --env-file (a dotenv file, e.g. a GitLab `artifacts:reports:dotenv`):
 #   PFLEX_SIM_URL PFLEX_SIM_USER PFLEX_SIM_PASSWORD PFLEX_SIM_CA PFLEX_SIM_PID PFLEX_SIM_STATE_DIR
-#   PFLEX_GATEWAY PFLEX_USER PFLEX_PASSWORD PFLEX_CA_FILE   (what pflex and pflex-conformance read)
+#   PFLEX_CA_FILE (the CA pflex trusts), and for pflex-sim also
+#   PFLEX_GATEWAY PFLEX_USER PFLEX_PASSWORD   (what pflex and pflex-conformance read)
+# PFLEX_SIM_URL is the gateway's URL; for alletra-sim the WSAPI base, https://ADDR/api/v1.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
-emulator=pflex-sim bin=${PFLEX_SIM_BIN:-} state=${PFLEX_SIM_STATE_DIR:-} port=0
-user=admin password='Password123!' env_file='' timeout=60 stop=false
+emulator=pflex-sim bin='' state=${PFLEX_SIM_STATE_DIR:-} port=0
+user='' password='' env_file='' timeout=60 stop=false
 extra=()
 while (($#)); do
     case $1 in
@@ -49,18 +52,16 @@ if $stop; then
 fi
 
 case $emulator in
-    pflex-sim) ;;
-    alletra-sim)
-        echo "start-emulator: alletra-sim (the HPE Alletra WSAPI emulator) does not exist yet in this repository; only pflex-sim can be started" >&2
-        exit 3 ;;
+    pflex-sim) bin=${bin:-${PFLEX_SIM_BIN:-}} user=${user:-admin} password=${password:-Password123!} ;;
+    alletra-sim) bin=${bin:-${ALLETRA_SIM_BIN:-}} user=${user:-3paradm} password=${password:-3pardata} ;;
     *) echo "start-emulator: unknown emulator '$emulator' (pflex-sim or alletra-sim)" >&2; exit 2 ;;
 esac
 
 if [[ -z $bin ]]; then
-    bin=$repo/target/release/pflex-sim
+    bin=$repo/target/release/$emulator
     if [[ ! -x $bin ]]; then
-        echo "start-emulator: building pflex-sim (cargo build --release -p powerflex-sim)" >&2
-        (cd "$repo" && cargo build --release -p powerflex-sim --bin pflex-sim >&2)
+        echo "start-emulator: building $emulator (cargo build --release -p powerflex-sim --bin $emulator)" >&2
+        (cd "$repo" && cargo build --release -p powerflex-sim --bin "$emulator" >&2)
     fi
 fi
 [[ -x $bin ]] || { echo "start-emulator: $bin is not an executable" >&2; exit 2; }
@@ -76,14 +77,15 @@ echo "$pid" >"$state/emulator.pid"
 
 url='' ca=$state/tls/ca.pem
 deadline=$((SECONDS + timeout))
-until [[ -n $url ]] && curl -fsS --cacert "$ca" "$url/sim/health" >/dev/null 2>&1; do
+# The banner's url line; /sim/ sits at the server's root (alletra-sim's url ends in /api/v1).
+until [[ -n $url ]] && curl -fsS --cacert "$ca" "${url%/api/v1}/sim/health" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
-        echo "start-emulator: pflex-sim exited during start-up; its log:" >&2
+        echo "start-emulator: $emulator exited during start-up; its log:" >&2
         cat "$log" >&2
         exit 1
     fi
     if ((SECONDS >= deadline)); then
-        echo "start-emulator: pflex-sim did not answer GET /sim/health within ${timeout}s; its log:" >&2
+        echo "start-emulator: $emulator did not answer GET /sim/health within ${timeout}s; its log:" >&2
         cat "$log" >&2
         kill "$pid" 2>/dev/null || true
         exit 1
@@ -94,13 +96,15 @@ done
 
 values=(
     "PFLEX_SIM_URL=$url" "PFLEX_SIM_USER=$user" "PFLEX_SIM_PASSWORD=$password" "PFLEX_SIM_CA=$ca"
-    "PFLEX_SIM_PID=$pid" "PFLEX_SIM_STATE_DIR=$state"
-    "PFLEX_GATEWAY=$url" "PFLEX_USER=$user" "PFLEX_PASSWORD=$password" "PFLEX_CA_FILE=$ca"
+    "PFLEX_SIM_PID=$pid" "PFLEX_SIM_STATE_DIR=$state" "PFLEX_CA_FILE=$ca"
 )
+# pflex and pflex-conformance take a PowerFlex gateway from these; an Alletra pool takes its
+# WSAPI URL and credentials as pool keys instead.
+[[ $emulator == pflex-sim ]] && values+=("PFLEX_GATEWAY=$url" "PFLEX_USER=$user" "PFLEX_PASSWORD=$password")
 printf '%s\n' "${values[@]}"
 [[ -n $env_file ]] && printf '%s\n' "${values[@]}" >>"$env_file"
 [[ -n ${GITHUB_ENV:-} ]] && printf '%s\n' "${values[@]}" >>"$GITHUB_ENV"
 if [[ -n ${GITHUB_OUTPUT:-} ]]; then
     printf '%s\n' "url=$url" "user=$user" "password=$password" "ca=$ca" "pid=$pid" "state-dir=$state" >>"$GITHUB_OUTPUT"
 fi
-echo "start-emulator: pflex-sim ready at $url (pid $pid, log $log)" >&2
+echo "start-emulator: $emulator ready at $url (pid $pid, log $log)" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The CI start script as a CI job uses it: start pflex-sim, use the exported URL, credentials
-# and CA with curl (readiness without credentials, login, a PowerFlex call), stop it; and
-# `--emulator alletra-sim` fails clearly while that emulator does not exist.
-# Usage: scripts/ci/test-start-emulator.sh   (uses target/release/pflex-sim, or builds it)
+# and CA with curl (readiness without credentials, login, a PowerFlex call), stop it; the same
+# for `--emulator alletra-sim` with a WSAPI session and call.
+# Usage: scripts/ci/test-start-emulator.sh   (uses target/release/{pflex-sim,alletra-sim}, or
+# $PFLEX_SIM_BIN and $ALLETRA_SIM_BIN, or builds them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
@@ -38,11 +39,25 @@ bash scripts/ci/start-emulator.sh --stop --state-dir "$PFLEX_SIM_STATE_DIR" >/de
 ! kill -0 "$pid" 2>/dev/null || fail "pflex-sim $pid still runs after --stop"
 unset PFLEX_SIM_STATE_DIR
 
-# alletra-sim is accepted as a name and refused clearly until it exists.
-set +e
-msg=$(bash scripts/ci/start-emulator.sh --emulator alletra-sim 2>&1); rc=$?
-set -e
-[[ $rc == 3 && $msg == *"alletra-sim"*"does not exist yet"* ]] || fail "alletra-sim: rc $rc, $msg"
+# alletra-sim the same way: its defaults, a WSAPI session with the exported credentials.
+bash scripts/ci/start-emulator.sh --emulator alletra-sim --state-dir "$work/alletra" -- --data-plane none --no-fsync >"$work/alletra.env"
+set -a
+# shellcheck disable=SC1091 # written by start-emulator.sh above
+source "$work/alletra.env"
+set +a
+[[ $PFLEX_SIM_URL == https://127.0.0.1:*/api/v1 && $PFLEX_SIM_USER == 3paradm ]] || fail "alletra-sim values: $(cat "$work/alletra.env")"
+! grep -q '^PFLEX_GATEWAY=' "$work/alletra.env" || fail "alletra-sim exported a PowerFlex gateway"
+health=$(curl -fsS --cacert "$PFLEX_SIM_CA" "${PFLEX_SIM_URL%/api/v1}/sim/health")
+[[ $(jq -r .status <<<"$health") == ok ]] || fail "alletra-sim health without credentials: $health"
+key=$(curl -fsS --cacert "$PFLEX_SIM_CA" -X POST "$PFLEX_SIM_URL/credentials" -H 'Content-Type: application/json' \
+    -d "{\"user\":\"$PFLEX_SIM_USER\",\"password\":\"$PFLEX_SIM_PASSWORD\"}" | jq -r .key)
+cpgs=$(curl -fsS --cacert "$PFLEX_SIM_CA" -H "X-HP3PAR-WSAPI-SessionKey: $key" "$PFLEX_SIM_URL/cpgs" | jq -r '.members[].name' | tr '\n' ' ')
+[[ $cpgs == *SSD_r6* ]] || fail "alletra-sim CPGs through the exported credentials: $cpgs"
+pid=$PFLEX_SIM_PID
+bash scripts/ci/start-emulator.sh --stop --state-dir "$PFLEX_SIM_STATE_DIR" >/dev/null
+! kill -0 "$pid" 2>/dev/null || fail "alletra-sim $pid still runs after --stop"
+unset PFLEX_SIM_STATE_DIR
+echo "test-start-emulator: alletra-sim at $PFLEX_SIM_URL answered (CPGs: $cpgs)"
 
 # The GitHub Action and the example workflow are valid YAML and the action runs this script.
 python3 -c 'import yaml' 2>/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null; }
@@ -58,4 +73,4 @@ steps = w["jobs"]["against-pflex-sim"]["steps"]
 assert any(s.get("uses") == "./.github/actions/pflex-sim" for s in steps), steps
 print("test-start-emulator: action.yml and example.yml parse and use the script")
 PY
-echo "test-start-emulator: ok (start, health, login and a call with the exported values, stop; alletra-sim refused; action and workflow parse)"
+echo "test-start-emulator: ok (pflex-sim and alletra-sim: start, health, login and a call with the exported values, stop; action and workflow parse)"
