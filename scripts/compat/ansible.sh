@@ -43,7 +43,7 @@ PY
 say "ansible $ANSIBLE_VERSION, dellemc.powerflex $COLLECTION_VERSION, PyPowerFlex $PYPOWERFLEX_VERSION in $VENV"
 
 # ---- 2. the simulator binary; 3. our own simulator on a free loopback port ----
-compat_sim_binary
+compat_sim_binary pflex-sim
 compat_start_sim "$VENV/bin/python"
 
 # ---- 4. the playbook ----

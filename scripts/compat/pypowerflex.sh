@@ -29,7 +29,7 @@ compat_venv "$VENV" "PyPowerFlex==$PYPOWERFLEX_VERSION"
 say "PyPowerFlex $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("PyPowerFlex"))') in $VENV"
 
 # ---- 2. the simulator binary; 3. our own simulator on a free loopback port ----
-compat_sim_binary
+compat_sim_binary pflex-sim
 compat_start_sim "$VENV/bin/python"
 sed -n '1,8p' "$LOG"
 
