@@ -187,6 +187,11 @@ impl FileStore {
         Ok(())
     }
 
+    /// Whether `create` (or `snapshot` from `source`) would only note the volume as unmade.
+    pub fn creates_in_memory(&self, volume: &VolumeSpec, source: Option<Key>) -> bool {
+        !volume.thick && source.is_none_or(|source| self.unmade.lock().expect("lock").contains_key(&source))
+    }
+
     /// Makes the file of a thin volume not made yet (a hole of its size); the volume's
     /// content (all zeros) does not change.
     fn make(&self, volume: Key) -> Result<(), PlaneError> {
@@ -380,6 +385,9 @@ impl DataPlane for FilePlane {
     }
     fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         self.store.snapshot(source, snapshot)
+    }
+    fn creates_in_memory(&self, volume: &VolumeSpec, source: Option<Key>) -> bool {
+        self.store.creates_in_memory(volume, source)
     }
     fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {
         self.store.resize(volume, size_bytes)

@@ -149,6 +149,12 @@ pub trait DataPlane: Send + Sync + 'static {
     /// A point-in-time copy of `source` as the new volume `snapshot`.
     fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError>;
     fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError>;
+    /// Whether creating `volume` (as a copy of `source`, when given) only records it, with no
+    /// file-system work. A change that does nothing else is prepared on the request's own
+    /// thread rather than as blocking work, which under many clients is most of its cost.
+    fn creates_in_memory(&self, _volume: &VolumeSpec, _source: Option<Key>) -> bool {
+        false
+    }
     /// Replaces `target`'s content with `source`'s, atomically.
     fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError>;
     fn remove(&self, volume: Key) -> Result<(), PlaneError>;

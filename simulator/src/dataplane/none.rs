@@ -16,6 +16,9 @@ impl DataPlane for NonePlane {
     fn snapshot(&self, _: Key, _: VolumeSpec) -> Result<(), PlaneError> {
         Ok(())
     }
+    fn creates_in_memory(&self, _: &VolumeSpec, _: Option<Key>) -> bool {
+        true
+    }
     fn resize(&self, _: Key, _: u64) -> Result<(), PlaneError> {
         Ok(())
     }

@@ -506,6 +506,9 @@ impl DataPlane for NvmetPlane {
     fn snapshot(&self, source: Key, snapshot: VolumeSpec) -> Result<(), PlaneError> {
         self.store.snapshot(source, snapshot)
     }
+    fn creates_in_memory(&self, volume: &VolumeSpec, source: Option<Key>) -> bool {
+        self.store.creates_in_memory(volume, source)
+    }
     /// Resizes the file, then has nvmet re-read the size (`revalidate_size`), which sends
     /// the hosts a namespace-changed event so the device grows.
     fn resize(&self, volume: Key, size_bytes: u64) -> Result<(), PlaneError> {

@@ -89,6 +89,20 @@ pub fn prepare(plane: &dyn DataPlane, model: &Model, effects: &[Effect]) -> Resu
     })
 }
 
+/// Whether preparing `effects` is bookkeeping only: volume creates the plane keeps in memory
+/// (`DataPlane::creates_in_memory`) and effects `prepare` has nothing to do for.
+pub fn in_memory(plane: &dyn DataPlane, effects: &[Effect]) -> bool {
+    effects.iter().all(|effect| match effect {
+        Effect::VolumeCreated(v) => plane.creates_in_memory(&spec(v), v.ancestor.map(Key::from)),
+        Effect::VolumeResized { .. }
+        | Effect::ContentOverwritten { .. }
+        | Effect::MappingAdded { .. }
+        | Effect::SdtCreated(_)
+        | Effect::SdtConfigured(_) => false,
+        _ => true,
+    })
+}
+
 /// Whether `effects` have a destructive part for `finish`: removals, unmappings, and SDT
 /// changes (the listeners no SDT wants any more are stopped there).
 pub fn destroys(effects: &[Effect]) -> bool {
@@ -282,5 +296,40 @@ mod tests {
         carry_out(&plane, &mut model, Command::RemoveSdt { sdt });
         assert_eq!(plane.listening(), listeners(&model));
         assert!(!plane.listening().iter().any(|l| l.traddr == "127.0.0.9"));
+    }
+
+    #[test]
+    fn only_creates_the_file_plane_keeps_in_memory_skip_the_blocking_hand_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let plane = crate::dataplane::FilePlane::open(Some(dir.path()), &[]).unwrap();
+        let mut model = Model::new(&Topology::default_embedded(), 1);
+        let pool = model.pools().next().expect("a pool").id;
+        let create = |provisioning| Command::CreateVolume {
+            pool,
+            domain: None,
+            name: None,
+            size_kb: 8 * 1024 * 1024,
+            provisioning,
+            use_rmcache: false,
+        };
+        let mut carry = |command: Command| {
+            let plan = model.plan(&command, 0).expect("allowed");
+            let cheap = in_memory(&plane, &plan.effects);
+            drop(prepare(&plane, &model, &plan.effects).expect("prepared"));
+            model.commit(&plan.effects);
+            (cheap, plan.effects)
+        };
+        let (cheap, effects) = carry(create(Provisioning::Thin));
+        assert!(cheap, "a thin volume's file waits to be needed");
+        let Effect::VolumeCreated(thin) = &effects[0] else { panic!("{effects:?}") };
+        let snapshot = Command::SnapshotVolumes {
+            defs: vec![(thin.id, None)],
+            access_mode: AccessMode::ReadWrite,
+            retention_min: None,
+        };
+        assert!(carry(snapshot.clone()).0, "a snapshot of an untouched volume is all zeros, in memory too");
+        assert!(!carry(create(Provisioning::Thick)).0, "a thick volume is reserved on the disk");
+        plane.write_at(thin.id.into(), 0, b"data").unwrap();
+        assert!(!carry(snapshot).0, "a snapshot of a volume with data copies its file");
     }
 }

@@ -168,12 +168,16 @@ impl Gateway {
         if plan.effects.is_empty() {
             return Ok(plan.reply);
         }
-        let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
-        let prepared = blocking_in_turn(move || {
-            let model = model.read().expect("model lock poisoned");
-            dataplane::powerflex::prepare(plane.as_ref(), &model, &effects)
-        })
-        .await??;
+        let prepared = if dataplane::powerflex::in_memory(self.plane.as_ref(), &plan.effects) {
+            dataplane::powerflex::prepare(self.plane.as_ref(), &self.read(), &plan.effects)?
+        } else {
+            let (model, plane, effects) = (self.model.clone(), self.plane.clone(), plan.effects.clone());
+            blocking_in_turn(move || {
+                let model = model.read().expect("model lock poisoned");
+                dataplane::powerflex::prepare(plane.as_ref(), &model, &effects)
+            })
+            .await??
+        };
         let pending = match store.write(&plan.effects) {
             Ok(pending) => pending,
             Err(e) => {
