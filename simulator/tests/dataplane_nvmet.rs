@@ -157,8 +157,10 @@ async fn nvmet_end_to_end() {
     assert!(!nvme::connect(SDT, "4420", &subnqn, &hostnqn, &hostid), "connected without a mapping");
 
     // A failed export is a clear gateway error and leaves nothing behind.
+    // A thin volume's file is made at its first export; a directory in its place makes that fail.
     let broken = api.create_volume("e2e-broken", 8, false).await;
-    std::fs::remove_file(state.path().join("volumes").join(format!("{broken}.img"))).unwrap();
+    let in_the_way = state.path().join("volumes").join(format!("{broken}.img"));
+    std::fs::create_dir(&in_the_way).unwrap();
     let (status, e) = api.map(&broken, &host).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
     assert!(e["message"].as_str().unwrap().contains("data plane (nvmet)"), "{e}");
@@ -166,6 +168,7 @@ async fn nvmet_end_to_end() {
     assert!(nvme::entries(&allowed).is_empty(), "a failed export does not allow the host");
     let v = api.ok(Method::GET, &format!("/api/instances/Volume::{broken}"), None).await;
     assert!(v["mappedSdcInfo"].as_array().is_none_or(|m| m.is_empty()), "no mapping in the model: {v}");
+    std::fs::remove_dir(&in_the_way).unwrap();
     api.remove_volume(&broken).await;
 
     // Map again, and give the other host a volume of its own; then a clean stop removes
