@@ -8,13 +8,16 @@
 #             the peer an emulator user would pick (plain HTTP and in memory: favours moto).
 # Rows: GET one Volume at 1/8/64 connections; durable create at 1/8/32 connections; req/s,
 # p50, p99 and the ratios the issue sets targets for. The machine is shared and noisy: run
-# it more than once and compare the runs.
-# Usage: scripts/bench-gateway.sh [SECONDS per row, default 5]
+# it more than once and compare the runs. Each GET row alternates floor and pflex-sim REPEATS
+# times (default 3) and reports the median run, so a burst of load from elsewhere on the
+# machine lands on one run of one side rather than on the ratio.
+# Usage: scripts/bench-gateway.sh [SECONDS per row, default 5] [REPEATS, default 3]
 set -euo pipefail
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 secs=${1:-5}
+repeats=${2:-3}
 command -v wrk >/dev/null || { echo "bench-gateway: needs wrk (apt-get install wrk)" >&2; exit 1; }
 
 cargo build --release -p powerflex-sim --bin pflex-sim --example floor_server
@@ -95,14 +98,16 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0"
 EOF
 
-# run NAME CONNECTIONS SCRIPT URL: one wrk measurement, its output kept for the table.
+# run NAME CONNECTIONS SCRIPT URL [REPEAT]: one wrk measurement, its output kept for the table.
 run() {
     local threads=$(($2 < 2 ? 1 : 2))
-    wrk --latency -t"$threads" -c"$2" -d"${secs}s" -s "$3" "$4" >"$work/$1-$2.wrk" 2>&1
+    wrk --latency -t"$threads" -c"$2" -d"${secs}s" -s "$3" "$4" >"$work/$1-$2.${5:-0}.wrk" 2>&1
 }
 for c in 1 8 64; do
-    run floor-get "$c" "$work/get.lua" "https://127.0.0.1:$floor_port/api/instances/Volume::$volume"
-    run sim-get "$c" "$work/get.lua" "$sim_url/api/instances/Volume::$volume"
+    for r in $(seq "$repeats"); do
+        run floor-get "$c" "$work/get.lua" "https://127.0.0.1:$floor_port/api/instances/Volume::$volume" "$r"
+        run sim-get "$c" "$work/get.lua" "$sim_url/api/instances/Volume::$volume" "$r"
+    done
 done
 for c in 1 8 32; do
     # A fresh system for each row, so no row runs into the per-domain volume limit.
@@ -111,13 +116,18 @@ for c in 1 8 32; do
     run moto-create "$c" "$work/moto.lua" "http://127.0.0.1:$moto_port/"
 done
 
-echo "# pflex gateway benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, wrk, ${secs}s per row)"
+echo "# pflex gateway benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, wrk, ${secs}s per run, GET rows the median of $repeats)"
 python3 - "$work" <<'EOF'
 import pathlib, re, sys
 work = pathlib.Path(sys.argv[1])
 UNIT = {"us": 1, "ms": 1e3, "s": 1e6}
 def parse(name, c):
-    text = (work / f"{name}-{c}.wrk").read_text()
+    """The median run (by req/s) of one row; a row measured once is its own median."""
+    runs = sorted((parse_run(path) for path in work.glob(f"{name}-{c}.*.wrk")), key=lambda r: r["rps"])
+    return runs[len(runs) // 2]
+def parse_run(path):
+    text = path.read_text()
+    name, c = path.name.split(".")[0].rsplit("-", 1)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     total = int(re.search(r"(\d+) requests in", text).group(1))
     lat = {p: float(v) * UNIT[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}

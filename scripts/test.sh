@@ -11,9 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+stage() {
+    printf '\n\033[1m== %s ==\033[0m\n' "$*"
+    stage_started=$SECONDS
+}
 results=()
-record() { results+=("$1"); }
+# record RESULT: a stage's outcome and how long it took, for the summary (CI has a time limit:
+# the summary shows where the time goes).
+record() { results+=("$(printf '%5ss  %s' $((SECONDS - stage_started)) "$1")"); }
 
 install_deps() {
     # libclang-dev: the loopdev crate generates its bindings with bindgen at build time.
@@ -81,3 +86,4 @@ record "NVMe/TCP and iSCSI end to end (simulator nvmet, LIO, driver, conformance
 
 stage "summary"
 printf '%s\n' "${results[@]}"
+printf 'total: %ss\n' "$SECONDS"
