@@ -361,6 +361,67 @@ async fn hosts_sets_vluns_and_the_data_surface() {
     refused(&api.get("/qos/vvset:q").await, 404, 100, "QoS rule does not exist");
 }
 
+/// Cinder's group snapshot: `POST /volumesets/<set> createSnapshot` with an `@count@` name
+/// makes a virtual copy of every member, with the member's bytes, or none at all.
+#[tokio::test]
+async fn volume_set_snapshots_copy_every_member_or_none() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    for name in ["a", "b"] {
+        assert_eq!(
+            api.post("/volumes", json!({"name": name, "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0,
+            201
+        );
+    }
+    assert_eq!(api.post("/volumesets", json!({"name": "grp", "setmembers": ["a", "b"]})).await.0, 201);
+    let iqn = "iqn.1993-08.org.debian:01:group";
+    assert_eq!(api.post("/hosts", json!({"name": "h", "iSCSINames": [iqn]})).await.0, 201);
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "b", "lun": 1})).await.0, 201);
+    let http = http_client(&array.ca_cert_pem);
+    let data = |volume: &str| format!("{}/sim/volumes/{volume}/data?host=h", array.url);
+    let put =
+        http.put(data("b")).basic_auth("3paradm", Some("3pardata")).body(b"member b".to_vec()).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+
+    let snapshot = |name: &str| json!({"action": "createSnapshot", "parameters": {"name": name, "readOnly": true}});
+    refused(
+        &api.post("/volumesets/grp", snapshot("one-name")).await,
+        400,
+        323,
+        "invalid input: the name pattern would give two snapshots one name",
+    );
+    // The second member's name is taken: nothing is made, not even the first member's copy.
+    assert_eq!(
+        api.post("/volumes", json!({"name": "g-1", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0,
+        201
+    );
+    refused(&api.post("/volumesets/grp", snapshot("g-@count@")).await, 409, 22, "volume exists");
+    refused(&api.get("/volumes/g-0").await, 404, 23, "volume does not exist");
+    assert_eq!(api.delete("/volumes/g-1").await.0, 200);
+
+    let (reply, headers) = api.call_with_headers(Method::POST, "/volumesets/grp", Some(snapshot("g-@count@"))).await;
+    assert_eq!(reply.0, 201, "{reply:?}");
+    assert_eq!(headers["location"], "/api/v1/volumesets/grp");
+    for (copy, parent) in [("g-0", "a"), ("g-1", "b")] {
+        let (status, _, v) = api.get(&format!("/volumes/{copy}")).await;
+        assert_eq!((status, v["copyOf"].as_str(), v["readOnly"].as_bool()), (200, Some(parent), Some(true)), "{v}");
+    }
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "g-1", "lun": 2})).await.0, 201);
+    let got =
+        http.get(format!("{}&length=8", data("g-1"))).basic_auth("3paradm", Some("3pardata")).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"member b");
+
+    assert_eq!(api.post("/volumesets", json!({"name": "empty"})).await.0, 201);
+    refused(&api.post("/volumesets/empty", snapshot("e-@count@")).await, 404, 322, "the set is empty");
+    refused(&api.post("/volumesets/nosuch", snapshot("n-@count@")).await, 404, 102, "The set does not exist");
+    refused(
+        &api.post("/volumesets/grp", json!({"action": "createPhysicalCopy"})).await,
+        400,
+        46,
+        "invalid input: bad enum value",
+    );
+}
+
 #[tokio::test]
 async fn state_survives_a_restart_and_sessions_do_not() {
     let array = TestArray::start().await;

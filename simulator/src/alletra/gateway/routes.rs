@@ -42,7 +42,10 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/tasks", get(tasks))
         .route("/tasks/{id}", get(task).put(cancel_task))
         .route("/volumesets", get(volume_sets).post(create_volume_set))
-        .route("/volumesets/{name}", get(volume_set).put(change_volume_set).delete(delete_volume_set))
+        .route(
+            "/volumesets/{name}",
+            get(volume_set).put(change_volume_set).post(snapshot_volume_set).delete(delete_volume_set),
+        )
         .route("/hostsets", get(host_sets).post(create_host_set))
         .route("/hostsets/{name}", get(host_set).put(change_host_set).delete(delete_host_set))
         .route("/hosts", get(hosts).post(create_host))
@@ -408,6 +411,17 @@ async fn change_volume(State(array): Shared, Path(name): Path<String>, bytes: By
 }
 
 /// `POST /volumes/<name>`: `createSnapshot` or `createPhysicalCopy`.
+/// The `parameters` of a `createSnapshot` action, on a volume or a volume set.
+fn new_snapshot(p: &Value) -> WsapiResult<NewSnapshot> {
+    Ok(NewSnapshot {
+        name: req_str(p, "name")?,
+        read_only: opt_bool(p, "readOnly")?.unwrap_or(false),
+        comment: opt_str(p, "comment")?,
+        expiration_hours: opt_u32(p, "expirationHours")?,
+        retention_hours: opt_u32(p, "retentionHours")?,
+    })
+}
+
 async fn copy_volume(State(array): Shared, Path(name): Path<String>, bytes: Bytes) -> Answer {
     let v = body(&bytes)?;
     let action = req_str(&v, "action")?;
@@ -415,13 +429,7 @@ async fn copy_volume(State(array): Shared, Path(name): Path<String>, bytes: Byte
     let p = v.get("parameters").unwrap_or(&none);
     match action.as_str() {
         "createSnapshot" => {
-            let snapshot = NewSnapshot {
-                name: req_str(p, "name")?,
-                read_only: opt_bool(p, "readOnly")?.unwrap_or(false),
-                comment: opt_str(p, "comment")?,
-                expiration_hours: opt_u32(p, "expirationHours")?,
-                retention_hours: opt_u32(p, "retentionHours")?,
-            };
+            let snapshot = new_snapshot(p)?;
             let location = format!("/api/v1/volumes/{}", snapshot.name);
             array.execute(Command::CreateSnapshot { parent: name, snapshot }).await?;
             empty(StatusCode::OK, Some(location))
@@ -549,6 +557,20 @@ async fn create_volume_set(State(a): Shared, bytes: Bytes) -> Answer {
 }
 async fn change_volume_set(State(a): Shared, Path(name): Path<String>, bytes: Bytes) -> Answer {
     change_set(&a, SetKind::Volume, name, &bytes).await
+}
+/// `POST /volumesets/<name>`: only `createSnapshot` (Cinder's group snapshots); 201 with the
+/// set's Location (reference §0.4).
+async fn snapshot_volume_set(State(array): Shared, Path(name): Path<String>, bytes: Bytes) -> Answer {
+    let v = body(&bytes)?;
+    match req_str(&v, "action")?.as_str() {
+        "createSnapshot" => {
+            let snapshot = new_snapshot(v.get("parameters").unwrap_or(&json!({})))?;
+            let location = format!("/api/v1/volumesets/{name}");
+            array.execute(Command::CreateSetSnapshot { set: name, snapshot }).await?;
+            empty(StatusCode::CREATED, Some(location))
+        }
+        _ => Err(WsapiError(Fault::bad_enum_value().with_ref("action"))),
+    }
 }
 async fn delete_volume_set(State(a): Shared, Path(name): Path<String>) -> Answer {
     delete_set(&a, SetKind::Volume, name).await

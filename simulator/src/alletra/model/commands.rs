@@ -138,6 +138,12 @@ pub enum Command {
         parent: String,
         snapshot: NewSnapshot,
     },
+    /// `POST /volumesets/<set>` createSnapshot: one virtual copy per member, `@count@` in the
+    /// name numbering them.
+    CreateSetSnapshot {
+        set: String,
+        snapshot: NewSnapshot,
+    },
     /// `data_mib`: how much data the copy moves (the data plane's allocated MiB, or the size);
     /// the task's duration is proportional to it.
     CopyVolume {
@@ -235,6 +241,7 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         GrowVolume { name, delta_mib } => volumes::grow(model, name, *delta_mib),
         DeleteVolume { name, cascade } => volumes::delete(model, name, *cascade, now),
         CreateSnapshot { parent, snapshot } => volumes::snapshot(model, parent, snapshot, now),
+        CreateSetSnapshot { set, snapshot } => volumes::snapshot_set(model, set, snapshot, now),
         CopyVolume { source, destination, mode, data_mib } => {
             copies::copy(model, source, destination, mode, *data_mib, now)
         }

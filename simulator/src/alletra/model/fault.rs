@@ -133,6 +133,10 @@ faults! {
     task_not_active => 400, 320, "the task is not active";
     /// Inferred number; the promote's `online` and `priority` exclude each other.
     operation_param_conflict => 409, 321, "invalid operation: parameters conflict";
+    /// Inferred number; a volume-set snapshot of a set without members.
+    empty_set => 404, 322, "the set is empty";
+    /// Inferred number; one name for the snapshots of several members (no `@count@`).
+    invalid_vv_pattern => 400, 323, "invalid input: the name pattern would give two snapshots one name";
 }
 
 impl Fault {

@@ -10,6 +10,8 @@ use super::objects::{Origin, Provisioning, SetKind, TaskKind, Volume};
 use super::topology::MAX_VOLUME_COMMENT_LENGTH;
 use super::Model;
 
+use std::collections::HashMap;
+
 pub(super) fn existing<'m>(model: &'m Model, name: &str) -> Result<&'m Volume, Fault> {
     model.volume_by_name(name).ok_or_else(Fault::non_existent_vol)
 }
@@ -234,6 +236,52 @@ pub(super) fn delete(model: &Model, name: &str, cascade: bool, now: u64) -> Resu
 
 pub(super) fn snapshot(model: &Model, parent: &str, new: &NewSnapshot, now: u64) -> Result<Plan, Fault> {
     let p = existing(model, parent)?;
+    check_volume_count(model)?;
+    let v = virtual_copy(model, p, new, next_id(model), 0, now)?;
+    Ok(Plan::done(vec![Effect::VolumeCreated(Box::new(v))]))
+}
+
+/// `POST /volumesets/<set> createSnapshot`: a virtual copy of every member, all or none, named
+/// by `new.name` with `@count@` replaced by 0, 1, 2… in member order (Cinder's consistency
+/// group snapshots send `oss-<id>-@count@`).
+pub(super) fn snapshot_set(model: &Model, set: &str, new: &NewSnapshot, now: u64) -> Result<Plan, Fault> {
+    const COUNT: &str = "@count@";
+    let s = model.set_by_name(SetKind::Volume, set).ok_or_else(Fault::non_existent_set)?;
+    if s.members.is_empty() {
+        return Err(Fault::empty_set());
+    }
+    if s.members.len() > 1 && !new.name.contains(COUNT) {
+        return Err(Fault::invalid_vv_pattern().with_ref("name"));
+    }
+    if model.volume_count() + s.members.len() > model.limits.max_volumes {
+        return Err(Fault::vv_limit_reached());
+    }
+    let mut ids = (model.seq.volume.max(1)..).filter(|id| !model.volumes.contains_key(id));
+    let mut effects = Vec::with_capacity(s.members.len());
+    // Members of one snapshot tree share its copy limit: count the copies this plan adds.
+    let mut added: HashMap<u32, usize> = HashMap::new();
+    for (count, member) in s.members.iter().enumerate() {
+        let parent = model.volume(*member).ok_or_else(Fault::non_existent_vol)?;
+        let name = new.name.replace(COUNT, &count.to_string());
+        let planned = added.entry(parent.base_id).or_default();
+        let id = ids.next().expect("volume ids are unbounded");
+        let copy = virtual_copy(model, parent, &NewSnapshot { name, ..new.clone() }, id, *planned, now)?;
+        *planned += 1;
+        effects.push(Effect::VolumeCreated(Box::new(copy)));
+    }
+    Ok(Plan::done(effects))
+}
+
+/// A virtual copy of `p` with id `id`, checked against the snapshot rules; `planned` copies of
+/// the same tree are already in the plan being made.
+fn virtual_copy(
+    model: &Model,
+    p: &Volume,
+    new: &NewSnapshot,
+    id: u32,
+    planned: usize,
+    now: u64,
+) -> Result<Volume, Fault> {
     check_new_name(model, &new.name)?;
     if let Some(c) = &new.comment {
         check_text(c, MAX_VOLUME_COMMENT_LENGTH, "comment")?;
@@ -244,15 +292,14 @@ pub(super) fn snapshot(model: &Model, parent: &str, new: &NewSnapshot, now: u64)
     if model.limits.snapshot_alternation && !p.read_only() && !new.read_only {
         return Err(Fault::readwrite_to_readwrite_snap());
     }
-    let copies = model.index.tree_copies.get(&p.base_id).copied().unwrap_or(0);
+    let copies = model.index.tree_copies.get(&p.base_id).copied().unwrap_or(0) + planned;
     if copies >= model.limits.max_virtual_copies_per_volume {
         return Err(Fault::snapshot_limit_reached());
     }
-    check_volume_count(model)?;
-    let v = identified(
+    Ok(identified(
         model,
         Volume {
-            id: next_id(model),
+            id,
             name: new.name.clone(),
             origin: Origin::VirtualCopy { parent: p.id, read_only: new.read_only },
             user_cpg: None,
@@ -262,6 +309,5 @@ pub(super) fn snapshot(model: &Model, parent: &str, new: &NewSnapshot, now: u64)
             retention_time: hours_after(now, new.retention_hours, "retentionHours")?,
             ..p.clone()
         },
-    );
-    Ok(Plan::done(vec![Effect::VolumeCreated(Box::new(v))]))
+    ))
 }
