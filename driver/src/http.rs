@@ -1,7 +1,12 @@
-//! HTTPS as every array's client uses it: the connection options and the
-//! reqwest client built from them (rustls, timeouts, verification, extra CAs).
+//! HTTPS as every array's client uses it: the connection options, the
+//! reqwest client built from them (rustls, timeouts, verification, extra CAs),
+//! and the [`Connection`] a client's clones share.
 
 use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::session::TokenCell;
 
 /// Default time allowed for one request, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -84,6 +89,39 @@ pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, String> {
         }
     }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// What an array client holds, shared by all its clones: where the API is, who
+/// logs in, the HTTPS client, the login's secret and the limit of concurrent
+/// requests. The clients add only their protocol (paths, headers, errors).
+pub struct Connection {
+    /// The URL paths are appended to.
+    pub base: String,
+    pub user: String,
+    pub password: String,
+    pub http: reqwest::Client,
+    pub session: TokenCell,
+    limit: Semaphore,
+}
+
+impl Connection {
+    /// A connection to `base` with `options`' credentials, TLS and limits; no
+    /// request is made yet.
+    pub fn new(options: ClientOptions, base: String) -> Result<Connection, String> {
+        Ok(Connection {
+            base,
+            http: http_client(&options)?,
+            limit: Semaphore::new(options.max_connections.max(1)),
+            user: options.user,
+            password: options.password,
+            session: TokenCell::default(),
+        })
+    }
+
+    /// A turn to send a request, within the limit; `None` once the client is closed.
+    pub async fn permit(&self) -> Option<SemaphorePermit<'_>> {
+        self.limit.acquire().await.ok()
+    }
 }
 
 /// The start of a response body, for error messages.

@@ -19,13 +19,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 pub use error::{ClientError, WsapiCode, WsapiError};
 use types::*;
 
-use crate::http::{http_client, snippet, ClientOptions};
-use crate::session::TokenCell;
+use crate::http::{snippet, ClientOptions, Connection};
 
 /// The session key header.
 pub const SESSION_HEADER: &str = "X-HP3PAR-WSAPI-SessionKey";
@@ -36,16 +34,7 @@ pub const COMMENT: &str = "Created and managed by LXD";
 /// A WSAPI client; cheap to clone, clones share the session and the connection limit.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    base: String,
-    user: String,
-    password: String,
-    http: reqwest::Client,
-    session: TokenCell,
-    limit: Semaphore,
+    inner: Arc<Connection>,
 }
 
 impl std::fmt::Debug for Client {
@@ -84,18 +73,8 @@ impl Client {
     /// Builds a client for the WSAPI at `options.gateway` (scheme, host, port
     /// and any path in front of `/api/v1`); no request is made yet.
     pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
-        let max = options.max_connections.max(1);
-        let http = http_client(&options).map_err(ClientError::Setup)?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                base: format!("{}/api/v1", options.gateway.trim_end_matches('/')),
-                user: options.user,
-                password: options.password,
-                http,
-                session: TokenCell::default(),
-                limit: Semaphore::new(max),
-            }),
-        })
+        let base = format!("{}/api/v1", options.gateway.trim_end_matches('/'));
+        Ok(Client { inner: Arc::new(Connection::new(options, base).map_err(ClientError::Setup)?) })
     }
 
     /// The WSAPI base URL (ending in `/api/v1`).
@@ -149,7 +128,7 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(Vec<u8>, Option<String>), ClientError> {
-        let _permit = self.inner.limit.acquire().await.map_err(|_| ClientError::Setup("client closed".into()))?;
+        let _permit = self.inner.permit().await.ok_or_else(|| ClientError::Setup("client closed".into()))?;
         let url = format!("{}{}", self.inner.base, path);
         let mut attempt = 0;
         loop {

@@ -20,28 +20,16 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 pub use error::{ApiError, ClientError, ErrorCode};
 use types::*;
 
-use crate::session::TokenCell;
-
-use crate::http::{http_client, snippet, ClientOptions};
+use crate::http::{snippet, ClientOptions, Connection};
 
 /// A gateway client; cheap to clone, clones share the token and the connection limit.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    base: String,
-    user: String,
-    password: String,
-    http: reqwest::Client,
-    token: TokenCell,
-    limit: Semaphore,
+    inner: Arc<Connection>,
 }
 
 impl std::fmt::Debug for Client {
@@ -58,18 +46,8 @@ enum Body<'a> {
 impl Client {
     /// Builds a client; no request is made yet.
     pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
-        let max = options.max_connections.max(1);
-        let http = http_client(&options).map_err(ClientError::Setup)?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                base: options.gateway.trim_end_matches('/').to_string(),
-                user: options.user,
-                password: options.password,
-                http,
-                token: TokenCell::default(),
-                limit: Semaphore::new(max),
-            }),
-        })
+        let base = options.gateway.trim_end_matches('/').to_string();
+        Ok(Client { inner: Arc::new(Connection::new(options, base).map_err(ClientError::Setup)?) })
     }
 
     /// The gateway base URL.
@@ -79,7 +57,7 @@ impl Client {
 
     /// How many times this client has logged in.
     pub async fn login_count(&self) -> u64 {
-        self.inner.token.logins().await
+        self.inner.session.logins().await
     }
 
     async fn login_raw(&self) -> Result<String, ClientError> {
@@ -107,14 +85,14 @@ impl Client {
 
     /// Logs in now (normally done lazily by the first call).
     pub async fn login(&self) -> Result<(), ClientError> {
-        self.inner.token.get_or_login(|| self.login_raw()).await.map(|_| ())
+        self.inner.session.get_or_login(|| self.login_raw()).await.map(|_| ())
     }
 
     async fn call(&self, method: Method, path: &str, body: Body<'_>) -> Result<Vec<u8>, ClientError> {
-        let _permit = self.inner.limit.acquire().await.map_err(|_| ClientError::Setup("client closed".into()))?;
+        let _permit = self.inner.permit().await.ok_or_else(|| ClientError::Setup("client closed".into()))?;
         let url = format!("{}{}", self.inner.base, path);
         for attempt in 0..2 {
-            let token = self.inner.token.get_or_login(|| self.login_raw()).await?;
+            let token = self.inner.session.get_or_login(|| self.login_raw()).await?;
             let mut req = self
                 .inner
                 .http
@@ -130,7 +108,7 @@ impl Client {
             let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
             let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
             if auth::is_expired_token(status, content_type.as_deref()) {
-                self.inner.token.invalidate(token.generation).await;
+                self.inner.session.invalidate(token.generation).await;
                 if attempt == 0 {
                     tracing::debug!(path, "token expired; logging in again");
                     continue;
