@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 pub use powerflex_sim::testing::{Options, TestGateway};
 
+pub mod wsapi;
+
 /// `(HTTP status, Content-Type, body)`.
 pub type Reply = (u16, String, Value);
 
