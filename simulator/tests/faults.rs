@@ -316,6 +316,26 @@ async fn pflex_bad_rules_are_refused_and_sim_is_never_faulted() {
 
 // ---- Alletra ------------------------------------------------------------------------------
 
+/// As on PowerFlex: a reset keeps every rule, a restart only the flags'.
+#[tokio::test]
+async fn alletra_flag_rules_survive_restart_and_reset_keeps_all() {
+    let flag = Rule::parse("GET /api/v1/system -> latency 1ms").unwrap();
+    let array = TestArray::start_with(ArrayOptions { faults: vec![flag], ..Default::default() }).await;
+    let sim = Sim::of_array(&array);
+    sim.add("GET /api/v1/cpgs -> error 503").await;
+    assert_eq!(sim.call(Method::POST, "/sim/reset", Some("{}")).await.0, 200);
+    let sources: Vec<_> = sim.rules().await.iter().map(|r| r["source"].as_str().unwrap().to_string()).collect();
+    assert_eq!(sources, ["flag", "api"]);
+    let array = array.restart().await;
+    let rules = Sim::of_array(&array).rules().await;
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["rule"], "GET /api/v1/system -> latency 1ms");
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.get("/cpgs").await.0, 200, "the run-time rule is gone");
+    assert_eq!(api.get("/system").await.0, 200);
+    assert_eq!(Sim::of_array(&array).rules().await[0]["fired"], 1, "the flag rule is in force");
+}
+
 /// An error rule answers the WSAPI's `{"code","desc"}` (the generic code for the status, or
 /// the rule's) or an ingress's page, with the array's headers; nothing is made.
 #[tokio::test]

@@ -19,7 +19,8 @@ pub mod rule;
 pub mod sever;
 mod surface;
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -103,6 +104,9 @@ pub struct Faults {
     /// the seed its banner shows.
     default_seed: u64,
     table: Mutex<Table>,
+    /// Whether the table holds any rule, read without its lock: every request asks, and
+    /// almost always there is none.
+    any: AtomicBool,
 }
 
 #[derive(Default)]
@@ -114,15 +118,20 @@ struct Table {
 impl Faults {
     /// A table holding the `--fault` rules.
     pub fn new(default_seed: u64, flags: Vec<Rule>) -> Faults {
-        let faults = Faults { default_seed, table: Mutex::new(Table::default()) };
+        let faults = Faults { default_seed, table: Mutex::new(Table::default()), any: AtomicBool::new(false) };
         for rule in flags {
             faults.add(rule, Source::Flag);
         }
         faults
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+    fn table(&self) -> MutexGuard<'_, Table> {
         self.table.lock().expect("fault table lock")
+    }
+
+    /// Notes whether rules remain, while still holding the table.
+    fn changed(&self, table: &MutexGuard<'_, Table>) {
+        self.any.store(!table.rules.is_empty(), Ordering::Release);
     }
 
     /// Adds a rule at the end; its listing.
@@ -133,6 +142,7 @@ impl Faults {
         let armed = Armed { id: table.last_id, rule, source, seed, matched: 0, fired: 0 };
         let listing = armed.to_json();
         table.rules.push(armed);
+        self.changed(&table);
         listing
     }
 
@@ -146,16 +156,20 @@ impl Faults {
         let mut table = self.table();
         let before = table.rules.len();
         table.rules.retain(|r| r.id != id);
+        self.changed(&table);
         table.rules.len() < before
     }
 
     /// Removes every rule, flags' too (until a restart); how many there were.
     pub fn clear(&self) -> usize {
-        std::mem::take(&mut self.table().rules).len()
+        let mut table = self.table();
+        let cleared = std::mem::take(&mut table.rules).len();
+        self.changed(&table);
+        cleared
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table().rules.is_empty()
+        !self.any.load(Ordering::Acquire)
     }
 
     /// Whether a live rule that matches `method path` looks into the body.
