@@ -237,7 +237,10 @@ async fn pflex_flag_rules_survive_restart_and_reset_keeps_all() {
     let (gw, api) = common::start_with(Options { faults: vec![flag], ..common::options() }).await;
     let sim = Sim::of_gateway(&gw);
     assert_error(&api.get("/api/version").await, 503, 0, "Service Unavailable");
+    let journal = || std::fs::read_to_string(gw.state_dir.join("journal.jsonl")).unwrap_or_default();
+    let before = journal();
     sim.add("GET /api/Configuration -> error 500").await;
+    assert_eq!(journal(), before, "rules are configuration, never journaled");
     ok(sim.call(Method::POST, "/sim/reset", Some("{}")).await);
     let rules = sim.rules().await;
     assert_eq!(rules.iter().map(|r| r["source"].as_str().unwrap()).collect::<Vec<_>>(), ["flag", "api"]);
@@ -255,7 +258,10 @@ async fn pflex_flag_rules_survive_restart_and_reset_keeps_all() {
 async fn pflex_fault_flags_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut process = common::spawn_binary(
+    let log = dir.path().join("stderr.log");
+    let mut process = common::spawn_logging(
+        env!("CARGO_BIN_EXE_pflex-sim"),
+        "PFLEX_SIM",
         &state,
         &[
             "--data-plane",
@@ -265,6 +271,7 @@ async fn pflex_fault_flags_from_the_command_line() {
             "--fault",
             "GET /api/version -> latency 1ms",
         ],
+        std::fs::File::create(&log).unwrap(),
     );
     let ca = std::fs::read_to_string(state.join("tls/ca.pem")).unwrap();
     let api = Api::login(&process.url, &ca, "admin", "Password123!").await;
@@ -276,6 +283,19 @@ async fn pflex_fault_flags_from_the_command_line() {
     assert_eq!(rules[1]["fired"], 1, "the error ended the first call's consultation before the latency rule");
     process.child.kill().unwrap();
     process.child.wait().unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let injected: Vec<_> = logged.lines().filter(|l| l.contains("fault injected")).collect();
+    assert_eq!(injected.len(), 2, "one line per injected fault: {logged}");
+    assert!(
+        injected[0].contains("rule=1") && injected[0].contains("fault injected: error 500 on GET /api/version"),
+        "{}",
+        injected[0]
+    );
+    assert!(
+        injected[1].contains("rule=2") && injected[1].contains("fault injected: latency 1 ms on GET /api/version"),
+        "{}",
+        injected[1]
+    );
 
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_pflex-sim"))
         .args(["serve", "--listen", "127.0.0.1:0", "--fault", "GET /api/version -> explode"])
