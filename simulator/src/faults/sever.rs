@@ -8,35 +8,26 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::http::{Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// One connection's switch.
+/// One connection's switch. Nothing needs waking when it is thrown: the request's service
+/// then answers an error, on which HTTP/1.1 closes the connection and HTTP/2 writes a reset,
+/// which fails.
 #[derive(Clone, Default)]
-pub struct Sever(Arc<Switch>);
-
-#[derive(Default)]
-struct Switch {
-    thrown: AtomicBool,
-    /// The connection's pending read, woken when the switch is thrown so the server notices
-    /// at once even while it waits for the client.
-    reader: Mutex<Option<Waker>>,
-}
+pub struct Sever(Arc<AtomicBool>);
 
 impl Sever {
     /// Cuts the connection: nothing more is read or written on it.
     pub fn sever(&self) {
-        self.0.thrown.store(true, Ordering::Release);
-        if let Some(waker) = self.0.reader.lock().expect("sever lock").take() {
-            waker.wake();
-        }
+        self.0.store(true, Ordering::Release);
     }
 
     fn thrown(&self) -> bool {
-        self.0.thrown.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire)
     }
 
     fn refused() -> io::Error {
@@ -70,15 +61,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for Severable<I> {
         if self.sever.thrown() {
             return Poll::Ready(Err(Sever::refused()));
         }
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if polled.is_pending() {
-            *self.sever.0.reader.lock().expect("sever lock") = Some(cx.waker().clone());
-            // Thrown between the check and the waker's storing: nobody would wake us.
-            if self.sever.thrown() {
-                return Poll::Ready(Err(Sever::refused()));
-            }
-        }
-        polled
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
