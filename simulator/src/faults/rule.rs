@@ -428,6 +428,8 @@ mod tests {
             assert_eq!(Rule::parse(&rule.to_string()).unwrap().to_string(), text);
         }
         assert_eq!(Rule::parse("/api/x -> latency 1.5s").unwrap().to_string(), "* /api/x -> latency 1500ms");
+        let quoted_value = Rule::parse("/api/x -> error 500 message=\"a b\"").unwrap();
+        assert_eq!(quoted_value.to_string(), "* /api/x -> error 500 \"message=a b\"");
     }
 
     #[test]
