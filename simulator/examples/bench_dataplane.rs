@@ -49,6 +49,7 @@ async fn snapshots(dir: &Path) {
         data_plane: PlaneKind::File,
         fsync: false,
         broken: Default::default(),
+        faults: Vec::new(),
     };
     let server = Server::bind(config).await.expect("starts");
     let url = server.url.clone();

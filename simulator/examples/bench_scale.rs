@@ -188,6 +188,7 @@ async fn main() {
         data_plane: PlaneKind::None,
         fsync: false,
         broken: Default::default(),
+        faults: Vec::new(),
     })
     .await
     .expect("server");

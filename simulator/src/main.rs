@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use powerflex_sim::dataplane::PlaneKind;
+use powerflex_sim::faults::Rule;
 use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
@@ -77,6 +78,10 @@ struct ServeArgs {
     /// map-wrong-host, allow-shrink.
     #[arg(long = "break", value_name = "BEHAVIOUR")]
     breaks: Vec<Breakage>,
+    /// Inject faults into matching requests (repeatable), e.g.
+    /// 'POST /api/types/Volume/instances -> drop next=1'; syntax in the README.
+    #[arg(long = "fault", value_name = "RULE", value_parser = Rule::parse)]
+    faults: Vec<Rule>,
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -112,6 +117,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         data_plane: args.data_plane,
         fsync: !args.no_fsync,
         broken: args.breaks.iter().copied().collect(),
+        faults: args.faults.clone(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     let built_in = args.password == AuthConfig::default().password;
@@ -125,6 +131,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         seed: server.seed,
         plane_note: &server.plane_note,
         broken: args.breaks.iter().map(ToString::to_string).collect(),
+        faults: args.faults.iter().map(ToString::to_string).collect(),
     };
     print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &banner);
     tracing::info!(url = %server.url, "serving");

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::dataplane::{self, PlaneKind};
+use crate::faults::{Faults, Rule};
 use crate::gateway::auth::{Auth, AuthConfig};
 use crate::gateway::{router, Gateway};
 use crate::model::topology::Topology;
@@ -27,6 +28,8 @@ pub struct ServeConfig {
     pub fsync: bool,
     /// Deliberate faults (`--break`), for the conformance harness's mutation test only.
     pub broken: std::collections::BTreeSet<crate::model::breakage::Breakage>,
+    /// Fault rules in force from the start (`--fault`); a restart comes back to these.
+    pub faults: Vec<Rule>,
 }
 
 /// A bound, ready server.
@@ -63,7 +66,8 @@ impl Server {
         let (plane, plane_note) =
             choose_plane(config.data_plane, config.state_dir.as_deref(), &dataplane::powerflex::saved(&model))?;
         let endpoint = Endpoint::bind(config.listen, &config.tls)?;
-        let gateway = Arc::new(Gateway::new(model, store, plane, Auth::new(config.auth.clone()), config.topology));
+        let faults = Faults::new(seed, config.faults);
+        let gateway = Arc::new(Gateway::new(model, store, plane, Auth::new(config.auth), config.topology, faults));
         Ok(Server {
             gateway,
             url: endpoint.url.clone(),

@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
 use crate::dataplane::{nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind, Saved};
+use crate::faults::sever::SeverAcceptor;
 use crate::persist::PersistError;
 use crate::tls::{self, TlsError, TlsFiles};
 
@@ -80,14 +81,15 @@ impl Endpoint {
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         });
         let service = app.into_make_service();
+        // Every connection gets its switch, under TLS when on, so a `drop` fault can close it
+        // unanswered.
+        let server = axum_server::from_tcp(self.listener).handle(handle);
         match self.tls {
             Some(config) => {
-                axum_server::from_tcp_rustls(self.listener, RustlsConfig::from_config(config))
-                    .handle(handle)
-                    .serve(service)
-                    .await
+                let tls = RustlsAcceptor::new(RustlsConfig::from_config(config)).acceptor(SeverAcceptor);
+                server.acceptor(tls).serve(service).await
             }
-            None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await,
+            None => server.acceptor(SeverAcceptor).serve(service).await,
         }
     }
 }
@@ -111,6 +113,8 @@ pub struct Banner<'a> {
     pub plane_note: &'a str,
     /// Behaviours broken on purpose (`--break`).
     pub broken: Vec<String>,
+    /// Fault rules in force from the start (`--fault`).
+    pub faults: Vec<String>,
 }
 
 /// Prints `title`, then one aligned `name: value` row each.
@@ -126,6 +130,9 @@ pub fn print_banner(title: &str, banner: &Banner<'_>) {
     rows.push(("state", state_note(banner.state_dir, banner.restored)));
     rows.push(("seed", banner.seed.to_string()));
     rows.push(("data plane", banner.plane_note.to_string()));
+    for rule in &banner.faults {
+        rows.push(("fault", rule.clone()));
+    }
     for b in &banner.broken {
         rows.push(("BROKEN ON PURPOSE", format!("{b} (for conformance mutation tests only)")));
     }

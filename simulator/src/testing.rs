@@ -99,6 +99,8 @@ pub struct Options {
     pub data_plane: PlaneKind,
     pub auth: AuthConfig,
     pub seed: u64,
+    /// Fault rules as `--fault` gives them.
+    pub faults: Vec<crate::faults::Rule>,
 }
 
 impl Default for Options {
@@ -108,6 +110,7 @@ impl Default for Options {
             data_plane: PlaneKind::File,
             auth: AuthConfig::default(),
             seed: 1,
+            faults: Vec::new(),
         }
     }
 }
@@ -144,6 +147,7 @@ impl TestGateway {
             data_plane: options.data_plane,
             fsync: false,
             broken: Default::default(),
+            faults: options.faults.clone(),
         };
         let server = Server::bind(config).await.expect("simulator starts");
         let ca_cert_path = server.ca_cert.clone().expect("TLS is on");

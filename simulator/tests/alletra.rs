@@ -4,85 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::wsapi::Wsapi;
 use common::{http_client, read, spawn_program, Reply};
 use powerflex_sim::alletra::testing::TestArray;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-struct Wsapi {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-}
-
-impl Wsapi {
-    async fn login(array: &TestArray) -> Wsapi {
-        let http = http_client(&array.ca_cert_pem);
-        let url = array.url.clone();
-        let reply = read(
-            http.post(format!("{url}/api/v1/credentials"))
-                .json(&json!({"user": "3paradm", "password": "3pardata", "sessionType": 1}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(reply.0, 201, "{reply:?}");
-        let key = reply.2["key"].as_str().unwrap().to_string();
-        Wsapi { http, url, key }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.call_with_headers(method, path, body).await.0
-    }
-
-    async fn call_with_headers(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (Reply, reqwest::header::HeaderMap) {
-        // python-3parclient's spelling of the header: names match without case.
-        let mut request = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.url))
-            .header("X-Hp3Par-Wsapi-Sessionkey", &self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let headers = response.headers().clone();
-        (read(response).await, headers)
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(body)).await
-    }
-    async fn put(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> Reply {
-        self.call(Method::DELETE, path, None).await
-    }
-
-    /// Polls a task as LXD does until it leaves ACTIVE (2); answers its final status.
-    async fn wait_task(&self, id: u64) -> u64 {
-        for _ in 0..200 {
-            let (status, _, task) = self.get(&format!("/tasks/{id}?view=excludeDetail")).await;
-            assert_eq!(status, 200, "{task}");
-            if task["status"] != 2 {
-                return task["status"].as_u64().unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("task {id} never finished");
-    }
-}
 
 /// Asserts a refusal's status, code and desc.
 fn refused(reply: &Reply, status: u16, code: u64, desc: &str) {

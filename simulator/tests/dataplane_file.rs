@@ -201,6 +201,7 @@ fn config(state_dir: &std::path::Path, plane: PlaneKind) -> ServeConfig {
         data_plane: plane,
         fsync: false,
         broken: Default::default(),
+        faults: Vec::new(),
     }
 }
 

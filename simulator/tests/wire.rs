@@ -1542,6 +1542,7 @@ async fn serve_in(dir: &Path) -> Running {
         data_plane: PlaneKind::None,
         fsync: false,
         broken: Default::default(),
+        faults: Vec::new(),
     };
     let server = Server::bind(config).await.expect("server starts");
     let ca = std::fs::read_to_string(server.ca_cert.clone().unwrap()).unwrap();

@@ -11,6 +11,7 @@ use powerflex_sim::alletra::model::breakage::Breakage;
 use powerflex_sim::alletra::model::topology::Topology;
 use powerflex_sim::alletra::server::{ServeConfig, Server};
 use powerflex_sim::dataplane::PlaneKind;
+use powerflex_sim::faults::Rule;
 use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, stop_signal, Banner, TlsSetting};
 
 #[derive(Parser)]
@@ -65,6 +66,10 @@ struct ServeArgs {
     /// notices.
     #[arg(long = "break", value_name = "BEHAVIOUR", value_enum)]
     breaks: Vec<Breakage>,
+    /// Inject faults into matching requests (repeatable), e.g.
+    /// 'POST /api/v1/volumes -> error 503 p=0.1'; syntax in the README.
+    #[arg(long = "fault", value_name = "RULE", value_parser = Rule::parse)]
+    faults: Vec<Rule>,
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -97,6 +102,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         data_plane: args.data_plane,
         fsync: !args.no_fsync,
         broken: args.breaks.iter().copied().collect(),
+        faults: args.faults.clone(),
     };
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
     let built_in = args.password == SessionConfig::default().password;
@@ -110,6 +116,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         seed: server.seed,
         plane_note: &server.plane_note,
         broken: args.breaks.iter().map(ToString::to_string).collect(),
+        faults: args.faults.iter().map(ToString::to_string).collect(),
     };
     print_banner("alletra-sim: HPE Alletra WSAPI v1 emulator", &banner);
     tracing::info!(url = %server.url, "serving");

@@ -11,6 +11,7 @@ use super::gateway::{router, Array};
 use super::model::topology::Topology;
 use super::model::Model;
 use crate::dataplane::{self, PlaneKind};
+use crate::faults::{Faults, Rule};
 use crate::persist::Store;
 use crate::serving::{choose_plane, shut_down_plane, Endpoint, StartError, TlsSetting};
 
@@ -26,6 +27,8 @@ pub struct ServeConfig {
     pub fsync: bool,
     /// Deliberate faults (`--break`), for a conformance harness's mutation tests only.
     pub broken: std::collections::BTreeSet<super::model::breakage::Breakage>,
+    /// Fault rules in force from the start (`--fault`); a restart comes back to these.
+    pub faults: Vec<Rule>,
 }
 
 /// A bound, ready server.
@@ -56,7 +59,8 @@ impl Server {
         let saved = dataplane::alletra::saved(&model);
         let (plane, plane_note) = choose_plane(config.data_plane, config.state_dir.as_deref(), &saved)?;
         let endpoint = Endpoint::bind(config.listen, &config.tls)?;
-        let array = Arc::new(Array::new(model, store, plane, Sessions::new(config.sessions), config.topology));
+        let faults = Faults::new(seed, config.faults);
+        let array = Arc::new(Array::new(model, store, plane, Sessions::new(config.sessions), config.topology, faults));
         Ok(Server {
             array,
             url: endpoint.url.clone(),

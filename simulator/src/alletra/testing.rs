@@ -16,6 +16,8 @@ pub struct Options {
     pub sessions: SessionConfig,
     pub seed: u64,
     pub broken: std::collections::BTreeSet<super::model::breakage::Breakage>,
+    /// Fault rules as `--fault` gives them.
+    pub faults: Vec<crate::faults::Rule>,
 }
 
 impl Default for Options {
@@ -26,6 +28,7 @@ impl Default for Options {
             sessions: SessionConfig::default(),
             seed: 1,
             broken: Default::default(),
+            faults: Vec::new(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl TestArray {
             data_plane: options.data_plane,
             fsync: false,
             broken: options.broken.clone(),
+            faults: options.faults.clone(),
         };
         let server = Server::bind(config).await.expect("alletra-sim starts");
         let ca_cert_path = server.ca_cert.clone().expect("TLS is on");

@@ -201,6 +201,12 @@ impl Auth {
         Ok(())
     }
 
+    /// Fault surface: ends the access token these headers present; whether it was live.
+    pub fn revoke(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = self.live_token(headers) else { return false };
+        self.tokens.lock().expect("token lock").remove(&token).is_some()
+    }
+
     /// Admin: every token dies now, so the next call of every client gets a 401.
     pub fn expire_all(&self) -> usize {
         let mut tokens = self.tokens.lock().expect("token lock");

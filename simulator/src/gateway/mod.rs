@@ -12,6 +12,7 @@ mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
+mod faults;
 mod intake;
 mod inventory;
 mod lifecycle;
@@ -60,13 +61,22 @@ pub struct Gateway {
     /// Rendered single-object reads and the generation they were rendered at: polling
     /// clients (LXD, CSI drivers) read the same objects again and again between changes.
     rendered: RwLock<HashMap<String, (u64, Bytes)>>,
+    /// The fault rules in force (configuration: never journaled, kept by a reset).
+    faults: crate::faults::Faults,
 }
 
 /// The most rendered objects kept; past it the cache starts over.
 const RENDERED_MAX: usize = 8192;
 
 impl Gateway {
-    pub fn new(model: Model, store: Store, plane: Arc<dyn DataPlane>, auth: Auth, topology: Topology) -> Gateway {
+    pub fn new(
+        model: Model,
+        store: Store,
+        plane: Arc<dyn DataPlane>,
+        auth: Auth,
+        topology: Topology,
+        faults: crate::faults::Faults,
+    ) -> Gateway {
         Gateway {
             model: Arc::new(RwLock::new(model)),
             writer: tokio::sync::Mutex::new(store),
@@ -77,6 +87,7 @@ impl Gateway {
             body_limit: 1024 * 1024,
             generation: AtomicU64::new(0),
             rendered: RwLock::new(HashMap::new()),
+            faults,
         }
     }
 

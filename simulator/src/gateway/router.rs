@@ -43,6 +43,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .nest("/sim", admin::router(gateway.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the intake, so a rule can look at the whole body.
+        .layer(middleware::from_fn_with_state(gateway.clone(), crate::faults::inject::<Gateway>))
         .layer(middleware::from_fn_with_state(gateway.clone(), intake::read_whole_body))
         .layer(middleware::from_fn(log_request))
         .with_state(gateway)

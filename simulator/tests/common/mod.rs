@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 pub use powerflex_sim::testing::{Options, TestGateway};
 
+pub mod wsapi;
+
 /// `(HTTP status, Content-Type, body)`.
 pub type Reply = (u16, String, Value);
 
@@ -280,6 +282,17 @@ pub fn spawn_binary(state: &std::path::Path, args: &[&str]) -> Process {
 /// Starts one of the emulators (`binary serve`) as `spawn_binary` does, leaving out the
 /// environment settings named `<env_prefix>_*`.
 pub fn spawn_program(binary: &str, env_prefix: &str, state: &std::path::Path, args: &[&str]) -> Process {
+    spawn_logging(binary, env_prefix, state, args, std::process::Stdio::null())
+}
+
+/// `spawn_program` with the emulator's log (stderr) going to `log`.
+pub fn spawn_logging(
+    binary: &str,
+    env_prefix: &str,
+    state: &std::path::Path,
+    args: &[&str],
+    log: impl Into<std::process::Stdio>,
+) -> Process {
     use std::io::{BufRead, BufReader};
     let mut command = std::process::Command::new(binary);
     command.args(["serve", "--listen", "127.0.0.1:0"]).args(args).arg("--state-dir").arg(state);
@@ -288,7 +301,7 @@ pub fn spawn_program(binary: &str, env_prefix: &str, state: &std::path::Path, ar
     }
     let mut child = command
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
     let stdout = child.stdout.take().unwrap();

@@ -59,6 +59,22 @@ impl WsapiError {
     pub fn json_syntax() -> WsapiError {
         fault(400, 60, "JSON syntax error")
     }
+    /// An answer of `status` with this `code` and `desc`, or else the WSAPI's generic code for
+    /// that status (doc131 Table 5) in the guide's wording; injected faults answer this way.
+    pub fn of_status(status: u16, code: Option<u32>, desc: Option<&str>) -> WsapiError {
+        let (generic, wording) = match status {
+            400 => (12, "invalid input"),
+            403 => (13, "permission denied"),
+            404 => (11, "resource not found"),
+            408 => (7, "client too slow"),
+            413 => (4, "request too long"),
+            501 => (9, "the resource does not support the operation"),
+            503 => (31, "service unavailable"),
+            505 => (8, "unsupported HTTP version"),
+            _ => (1, "internal server error"),
+        };
+        fault(status, code.unwrap_or(generic), desc.unwrap_or(wording))
+    }
     /// INV_QUERY_STRING (reference §0.7); the number is inferred.
     pub fn bad_query(query: &str) -> WsapiError {
         fault(400, 116, format!("invalid query string: {query}"))

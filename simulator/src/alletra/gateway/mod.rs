@@ -10,6 +10,7 @@
 //! Invariant: only this module knows status codes, headers and JSON.
 
 pub mod error;
+mod faults;
 mod query;
 mod render;
 mod routes;
@@ -35,11 +36,21 @@ pub struct Array {
     plane: Arc<dyn DataPlane>,
     pub sessions: Sessions,
     topology: Topology,
+    /// The fault rules in force (configuration: never journaled, kept by a reset).
+    faults: crate::faults::Faults,
 }
 
 impl Array {
-    pub fn new(model: Model, store: Store, plane: Arc<dyn DataPlane>, sessions: Sessions, topology: Topology) -> Array {
-        Array { model: Arc::new(RwLock::new(model)), writer: tokio::sync::Mutex::new(store), plane, sessions, topology }
+    pub fn new(
+        model: Model,
+        store: Store,
+        plane: Arc<dyn DataPlane>,
+        sessions: Sessions,
+        topology: Topology,
+        faults: crate::faults::Faults,
+    ) -> Array {
+        let (model, writer) = (Arc::new(RwLock::new(model)), tokio::sync::Mutex::new(store));
+        Array { model, writer, plane, sessions, topology, faults }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Model> {

@@ -24,9 +24,9 @@ type Shared = State<Arc<Array>>;
 type Answer = WsapiResult<Response>;
 
 /// The session header; header names match without case, as python-3parclient needs.
-const SESSION_HEADER: &str = "x-hp3par-wsapi-sessionkey";
+pub(super) const SESSION_HEADER: &str = "x-hp3par-wsapi-sessionkey";
 /// The largest request body accepted.
-const BODY_LIMIT: usize = 1024 * 1024;
+pub(super) const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(array: Arc<Array>) -> Router {
     let api = Router::new()
@@ -62,6 +62,7 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/reset", post(sim_reset))
         .route("/sessions/expire", post(sim_expire_sessions))
         .route("/volumes/{name}/data", get(sim_read).put(sim_write))
+        .merge(crate::faults::routes::<Array>())
         .layer(middleware::from_fn_with_state(array.clone(), with_admin));
     Router::new()
         .route("/api", get(api_version))
@@ -73,6 +74,8 @@ pub fn router(array: Arc<Array>) -> Router {
         .nest("/sim", sim)
         .fallback(|| async { WsapiError::no_such_uri() })
         .method_not_allowed_fallback(|| async { WsapiError::unsupported() })
+        // Innermost, so injected answers get the array's headers too.
+        .layer(middleware::from_fn_with_state(array.clone(), crate::faults::inject::<Array>))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::map_response(array_headers))
         .with_state(array)

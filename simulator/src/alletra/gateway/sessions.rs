@@ -55,6 +55,7 @@ impl Sessions {
         }
     }
 
+    /// Ends a session (`DELETE /credentials/<key>`, or a `revoke` fault); whether it was live.
     pub fn logout(&self, key: &str) -> bool {
         self.live.lock().expect("sessions").remove(key).is_some()
     }
