@@ -9,6 +9,8 @@
 //!   trait, with each array's mapping of its effects (`dataplane::powerflex`, `dataplane::alletra`).
 //! - `gateway`: the HTTPS surface: authentication, routing, translation between JSON and
 //!   model commands, and the `/sim/` admin surface.
+//! - `front`: the front door of both HTTP layers: the request log, the body intake (every
+//!   request gets its whole answer) and the fault rules, before routing.
 //! - `faults`: faults on demand for both arrays (`--fault`, `/sim/faults`): error answers,
 //!   latency, answers lost after the change, revoked sessions.
 //! - `serving`: what both servers share: TLS, the listener, the data plane choice, serving
@@ -21,6 +23,7 @@ pub mod alletra;
 pub mod array;
 pub mod dataplane;
 pub mod faults;
+pub mod front;
 pub mod gateway;
 pub mod model;
 pub mod persist;

@@ -1,12 +1,15 @@
 //! Every request gets its whole answer, also when the gateway does not want its body: a
 //! rejected token, an oversized body, a body on a GET. A raw TLS client writes the request
 //! bytes itself and sends the whole body before it reads, as Python's `requests` does, then
-//! reads the answer and, on HTTP/1.1, sends the next request on the same connection.
+//! reads the answer and, on HTTP/1.1, sends the next request on the same connection. Both
+//! emulators: the body intake is their shared front door.
 
 mod common;
 mod raw;
 
+use common::wsapi::Wsapi;
 use common::{Api, TestGateway};
+use powerflex_sim::alletra::testing::TestArray;
 use raw::{connect, Conn, PATIENCE};
 use serde_json::Value;
 
@@ -133,4 +136,49 @@ async fn every_stream_gets_its_answer_on_http2() {
             assert_eq!(body["httpStatusCode"], 413);
         }
     }
+}
+
+/// alletra-sim's session header line for `key`.
+fn wsapi_key(key: &str) -> String {
+    format!("X-HP3PAR-WSAPI-SessionKey: {key}")
+}
+
+/// The WSAPI connection still serves: the next request on it gets its answer.
+async fn wsapi_still_serves(conn: &mut Conn, key: &str) {
+    conn.send_with("GET", "/api/v1/system", &wsapi_key(key), 0, 0).await;
+    let answer = conn.answer().await;
+    assert_eq!(answer.status, 200, "the next request on the connection");
+    assert!(answer.json()["serialNumber"].is_string(), "{:?}", answer.json());
+}
+
+#[tokio::test]
+async fn alletra_answers_whole_a_bad_session_key_an_oversized_body_and_a_body_on_a_get() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let mut conn = Conn::open(&array.url, &array.ca_cert_pem).await;
+    for _ in 0..3 {
+        conn.send_with("POST", "/api/v1/volumes", &wsapi_key("expired"), 512 * 1024, 512 * 1024).await;
+        let answer = conn.answer().await;
+        assert_eq!((answer.status, answer.json()["code"].as_u64()), (403, Some(6)), "{:?}", answer.json());
+        wsapi_still_serves(&mut conn, &api.key).await;
+
+        conn.send_with("POST", "/api/v1/volumes", &wsapi_key(&api.key), 8 * MIB, 8 * MIB).await;
+        let answer = conn.answer().await;
+        assert_eq!(answer.status, 413);
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_eq!(answer.header("server"), Some("hp3par-wsapi"), "the array's headers on the door's answer");
+        assert_eq!(
+            (answer.json()["code"].as_u64(), answer.json()["desc"].as_str()),
+            (Some(4), Some("request too long"))
+        );
+        wsapi_still_serves(&mut conn, &api.key).await;
+
+        conn.send_with("GET", "/api/v1/volumes", &wsapi_key(&api.key), 100, 100).await;
+        let answer = conn.answer().await;
+        assert_eq!((answer.status, answer.json()["total"].as_u64()), (200, Some(0)));
+    }
+    conn.send_with("POST", "/api/v1/volumes", &wsapi_key(&api.key), 1 << 30, 256 * 1024).await;
+    let answer = conn.answer().await;
+    assert_eq!((answer.status, answer.header("connection")), (413, Some("close")));
+    while conn.fill().await.expect("the close is clean") > 0 {}
 }

@@ -1,34 +1,18 @@
-//! The middleware that applies the rules: in front of an array's whole API (inside the body
-//! intake, so a rule can read the body), never in front of `/sim/`.
+//! Applying the rules to a request: called by the front door (`crate::front`) after the body
+//! intake, so a rule can read the body; never for `/sim/`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::sever::Sever;
-use super::{Faults, Hit, Injected, Seen};
-
-/// What the fault surface needs of the array it stands in front of.
-pub trait FaultTarget: Send + Sync + 'static {
-    fn faults(&self) -> &Faults;
-
-    /// The array's own error answer for `status`: its error body, with `code` and `message`
-    /// when given, else the array's code and wording for that status.
-    fn error_answer(&self, status: StatusCode, code: Option<u32>, message: Option<&str>) -> Response;
-
-    /// Ends the session these request headers present, so its next use gets the array's
-    /// session error; whether they presented a live one.
-    fn revoke_session(&self, headers: &HeaderMap) -> bool;
-
-    /// The largest body a rule may read (the array's own request limit).
-    fn body_limit(&self) -> usize;
-}
+use super::{Hit, Injected, Seen};
+use crate::front::Front;
 
 /// Whether a path is the admin surface, which faults never touch: tests and harnesses must
 /// be able to see and clear faults, and check health, whatever the rules say.
@@ -36,7 +20,9 @@ fn exempt(path: &str) -> bool {
     path == "/sim" || path.starts_with("/sim/")
 }
 
-pub async fn inject<T: FaultTarget>(State(target): State<Arc<T>>, request: Request, next: Next) -> Response {
+/// Applies the rules to `request` (its body already read whole by the front door), then
+/// passes it on unless a rule answers instead.
+pub async fn inject<T: Front>(target: &T, request: Request, next: Next) -> Response {
     let faults = target.faults();
     if faults.is_empty() || exempt(request.uri().path()) {
         return next.run(request).await;

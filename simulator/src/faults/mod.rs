@@ -9,8 +9,8 @@
 //! - `rule`: the rule syntax, and what a rule matches.
 //! - this module: the table of rules with their counters and seeded draws, which decides
 //!   what happens to a request.
-//! - `inject`: the middleware both routers put in front of their API, and `FaultTarget`,
-//!   what it needs of an array (its error body, its sessions).
+//! - `inject`: applying the rules to a request, called by the front door (`crate::front`),
+//!   whose `Front` trait is what faults need of an array (its error body, its sessions).
 //! - `surface`: `GET`/`POST`/`DELETE /sim/faults`.
 //! - `sever`: the per-connection switch that lets a `drop` close a connection unanswered.
 
@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::http::Method;
 use serde_json::{json, Value};
 
-pub use inject::{inject, FaultTarget};
+pub use inject::inject;
 pub use rule::{Fault, Rule, RuleError, Seen};
 pub use surface::routes;
 

@@ -12,9 +12,10 @@ use axum::routing::{delete, get};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::{FaultTarget, Rule, Source};
+use super::{Rule, Source};
+use crate::front::Front;
 
-pub fn routes<T: FaultTarget>() -> Router<Arc<T>> {
+pub fn routes<T: Front>() -> Router<Arc<T>> {
     Router::new()
         .route("/faults", get(list::<T>).post(add::<T>).delete(clear::<T>))
         .route("/faults/{id}", delete(remove::<T>))
@@ -26,12 +27,12 @@ fn answer(status: StatusCode, value: Value) -> Response {
     response
 }
 
-async fn list<T: FaultTarget>(State(target): State<Arc<T>>) -> Response {
+async fn list<T: Front>(State(target): State<Arc<T>>) -> Response {
     answer(StatusCode::OK, json!({ "rules": target.faults().list() }))
 }
 
 /// Adds one rule, in the syntax of `--fault`; answers its listing (201).
-async fn add<T: FaultTarget>(State(target): State<Arc<T>>, bytes: Bytes) -> Response {
+async fn add<T: Front>(State(target): State<Arc<T>>, bytes: Bytes) -> Response {
     let refuse = |message: String| target.error_answer(StatusCode::BAD_REQUEST, None, Some(&message));
     let text = match serde_json::from_slice::<Value>(&bytes) {
         Ok(body) => match body.get("rule") {
@@ -50,13 +51,13 @@ async fn add<T: FaultTarget>(State(target): State<Arc<T>>, bytes: Bytes) -> Resp
     }
 }
 
-async fn clear<T: FaultTarget>(State(target): State<Arc<T>>) -> Response {
+async fn clear<T: Front>(State(target): State<Arc<T>>) -> Response {
     let cleared = target.faults().clear();
     tracing::info!("fault rules cleared: {cleared}");
     answer(StatusCode::OK, json!({ "cleared": cleared }))
 }
 
-async fn remove<T: FaultTarget>(State(target): State<Arc<T>>, Path(id): Path<String>) -> Response {
+async fn remove<T: Front>(State(target): State<Arc<T>>, Path(id): Path<String>) -> Response {
     match id.parse::<u64>() {
         Ok(n) if target.faults().remove(n) => answer(StatusCode::OK, json!({ "cleared": 1 })),
         _ => target.error_answer(StatusCode::NOT_FOUND, None, Some(&format!("no fault rule {id}"))),

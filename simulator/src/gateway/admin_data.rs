@@ -40,10 +40,9 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult};
 use super::router::ok;
 use super::Gateway;
+use crate::front::intake::MAX_CHUNK;
 use crate::model::{AccessMode, Fault, Id};
 
-/// The most bytes one data request reads or writes.
-pub const MAX_CHUNK: usize = 16 * 1024 * 1024;
 /// The most extents one extents request lists.
 pub const MAX_EXTENTS: usize = 16 * 1024;
 

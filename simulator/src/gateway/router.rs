@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
-use super::{actions, admin, intake, objects, Gateway};
+use super::{actions, admin, objects, Gateway};
 use crate::model::{Fault, Id};
 
 type Shared = State<Arc<Gateway>>;
@@ -43,28 +43,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .nest("/sim", admin::router(gateway.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        // Inside the intake, so a rule can look at the whole body.
-        .layer(middleware::from_fn_with_state(gateway.clone(), crate::faults::inject::<Gateway>))
-        .layer(middleware::from_fn_with_state(gateway.clone(), intake::read_whole_body))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(gateway.clone(), crate::front::door::<Gateway>))
         .with_state(gateway)
-}
-
-/// One line per request: method, path, status, time. Never headers or bodies, so tokens and
-/// passwords cannot reach the log.
-async fn log_request(request: Request, next: Next) -> Response {
-    // The URI is shared bytes: keeping it costs no copy of the path.
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let status = response.status();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if status.is_client_error() || status.is_server_error() {
-        tracing::info!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
-    } else {
-        tracing::debug!("{method} {} -> {} ({ms:.1} ms)", uri.path(), status.as_u16());
-    }
-    response
 }
 
 async fn require_token(State(gw): Shared, request: Request, next: Next) -> Response {

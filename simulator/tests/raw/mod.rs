@@ -77,10 +77,16 @@ impl Conn {
         }
     }
 
-    /// Writes a request head announcing `body_len` bytes, then `send` bytes of body.
+    /// Writes a request head with a bearer token announcing `body_len` bytes, then `send`
+    /// bytes of body.
     pub async fn send(&mut self, method: &str, path: &str, token: &str, body_len: usize, send: usize) {
+        self.send_with(method, path, &format!("Authorization: Bearer {token}"), body_len, send).await
+    }
+
+    /// The same with `credential` as the credential's header line (`Name: value`).
+    pub async fn send_with(&mut self, method: &str, path: &str, credential: &str, body_len: usize, send: usize) {
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{credential}\r\n\
              Content-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n"
         );
         self.send_raw(head.as_bytes()).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));

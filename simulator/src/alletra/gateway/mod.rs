@@ -10,7 +10,7 @@
 //! Invariant: only this module knows status codes, headers and JSON.
 
 pub mod error;
-mod faults;
+mod front;
 mod query;
 mod render;
 mod routes;

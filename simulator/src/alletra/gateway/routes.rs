@@ -74,21 +74,16 @@ pub fn router(array: Arc<Array>) -> Router {
         .nest("/sim", sim)
         .fallback(|| async { WsapiError::no_such_uri() })
         .method_not_allowed_fallback(|| async { WsapiError::unsupported() })
-        // Innermost, so injected answers get the array's headers too.
-        .layer(middleware::from_fn_with_state(array.clone(), crate::faults::inject::<Array>))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the array's headers, so the door's own answers (413, injected faults) get them.
+        .layer(middleware::from_fn_with_state(array.clone(), crate::front::door::<Array>))
+        // The door has read the body whole, within its limit: the extractors need none of their own.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::map_response(array_headers))
         .with_state(array)
 }
 
-/// Every answer carries the array's caching headers (reference §0.3); a body rejected for its
-/// size gets the WSAPI's 413.
-async fn array_headers(response: Response) -> Response {
-    let mut response = if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        WsapiError::too_long().into_response()
-    } else {
-        response
-    };
+/// Every answer carries the array's caching headers (reference §0.3).
+async fn array_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::SERVER, HeaderValue::from_static("hp3par-wsapi"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -1,5 +1,5 @@
-//! What the shared fault surface (`crate::faults`) needs of the WSAPI: its error body and its
-//! session keys.
+//! What the shared front door (`crate::front`: body intake, faults) needs of the WSAPI: its
+//! error bodies, body limit and session keys.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use super::error::WsapiError;
 use super::routes::{BODY_LIMIT, SESSION_HEADER};
 use super::Array;
-use crate::faults::{FaultTarget, Faults};
+use crate::faults::Faults;
+use crate::front::Front;
 
-impl FaultTarget for Array {
+impl Front for Array {
     fn faults(&self) -> &Faults {
         &self.faults
     }
@@ -17,6 +18,16 @@ impl FaultTarget for Array {
     /// `{"code","desc"}`, the WSAPI's generic code for the status unless one is given.
     fn error_answer(&self, status: StatusCode, code: Option<u32>, message: Option<&str>) -> Response {
         WsapiError::of_status(status.as_u16(), code, message).into_response()
+    }
+
+    /// INPUT_TOO_LONG, whatever the limit.
+    fn too_large(&self, _limit: usize) -> Response {
+        WsapiError::too_long().into_response()
+    }
+
+    /// The generic invalid-input answer (a body cut off cannot be parsed either).
+    fn unreadable(&self) -> Response {
+        WsapiError::of_status(400, None, Some("the request body could not be read")).into_response()
     }
 
     fn revoke_session(&self, headers: &HeaderMap) -> bool {

@@ -1,14 +1,15 @@
-//! What the shared fault surface (`crate::faults`) needs of the PowerFlex gateway: its error
-//! body and its tokens.
+//! What the shared front door (`crate::front`: body intake, faults) needs of the PowerFlex
+//! gateway: its error bodies, body limit and tokens.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::Gateway;
-use crate::faults::{FaultTarget, Faults};
+use crate::faults::Faults;
+use crate::front::Front;
 
-impl FaultTarget for Gateway {
+impl Front for Gateway {
     fn faults(&self) -> &Faults {
         &self.faults
     }
@@ -18,6 +19,14 @@ impl FaultTarget for Gateway {
     fn error_answer(&self, status: StatusCode, code: Option<u32>, message: Option<&str>) -> Response {
         let message = message.or(status.canonical_reason()).unwrap_or("Error");
         ApiError::new(status, code.unwrap_or(0), message).into_response()
+    }
+
+    fn too_large(&self, limit: usize) -> Response {
+        ApiError::too_large(limit).into_response()
+    }
+
+    fn unreadable(&self) -> Response {
+        ApiError::bad_request("Request failed: the request body could not be read").into_response()
     }
 
     fn revoke_session(&self, headers: &HeaderMap) -> bool {

@@ -4,12 +4,12 @@
 //! body on a GET) and then closes leaves unread bytes in the socket; the kernel answers them
 //! with a reset, and the client loses the status and body it was sent, or, when the
 //! connection stays open, finds the unread body taken for its next request. So this layer,
-//! outside all routing, reads the body first:
+//! outside all routing (called by the front door), reads the body first:
 //!
-//! - up to the route's limit (`Gateway::body_limit`, or `MAX_CHUNK` for a data write) it is
-//!   kept and handed on;
+//! - up to the route's limit (`Front::body_limit`, or `MAX_CHUNK` for a `/sim/` data write)
+//!   it is kept and handed on;
 //! - beyond that, up to `DRAIN_MAX` more bytes within `DRAIN_TIME` are read and thrown away
-//!   and the answer is the gateway's 413, on a connection that stays usable;
+//!   and the answer is the array's 413, on a connection that stays usable;
 //! - a body announced larger than that, or not sent in time, gets the 413 with
 //!   `Connection: close`, so the client knows not to reuse the connection.
 //!
@@ -17,18 +17,17 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::admin_data::MAX_CHUNK;
-use super::error::ApiError;
-use super::Gateway;
+use super::Front;
+
+/// The most bytes one `/sim/volumes/{volume}/data` read or write moves, on either array.
+pub const MAX_CHUNK: usize = 16 * 1024 * 1024;
 
 /// How much of an oversized body is read and discarded so that its 413 arrives.
 const DRAIN_MAX: u64 = 64 * 1024 * 1024;
@@ -46,35 +45,32 @@ enum Intake {
     Broken,
 }
 
-pub async fn read_whole_body(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+/// `request` with its whole body, or the array's answer when the body is too large or broke off.
+pub async fn read_whole_body<T: Front>(array: &T, request: Request) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     if body.is_end_stream() {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
-    let limit = limit(&gw, &parts.method, parts.uri.path());
+    let limit = limit(array, &parts.method, parts.uri.path());
     if body.size_hint().exact().is_some_and(|n| n > limit as u64 + DRAIN_MAX) {
-        return too_large(limit, false);
+        return Err(closing(array.too_large(limit)));
     }
     match intake(body, limit).await {
-        Intake::Whole(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Intake::TooLarge { drained } => too_large(limit, drained),
-        Intake::Broken => {
-            let mut response =
-                ApiError::bad_request("Request failed: the request body could not be read").into_response();
-            close(&mut response);
-            response
-        }
+        Intake::Whole(bytes) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Intake::TooLarge { drained: true } => Err(array.too_large(limit)),
+        Intake::TooLarge { drained: false } => Err(closing(array.too_large(limit))),
+        Intake::Broken => Err(closing(array.unreadable())),
     }
 }
 
-/// The most bytes the route of `method path` takes: data writes (`admin_data`) move up to
-/// `MAX_CHUNK`, every other request up to the gateway's limit.
-fn limit(gw: &Gateway, method: &Method, path: &str) -> usize {
+/// The most bytes the route of `method path` takes: `/sim/` data writes move up to
+/// `MAX_CHUNK`, every other request up to the array's limit.
+fn limit<T: Front>(array: &T, method: &Method, path: &str) -> usize {
     let data_write = method == Method::PUT && path.starts_with("/sim/volumes/") && path.ends_with("/data");
     if data_write {
         MAX_CHUNK
     } else {
-        gw.body_limit
+        array.body_limit()
     }
 }
 
@@ -118,16 +114,9 @@ async fn next_data(body: &mut Body) -> Result<Option<axum::body::Bytes>, ()> {
     }
 }
 
-fn too_large(limit: usize, drained: bool) -> Response {
-    let mut response = ApiError::too_large(limit).into_response();
-    if !drained {
-        close(&mut response);
-    }
-    response
-}
-
 /// Tells an HTTP/1.1 client the connection ends after this answer (HTTP/2 drops the header
 /// and resets only the stream).
-fn close(response: &mut Response) {
+fn closing(mut response: Response) -> Response {
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
