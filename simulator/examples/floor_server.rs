@@ -1,6 +1,7 @@
-//! The floor for `scripts/bench-gateway.sh`: a server on the simulator's own TLS stack (axum,
-//! axum-server, rustls with ring, the same certificate setup) that answers every GET with one
-//! constant body and does nothing else. What the simulator costs beyond it is its own.
+//! The floor for `scripts/bench-gateway.sh`: a server on the simulator's own serving code
+//! (`serving::Endpoint`: the listener, rustls with ring, the same certificate setup, the
+//! per-connection switch, the graceful stop) that answers every GET with one constant body
+//! and does nothing else. What the simulator costs beyond it is its gateway's.
 //!
 //! ```text
 //! cargo run --release -p powerflex-sim --example floor_server -- 127.0.0.1:9443 DIR BODY_FILE
@@ -13,7 +14,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
+use powerflex_sim::serving::{Endpoint, TlsSetting};
 
 #[tokio::main]
 async fn main() {
@@ -23,8 +24,6 @@ async fn main() {
     let dir = std::path::PathBuf::from(args.next().expect(usage));
     let body: &'static str =
         Box::leak(std::fs::read_to_string(args.next().expect(usage)).expect("body").into_boxed_str());
-    let files = powerflex_sim::tls::ensure_self_signed(&dir, listen.ip()).expect("certificates");
-    let config = powerflex_sim::tls::server_config(&files).expect("TLS configuration");
     let answer = move || async move {
         let mut response: Response = body.into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -32,5 +31,11 @@ async fn main() {
     };
     let app = Router::new().fallback(get(answer));
     println!("floor: https://{listen}");
-    axum_server::bind_rustls(listen, RustlsConfig::from_config(config)).serve(app.into_make_service()).await.unwrap();
+    let endpoint = Endpoint::bind(listen, &TlsSetting::SelfSigned(dir)).expect("listener and certificates");
+    endpoint.serve(app, std::future::pending()).await.expect("serving");
 }
+
+/// mimalloc rather than glibc malloc: the request path allocates and frees small buffers on
+/// both worker threads, which glibc's arenas made a tenth of a GET's CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
