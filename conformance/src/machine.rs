@@ -1,5 +1,6 @@
 //! The proptest state machine: [`Reference`] generates operation sequences
 //! from the model alone; [`GatewayTest`] replays them against the gateway
+//! (any array's, through [`Case`])
 //! and compares after every step.
 //!
 //! The trait methods are synchronous and take no context, so the run's
@@ -72,7 +73,8 @@ impl Drop for QuietCaseThread {
     }
 }
 
-fn harness() -> Arc<Harness> {
+/// The harness installed for the state machine (see [`install`]).
+pub fn installed() -> Arc<Harness> {
     HARNESS.with(|c| c.borrow().clone()).expect("the harness is installed (machine::install)")
 }
 
@@ -113,7 +115,7 @@ impl ReferenceStateMachine for Reference {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
-        let data = harness().target.data.checks_content();
+        let data = installed().target.data.checks_content();
         Just(Model::new(data)).boxed()
     }
 
@@ -182,35 +184,62 @@ impl ReferenceStateMachine for Reference {
     }
 }
 
-/// The system-under-test side.
-pub struct GatewayTest;
+/// One case against any array's gateway, as the generic [`GatewayTest`] drives it.
+pub trait Case: Sized {
+    /// The run it belongs to.
+    type Harness: RunFrame;
+    /// The model it is compared with (the state after each step).
+    type Model;
+    /// A step.
+    type Op;
+    /// The installed harness (the trait methods take no context).
+    fn harness() -> Arc<Self::Harness>;
+    /// A new case.
+    fn new(hx: Arc<Self::Harness>) -> Self;
+    /// Performs a step and checks its outcome.
+    fn apply(&mut self, m: &Self::Model, op: &Self::Op);
+    /// Compares the gateway with the model.
+    fn check(&self, m: &Self::Model);
+    /// Removes what the case made.
+    fn teardown(self);
+}
 
-impl StateMachineTest for GatewayTest {
-    type SystemUnderTest = Sut;
-    type Reference = Reference;
+/// The system-under-test side: reference `R`, case `C`.
+pub struct GatewayTest<R, C>(std::marker::PhantomData<(R, C)>);
 
-    fn init_test(_ref_state: &Model) -> Sut {
-        let hx = harness();
-        hx.proxy.recorder.clear();
-        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+impl<R, C> StateMachineTest for GatewayTest<R, C>
+where
+    R: ReferenceStateMachine,
+    C: Case<Model = R::State, Op = R::Transition>,
+{
+    type SystemUnderTest = C;
+    type Reference = R;
+
+    fn init_test(_ref_state: &R::State) -> C {
+        let hx = C::harness();
+        hx.proxy().recorder.clear();
+        if hx.interrupted() {
             panic!("{INTERRUPTED}");
         }
-        Sut::new(hx)
+        C::new(hx)
     }
 
-    fn apply(mut sut: Sut, ref_state: &Model, op: Op) -> Sut {
+    fn apply(mut sut: C, ref_state: &R::State, op: R::Transition) -> C {
         sut.apply(ref_state, &op);
         sut
     }
 
-    fn check_invariants(sut: &Sut, ref_state: &Model) {
+    fn check_invariants(sut: &C, ref_state: &R::State) {
         sut.check(ref_state)
     }
 
-    fn teardown(sut: Sut) {
+    fn teardown(sut: C) {
         sut.teardown()
     }
 }
+
+/// The PowerFlex state machine.
+pub type PowerFlexTest = GatewayTest<Reference, Sut>;
 
 /// How to run the property.
 #[derive(Debug, Clone)]
@@ -449,7 +478,7 @@ impl Drop for Installed {
     }
 }
 
-fn powerflex_machine<R>(hx: &Arc<Harness>, f: impl FnOnce(&Machine<'_, GatewayTest, Installed>) -> R) -> R {
+fn powerflex_machine<R>(hx: &Arc<Harness>, f: impl FnOnce(&Machine<'_, PowerFlexTest, Installed>) -> R) -> R {
     let data = hx.target.data.checks_content();
     let install = || install(hx.clone());
     let init = move || Model::new(data);

@@ -1,6 +1,6 @@
 //! The Alletra state machine: [`Reference`] generates steps from the model
 //! alone, [`GatewayTest`] replays them through the driver and compares after
-//! every step; run by the shared [`crate::machine::run_machine`]. The fixed
+//! every step (the shared [`GatewayTest`] over this [`Case`]); run by the shared [`crate::machine::run_machine`]. The fixed
 //! sequences are LXD's alletra flows.
 
 use std::cell::RefCell;
@@ -8,19 +8,20 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use proptest_state_machine::ReferenceStateMachine;
 
 use super::model::{Model, NameChoice, Op, SLOTS};
 use super::sut::{Harness, Sut};
 use crate::areas::Area;
-use crate::machine::{self, Machine, PropertyConfig, PropertyOutcome};
+use crate::machine::{self, GatewayTest, Machine, PropertyConfig, PropertyOutcome};
 use crate::report::ScenarioResult;
 
 thread_local! {
     static HARNESS: RefCell<Option<Arc<Harness>>> = const { RefCell::new(None) };
 }
 
-fn harness() -> Arc<Harness> {
+/// The harness installed for the state machine (see [`install`]).
+pub fn installed() -> Arc<Harness> {
     HARNESS.with(|c| c.borrow().clone()).expect("the Alletra harness is installed")
 }
 
@@ -51,7 +52,7 @@ impl ReferenceStateMachine for Reference {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
-        Just(Model::new(harness().target.data.checks_content())).boxed()
+        Just(Model::new(installed().target.data.checks_content())).boxed()
     }
 
     fn transitions(state: &Model) -> BoxedStrategy<Op> {
@@ -107,35 +108,8 @@ impl ReferenceStateMachine for Reference {
     }
 }
 
-/// The system-under-test side.
-pub struct GatewayTest;
-
-impl StateMachineTest for GatewayTest {
-    type SystemUnderTest = Sut;
-    type Reference = Reference;
-
-    fn init_test(_ref_state: &Model) -> Sut {
-        let hx = harness();
-        hx.proxy.recorder.clear();
-        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            panic!("{}", crate::sut::INTERRUPTED);
-        }
-        Sut::new(hx)
-    }
-
-    fn apply(mut sut: Sut, ref_state: &Model, op: Op) -> Sut {
-        sut.apply(ref_state, &op);
-        sut
-    }
-
-    fn check_invariants(sut: &Sut, ref_state: &Model) {
-        sut.check(ref_state)
-    }
-
-    fn teardown(sut: Sut) {
-        sut.teardown()
-    }
-}
+/// The Alletra state machine.
+pub type AlletraTest = GatewayTest<Reference, Sut>;
 
 /// The behaviour area a step exercises.
 pub fn area_of(op: &Op) -> Area {
@@ -151,7 +125,7 @@ pub fn area_of(op: &Op) -> Area {
     }
 }
 
-fn with_machine<R>(hx: &Arc<Harness>, f: impl FnOnce(&Machine<'_, GatewayTest, Installed>) -> R) -> R {
+fn with_machine<R>(hx: &Arc<Harness>, f: impl FnOnce(&Machine<'_, AlletraTest, Installed>) -> R) -> R {
     let data = hx.target.data.checks_content();
     let install = || install(hx.clone());
     let init = move || Model::new(data);

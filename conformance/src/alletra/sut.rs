@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::model::{Expect, Model, Name, NameChoice, Op, H, MIB, SLOTS, TOO_LONG};
 use super::wsapi::{Raw, RawError};
 use crate::data::{self, DataMode, NullConnector};
-use crate::machine::RunFrame;
+use crate::machine::{Case, RunFrame};
 use crate::progress::Progress;
 use crate::sut::{harness_uuid, MARKER, MARKER_TEXT};
 use crate::transcript::{self, Proxy};
@@ -322,13 +322,80 @@ impl Drop for Sut {
     }
 }
 
-impl Sut {
+impl Case for Sut {
+    type Harness = Harness;
+    type Model = Model;
+    type Op = Op;
+
+    fn harness() -> Arc<Harness> {
+        super::machine::installed()
+    }
+
     /// A new case.
-    pub fn new(hx: Arc<Harness>) -> Sut {
+    fn new(hx: Arc<Harness>) -> Sut {
         let inst = hx.next_instance();
         Sut { hx, inst, names: BTreeMap::new(), done: false }
     }
 
+    /// Performs `op` (the model `m` is the state after it) and compares.
+    fn apply(&mut self, m: &Model, op: &Op) {
+        let hx = self.hx.clone();
+        if hx.interrupted.load(Ordering::SeqCst) {
+            panic!("{}", crate::sut::INTERRUPTED);
+        }
+        hx.progress.step(&format!("{op:?}"));
+        let actual = hx.rt.block_on(self.exec(m, op));
+        if !actual.matches(m.expect) {
+            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
+        }
+        for &h in &m.created {
+            let name = match m.vols[&h].name {
+                Name::Driver => self.desc(m, h).alletra_name(),
+                Name::Raw => self.hx.raw_name(self.inst, h),
+            };
+            self.names.insert(h, name);
+        }
+    }
+
+    /// Compares the gateway with the model; panics with every difference.
+    fn check(&self, m: &Model) {
+        let hx = self.hx.clone();
+        let mut problems = hx.rt.block_on(self.observe(m));
+        if problems.is_empty() && m.data {
+            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
+                problems.push(e);
+            }
+        }
+        if !problems.is_empty() {
+            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
+        }
+    }
+
+    /// Removes the case's volumes and checks none is left.
+    fn teardown(mut self) {
+        self.done = true;
+        let hx = self.hx.clone();
+        let inst = self.inst;
+        let leftover = hx.rt.block_on(async {
+            let names = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
+            let errors = hx.remove_names(&names).await;
+            if !errors.is_empty() {
+                return Err(errors.join("; "));
+            }
+            let left = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("left after the case's cleanup: {left:?}"))
+            }
+        });
+        if let Err(e) = leftover {
+            panic!("teardown: {e}");
+        }
+    }
+}
+
+impl Sut {
     fn uuid(&self, h: H) -> Uuid {
         harness_uuid(self.hx.tag_bytes, self.inst, h, 0)
     }
@@ -356,26 +423,6 @@ impl Sut {
                 s
             }
             NameChoice::IllegalChar => format!("{}!x", self.hx.raw_name(self.inst, m.next)),
-        }
-    }
-
-    /// Performs `op` (the model `m` is the state after it) and compares.
-    pub fn apply(&mut self, m: &Model, op: &Op) {
-        let hx = self.hx.clone();
-        if hx.interrupted.load(Ordering::SeqCst) {
-            panic!("{}", crate::sut::INTERRUPTED);
-        }
-        hx.progress.step(&format!("{op:?}"));
-        let actual = hx.rt.block_on(self.exec(m, op));
-        if !actual.matches(m.expect) {
-            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
-        }
-        for &h in &m.created {
-            let name = match m.vols[&h].name {
-                Name::Driver => self.desc(m, h).alletra_name(),
-                Name::Raw => self.hx.raw_name(self.inst, h),
-            };
-            self.names.insert(h, name);
         }
     }
 
@@ -452,20 +499,6 @@ impl Sut {
             }
             Op::Export { vol } => of_driver(drv.attach_volume(&self.desc(m, vol)).await),
             Op::Unexport { vol } => of_driver(drv.detach_volume(&self.desc(m, vol)).await),
-        }
-    }
-
-    /// Compares the gateway with the model; panics with every difference.
-    pub fn check(&self, m: &Model) {
-        let hx = self.hx.clone();
-        let mut problems = hx.rt.block_on(self.observe(m));
-        if problems.is_empty() && m.data {
-            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
-                problems.push(e);
-            }
-        }
-        if !problems.is_empty() {
-            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
         }
     }
 
@@ -601,29 +634,6 @@ impl Sut {
             Ok(())
         } else {
             Err(format!("content differs:\n  {}", problems.join("\n  ")))
-        }
-    }
-
-    /// Removes the case's volumes and checks none is left.
-    pub fn teardown(mut self) {
-        self.done = true;
-        let hx = self.hx.clone();
-        let inst = self.inst;
-        let leftover = hx.rt.block_on(async {
-            let names = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
-            let errors = hx.remove_names(&names).await;
-            if !errors.is_empty() {
-                return Err(errors.join("; "));
-            }
-            let left = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("left after the case's cleanup: {left:?}"))
-            }
-        });
-        if let Err(e) = leftover {
-            panic!("teardown: {e}");
         }
     }
 }
