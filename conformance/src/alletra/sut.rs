@@ -231,7 +231,7 @@ impl Harness {
 
     /// Every volume of this run (and case `inst`, if given).
     pub async fn own_names(&self, inst: Option<u32>) -> Result<Vec<String>, RawError> {
-        Ok(self.raw.volume_names().await?.into_iter().filter(|n| self.owns(n, inst)).collect())
+        Ok(self.raw.member_names("volumes").await?.into_iter().filter(|n| self.owns(n, inst)).collect())
     }
 
     /// Removes everything this run created: volumes, the host entity, the pool.

@@ -1,5 +1,5 @@
 //! Raw WSAPI calls the driver's client does not make: a `DELETE` without
-//! `cascade`, the whole volume list (for cleanup) and `/system` (the version).
+//! `cascade`, whole collections (for cleanup) and `/system` (the version).
 //! They go through the recording proxy like everything else.
 
 use serde_json::Value;
@@ -33,10 +33,15 @@ pub struct Raw {
 }
 
 impl Raw {
-    /// A client; it logs in at its first call.
+    /// A client of plain HTTP (the recording proxy); it logs in at its first call.
     pub fn new(base: &str, user: &str, password: &str) -> Raw {
+        Raw::with_client(reqwest::Client::new(), base, user, password)
+    }
+
+    /// A client over `http` (say, one trusting the gateway's CA).
+    pub fn with_client(http: reqwest::Client, base: &str, user: &str, password: &str) -> Raw {
         Raw {
-            http: reqwest::Client::new(),
+            http,
             base: format!("{}/api/v1", base.trim_end_matches('/')),
             user: user.into(),
             password: password.into(),
@@ -102,9 +107,9 @@ impl Raw {
         self.call(reqwest::Method::DELETE, &format!("/volumes/{name}")).await.map(drop)
     }
 
-    /// Every volume name on the array.
-    pub async fn volume_names(&self) -> Result<Vec<String>, RawError> {
-        let v = self.call(reqwest::Method::GET, "/volumes").await?;
+    /// The names of every member of a collection (`volumes`, `hosts`, `volumesets`).
+    pub async fn member_names(&self, collection: &str) -> Result<Vec<String>, RawError> {
+        let v = self.call(reqwest::Method::GET, &format!("/{collection}")).await?;
         Ok(v["members"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str().map(String::from)).collect())
     }
 
