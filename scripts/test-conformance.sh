@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The conformance harness against the simulator on this machine, content checked on the
-# `file` plane through the `sim` connector (no root) and, as root, the `loop` connector.
+# The conformance harness against the simulators on this machine: pflex-sim with content checked
+# on the `file` plane through the `sim` connector (no root) and, as root, the `loop` connector;
+# then alletra-sim (--array alletra) through the `sim` connector.
 # Reports go to target/conformance/ (terminal summary, JSON, JUnit XML and HTML); then the HTML
 # report is checked as a person sees it, in headless Chromium (scripts/test-report-html.sh).
 #
 # Usage: scripts/test-conformance.sh [extra pflex-conformance run flags]
-# Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SEED (default: random, printed).
+# Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SEED (default: random, printed),
+#      ALLETRA_CONFORMANCE_CASES (default 12; the Alletra run stays within about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -p powerflex-sim -p powerflex-conformance
 sim=target/release/pflex-sim
+alletra_sim=target/release/alletra-sim
 harness=target/release/pflex-conformance
 out=target/conformance
 mkdir -p "$out"
@@ -18,11 +21,13 @@ cases=${PFLEX_CONFORMANCE_CASES:-24}
 seed=${PFLEX_CONFORMANCE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 
 state=$(mktemp -d)
+alletra_state=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$sim" serve --listen "127.0.0.1:$port" --state-dir "$state" --data-plane file --no-fsync --seed 1 \
     >"$out/sim.log" 2>&1 &
 sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -rf "$state"' EXIT
+alletra_pid=
+trap 'kill "$sim_pid" $alletra_pid 2>/dev/null; wait "$sim_pid" $alletra_pid 2>/dev/null; rm -rf "$state" "$alletra_state"' EXIT
 for _ in $(seq 100); do
     [ -s "$state/tls/ca.pem" ] && grep -q "url:" "$out/sim.log" && break
     sleep 0.1
@@ -42,5 +47,19 @@ for mode in "${modes[@]}"; do
         --cases "$cases" --seed "$seed" \
         --report "$out/report-$mode.json" --report "$out/report-$mode.xml" --report "$out/report-$mode.html" "$@"
 done
+
+alletra_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$alletra_sim" serve --listen "127.0.0.1:$alletra_port" --state-dir "$alletra_state" --data-plane file --no-fsync \
+    --seed 1 >"$out/alletra-sim.log" 2>&1 &
+alletra_pid=$!
+for _ in $(seq 100); do
+    [ -s "$alletra_state/tls/ca.pem" ] && grep -q "url:" "$out/alletra-sim.log" && break
+    sleep 0.1
+done
+alletra_cases=${ALLETRA_CONFORMANCE_CASES:-12}
+echo "test-conformance: --array alletra --data sim, $alletra_cases cases, seed $seed"
+"$harness" run --array alletra --gateway "https://127.0.0.1:$alletra_port" --user 3paradm --password 3pardata \
+    --ca-cert "$alletra_state/tls/ca.pem" --cpg SSD_r6 --data sim --cases "$alletra_cases" --seed "$seed" \
+    --report "$out/report-alletra.json" --report "$out/report-alletra.xml" --report "$out/report-alletra.html" "$@"
 
 bash scripts/test-report-html.sh

@@ -28,6 +28,10 @@ pub enum Area {
     Restore,
     /// Copies, snapshot-based (`clone_copy=false`) or host-side.
     CopyAndCloneCopy,
+    /// Alletra physical copies (with snapshots, in LXD's order).
+    PhysicalCopies,
+    /// Alletra: the pool's volume set.
+    PoolVolumeSet,
     /// Mapping to hosts.
     Mappings,
     /// Error codes and bodies.
@@ -39,8 +43,8 @@ pub enum Area {
 }
 
 impl Area {
-    /// Every area, in the order a report lists them.
-    pub const ALL: [Area; 11] = [
+    /// A PowerFlex run's areas, in the order a report lists them.
+    pub const POWERFLEX: [Area; 11] = [
         Area::Authentication,
         Area::VolumesAndSizes,
         Area::Names,
@@ -54,6 +58,19 @@ impl Area {
         Area::LxdFlows,
     ];
 
+    /// An Alletra run's areas, in the order a report lists them.
+    pub const ALLETRA: [Area; 9] = [
+        Area::PoolVolumeSet,
+        Area::VolumesAndSizes,
+        Area::Names,
+        Area::Snapshots,
+        Area::Restore,
+        Area::PhysicalCopies,
+        Area::Mappings,
+        Area::Errors,
+        Area::LxdFlows,
+    ];
+
     /// Its name in a report.
     pub fn title(self) -> &'static str {
         match self {
@@ -64,6 +81,8 @@ impl Area {
             Area::Snapshots => "Snapshots",
             Area::Restore => "Restore",
             Area::CopyAndCloneCopy => "Copy and clone_copy",
+            Area::PhysicalCopies => "Physical copies",
+            Area::PoolVolumeSet => "Pool volume set",
             Area::Mappings => "Mappings",
             Area::Errors => "Errors",
             Area::CloudStackFlows => "CloudStack flows",
@@ -92,7 +111,7 @@ pub fn of_op(op: &Op) -> Area {
 /// Whether the property's steps cover `area` (all but the fixed flows' areas;
 /// `of_op` gives each step's).
 pub fn covered_by_property(area: Area) -> bool {
-    !matches!(area, Area::Authentication | Area::CloudStackFlows | Area::LxdFlows)
+    !matches!(area, Area::Authentication | Area::CloudStackFlows | Area::LxdFlows | Area::PoolVolumeSet)
 }
 
 /// The areas a fixed scenario (or fixed sequence) exercises, by its name.
@@ -117,7 +136,26 @@ pub fn of_scenario(name: &str) -> Vec<Area> {
     if has("snapshot") {
         out.push(Area::Snapshots);
     }
-    if has("copy") || has("image") {
+    if has("alletra") {
+        if has("copy") {
+            out.push(Area::PhysicalCopies);
+        }
+        if has("pool") {
+            out.push(Area::PoolVolumeSet);
+        }
+        if has("sizes") || has("grow") || has("delete") {
+            out.push(Area::VolumesAndSizes);
+        }
+        if has("create") {
+            out.extend([Area::Names, Area::Errors]);
+        }
+        if has("restore") {
+            out.push(Area::Restore);
+        }
+        if has("export") {
+            out.push(Area::Mappings);
+        }
+    } else if has("copy") || has("image") {
         out.push(Area::CopyAndCloneCopy);
     }
     if has("vm") || has("capacity") {
@@ -161,7 +199,9 @@ pub struct Row {
 
 /// The matrix of a run: every area, what checked it and how it went.
 pub fn matrix(report: &Report) -> Vec<Row> {
-    Area::ALL
+    report
+        .array
+        .areas()
         .iter()
         .map(|&area| {
             let mut checks: Vec<(String, Status)> = report
@@ -207,9 +247,24 @@ mod tests {
             assert!(!of_scenario(name).is_empty(), "{name} is in no area");
         }
         // Each area is checked by something.
-        for area in Area::ALL {
+        for area in Area::POWERFLEX {
             let by_scenario = crate::scenarios::all().iter().any(|(n, _)| of_scenario(n).contains(&area));
             assert!(by_scenario || covered_by_property(area), "{area:?} is checked by nothing");
+        }
+    }
+
+    #[test]
+    fn every_alletra_flow_belongs_to_an_area_and_every_area_is_checked() {
+        let names: Vec<&str> = crate::alletra::scenarios::ALL
+            .into_iter()
+            .chain(crate::alletra::machine::fixed_sequences(true).into_iter().map(|(n, _)| n))
+            .collect();
+        for name in &names {
+            assert!(!of_scenario(name).is_empty(), "{name} is in no area");
+        }
+        for area in Area::ALLETRA {
+            let by_flow = names.iter().any(|n| of_scenario(n).contains(&area));
+            assert!(by_flow || covered_by_property(area), "{area:?} is checked by nothing");
         }
     }
 }

@@ -76,7 +76,8 @@ impl Report {
         );
         let _ = write!(
             o,
-            "<h1>PowerFlex gateway conformance</h1><p id=\"verdict\" class=\"verdict {verdict}\">{verdict}</p>"
+            "<h1>{} gateway conformance</h1><p id=\"verdict\" class=\"verdict {verdict}\">{verdict}</p>",
+            self.array.title()
         );
         if let Some(signal) = &self.interrupted {
             let _ = write!(
@@ -198,6 +199,7 @@ mod tests {
 
     fn report() -> Report {
         Report {
+            array: crate::array::Array::Powerflex,
             gateway: "https://127.0.0.1:8443".into(),
             version: "4.5".into(),
             data: DataMode::None,

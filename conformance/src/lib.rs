@@ -1,9 +1,12 @@
-//! pflex-conformance: checks a PowerFlex 4.x gateway against an independent
-//! reference model, through the pflex driver.
+//! pflex-conformance: checks a PowerFlex 4.x gateway or an HPE Alletra WSAPI
+//! gateway against an independent reference model, through the driver.
 //!
 //! # Layout
 //!
-//! * [`model`]: the reference model (plain data, no I/O), written from the
+//! * [`array`]: the array under test behind one trait ([`array::ArrayRun`]),
+//!   so the run frame, reports and transcripts are shared.
+//! * [`alletra`]: Alletra's model, system under test, state machine and flows.
+//! * [`model`]: the PowerFlex reference model (plain data, no I/O), written from the
 //!   PowerFlex reference notes and never from the emulator.
 //! * [`machine`]: the proptest state machine (generation from the model,
 //!   replay against the gateway, comparison after every step, shrinking).
@@ -17,10 +20,13 @@
 //! * [`report`]: terminal, JSON and JUnit output; [`html`]: the report for
 //!   people, grouped by behaviour area ([`areas`]).
 //!
-//! **Invariant:** this crate never depends on `powerflex-sim`
+//! **Invariant:** this crate never depends on `powerflex-sim` (which holds
+//! both emulators)
 //! (`tests/independence.rs` checks it with `cargo metadata`).
 
+pub mod alletra;
 pub mod areas;
+pub mod array;
 pub mod data;
 pub mod gateway_calls;
 pub mod html;

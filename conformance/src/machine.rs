@@ -1,10 +1,11 @@
 //! The proptest state machine: [`Reference`] generates operation sequences
 //! from the model alone; [`GatewayTest`] replays them against the gateway
+//! (any array's, through [`Case`])
 //! and compares after every step.
 //!
 //! The trait methods are synchronous and take no context, so the run's
 //! [`Harness`] is installed in a thread-local for the duration of a run
-//! ([`with_harness`]); the system under test drives the async driver with the
+//! ([`install`]); the system under test drives the async driver with the
 //! harness's runtime handle.
 
 use std::cell::RefCell;
@@ -18,25 +19,13 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 use crate::areas::{self, Area};
 use crate::model::{Model, NameChoice, Op, RemoveMode, GIB, HOSTS, SLOTS};
+use crate::progress::Progress;
 use crate::report::ScenarioResult;
 use crate::sut::{Harness, Sut, INTERRUPTED};
-use crate::transcript::Exchange;
+use crate::transcript::{Exchange, Proxy};
 
 thread_local! {
     static HARNESS: RefCell<Option<Arc<Harness>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with `hx` installed for the state machine (uninstalled even if `f` panics).
-pub fn with_harness<R>(hx: Arc<Harness>, f: impl FnOnce() -> R) -> R {
-    struct Uninstall;
-    impl Drop for Uninstall {
-        fn drop(&mut self) {
-            HARNESS.with(|c| *c.borrow_mut() = None);
-        }
-    }
-    HARNESS.with(|c| *c.borrow_mut() = Some(hx));
-    let _uninstall = Uninstall;
-    f()
 }
 
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
@@ -84,8 +73,9 @@ impl Drop for QuietCaseThread {
     }
 }
 
-fn harness() -> Arc<Harness> {
-    HARNESS.with(|c| c.borrow().clone()).expect("the harness is installed (with_harness)")
+/// The harness installed for the state machine (see [`install`]).
+pub fn installed() -> Arc<Harness> {
+    HARNESS.with(|c| c.borrow().clone()).expect("the harness is installed (machine::install)")
 }
 
 /// The reference side.
@@ -125,7 +115,7 @@ impl ReferenceStateMachine for Reference {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
-        let data = harness().target.data.checks_content();
+        let data = installed().target.data.checks_content();
         Just(Model::new(data)).boxed()
     }
 
@@ -194,35 +184,62 @@ impl ReferenceStateMachine for Reference {
     }
 }
 
-/// The system-under-test side.
-pub struct GatewayTest;
+/// One case against any array's gateway, as the generic [`GatewayTest`] drives it.
+pub trait Case: Sized {
+    /// The run it belongs to.
+    type Harness: RunFrame;
+    /// The model it is compared with (the state after each step).
+    type Model;
+    /// A step.
+    type Op;
+    /// The installed harness (the trait methods take no context).
+    fn harness() -> Arc<Self::Harness>;
+    /// A new case.
+    fn new(hx: Arc<Self::Harness>) -> Self;
+    /// Performs a step and checks its outcome.
+    fn apply(&mut self, m: &Self::Model, op: &Self::Op);
+    /// Compares the gateway with the model.
+    fn check(&self, m: &Self::Model);
+    /// Removes what the case made.
+    fn teardown(self);
+}
 
-impl StateMachineTest for GatewayTest {
-    type SystemUnderTest = Sut;
-    type Reference = Reference;
+/// The system-under-test side: reference `R`, case `C`.
+pub struct GatewayTest<R, C>(std::marker::PhantomData<(R, C)>);
 
-    fn init_test(_ref_state: &Model) -> Sut {
-        let hx = harness();
-        hx.proxy.recorder.clear();
-        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+impl<R, C> StateMachineTest for GatewayTest<R, C>
+where
+    R: ReferenceStateMachine,
+    C: Case<Model = R::State, Op = R::Transition>,
+{
+    type SystemUnderTest = C;
+    type Reference = R;
+
+    fn init_test(_ref_state: &R::State) -> C {
+        let hx = C::harness();
+        hx.proxy().recorder.clear();
+        if hx.interrupted() {
             panic!("{INTERRUPTED}");
         }
-        Sut::new(hx)
+        C::new(hx)
     }
 
-    fn apply(mut sut: Sut, ref_state: &Model, op: Op) -> Sut {
+    fn apply(mut sut: C, ref_state: &R::State, op: R::Transition) -> C {
         sut.apply(ref_state, &op);
         sut
     }
 
-    fn check_invariants(sut: &Sut, ref_state: &Model) {
+    fn check_invariants(sut: &C, ref_state: &R::State) {
         sut.check(ref_state)
     }
 
-    fn teardown(sut: Sut) {
+    fn teardown(sut: C) {
         sut.teardown()
     }
 }
+
+/// The PowerFlex state machine.
+pub type PowerFlexTest = GatewayTest<Reference, Sut>;
 
 /// How to run the property.
 #[derive(Debug, Clone)]
@@ -262,7 +279,7 @@ pub struct PropertyFailure {
 }
 
 /// What a failed step panicked with.
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>()
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
@@ -277,9 +294,56 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
     b
 }
 
+/// What the property runner needs of a run, whatever the array.
+pub trait RunFrame {
+    /// The recording proxy (its transcript goes with a failure).
+    fn proxy(&self) -> &Proxy;
+    /// Where the run is, for the person watching.
+    fn progress(&self) -> &Progress;
+    /// Whether the run was interrupted.
+    fn interrupted(&self) -> bool;
+}
+
+impl RunFrame for Harness {
+    fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+type RefOf<T> = <T as StateMachineTest>::Reference;
+type StateOf<T> = <RefOf<T> as ReferenceStateMachine>::State;
+type OpOf<T> = <RefOf<T> as ReferenceStateMachine>::Transition;
+
+/// How one array's state machine is run: its test, how its harness is
+/// installed for the trait methods, its initial model, and the area of a step.
+pub struct Machine<'a, T: StateMachineTest, G> {
+    /// The run.
+    pub frame: &'a dyn RunFrame,
+    /// Installs the array's harness for the state machine; uninstalled when the guard drops.
+    pub install: &'a dyn Fn() -> G,
+    /// The model at the start of a case.
+    pub init: &'a dyn Fn() -> StateOf<T>,
+    /// The behaviour area a step exercises.
+    pub area: &'a dyn Fn(&OpOf<T>) -> Area,
+    /// The test (a type only).
+    pub test: std::marker::PhantomData<T>,
+}
+
 /// Runs the state machine property; blocks the calling thread, which must
 /// not be inside the runtime.
-pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
+pub fn run_machine<T, G>(mx: &Machine<'_, T, G>, cfg: &PropertyConfig) -> PropertyOutcome
+where
+    T: StateMachineTest,
+    StateOf<T>: Clone + std::fmt::Debug,
+    OpOf<T>: Clone + std::fmt::Debug,
+{
+    let frame = mx.frame;
     let config = Config {
         cases: cfg.cases,
         max_shrink_iters: cfg.max_shrink_iters,
@@ -293,45 +357,44 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(cfg.seed));
     let mut runner = TestRunner::new_with_rng(config.clone(), rng);
     let passed = std::sync::atomic::AtomicU32::new(0);
-    let strategy = Reference::sequential_strategy(1..=cfg.max_steps);
+    let strategy = RefOf::<T>::sequential_strategy(1..=cfg.max_steps);
     let last_transcript = std::sync::Mutex::new(Vec::new());
     let quiet = QuietCaseThread::install();
     let (runs, shrinking) = (std::sync::atomic::AtomicU32::new(0), AtomicBool::new(false));
+    let installed = (mx.install)();
     #[allow(clippy::result_large_err)] // proptest's own error type
-    let result = with_harness(hx.clone(), || {
-        runner.run(&strategy, |(init, steps, seen)| {
-            if hx.interrupted.load(Ordering::SeqCst) {
-                // Fail at once, so proptest's shrinking runs nothing more.
-                return Err(TestCaseError::fail(INTERRUPTED));
+    let result = runner.run(&strategy, |(init, steps, seen)| {
+        if frame.interrupted() {
+            // Fail at once, so proptest's shrinking runs nothing more.
+            return Err(TestCaseError::fail(INTERRUPTED));
+        }
+        let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+        let label = if shrinking.load(Ordering::SeqCst) {
+            format!("property: shrinking a failure (run {run})")
+        } else {
+            format!("property case {run}/{}", cfg.cases)
+        };
+        frame.progress().begin(label, steps.len());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            T::test_sequential(config.clone(), init, steps, seen)
+        }));
+        match r {
+            Ok(()) => {
+                passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
             }
-            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
-            let label = if shrinking.load(Ordering::SeqCst) {
-                format!("property: shrinking a failure (run {run})")
-            } else {
-                format!("property case {run}/{}", cfg.cases)
-            };
-            hx.progress.begin(label, steps.len());
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                GatewayTest::test_sequential(config.clone(), init, steps, seen)
-            }));
-            match r {
-                Ok(()) => {
-                    passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(())
-                }
-                Err(p) => {
-                    shrinking.store(true, Ordering::SeqCst);
-                    *last_transcript.lock().expect("lock") = hx.proxy.recorder.snapshot();
-                    Err(TestCaseError::fail(panic_message(p.as_ref())))
-                }
+            Err(p) => {
+                shrinking.store(true, Ordering::SeqCst);
+                *last_transcript.lock().expect("lock") = frame.proxy().recorder.snapshot();
+                Err(TestCaseError::fail(panic_message(p.as_ref())))
             }
-        })
+        }
     });
     drop(quiet);
     let failure = match result {
         Ok(()) => None,
         // Stopped by a signal: no failure of the gateway, and nothing to replay.
-        Err(_) if hx.interrupted.load(Ordering::SeqCst) => None,
+        Err(_) if frame.interrupted() => None,
         Err(TestError::Abort(reason)) => Some(PropertyFailure {
             reason: format!("aborted: {reason}"),
             steps: Vec::new(),
@@ -340,25 +403,98 @@ pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
         }),
         Err(TestError::Fail(reason, (_, steps, _))) => {
             // Replay the minimal sequence once more, so the transcript is its own.
-            let replay = with_harness(hx.clone(), || {
+            let replay = {
                 let _quiet = QuietCaseThread::install();
-                let init = Model::new(hx.target.data.checks_content());
+                let init = (mx.init)();
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    GatewayTest::test_sequential(config.clone(), init, steps.clone(), None)
+                    T::test_sequential(config.clone(), init, steps.clone(), None)
                 }));
                 r.is_err()
-            });
+            };
             let transcript =
-                if replay { hx.proxy.recorder.snapshot() } else { last_transcript.lock().expect("lock").clone() };
+                if replay { frame.proxy().recorder.snapshot() } else { last_transcript.lock().expect("lock").clone() };
             Some(PropertyFailure {
                 reason: reason.to_string(),
                 steps: steps.iter().map(|s| format!("{s:?}")).collect(),
-                area: steps.last().map(areas::of_op),
+                area: steps.last().map(|s| (mx.area)(s)),
                 transcript,
             })
         }
     };
+    drop(installed);
     PropertyOutcome { passed: passed.into_inner(), failure }
+}
+
+/// Replays one fixed sequence through the model and the gateway, as a
+/// scenario result (its transcript kept on failure). `allowed` says whether
+/// a step holds in the model (after the steps before it) and applies it, so
+/// a sequence is checked to be what it says.
+pub fn run_fixed_machine<T, G>(
+    mx: &Machine<'_, T, G>,
+    name: &str,
+    steps: Vec<OpOf<T>>,
+    allowed: impl Fn(&mut StateOf<T>, &OpOf<T>) -> bool,
+) -> ScenarioResult
+where
+    T: StateMachineTest,
+    StateOf<T>: Clone + std::fmt::Debug,
+    OpOf<T>: Clone + std::fmt::Debug,
+{
+    let started = std::time::Instant::now();
+    mx.frame.progress().begin(format!("fixed sequence {name}"), steps.len());
+    let init = (mx.init)();
+    let mut m = init.clone();
+    for (i, op) in steps.iter().enumerate() {
+        assert!(allowed(&mut m, op), "fixed sequence {name}: step {} ({op:?}) is not allowed", i + 1);
+    }
+    let config = Config { cases: 1, failure_persistence: None, ..Config::default() };
+    let result = {
+        let _installed = (mx.install)();
+        let _quiet = QuietCaseThread::install();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::test_sequential(config, init, steps, None)))
+    };
+    let message = result.err().map(|p| panic_message(p.as_ref()));
+    ScenarioResult {
+        name: name.to_string(),
+        passed: message.is_none(),
+        transcript: if message.is_some() { mx.frame.proxy().recorder.snapshot() } else { Vec::new() },
+        message,
+        millis: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Installs `hx` for the PowerFlex state machine until the guard drops.
+pub fn install(hx: Arc<Harness>) -> Installed {
+    HARNESS.with(|c| *c.borrow_mut() = Some(hx));
+    Installed
+}
+
+/// Uninstalls the PowerFlex harness when dropped.
+pub struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        HARNESS.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+fn powerflex_machine<R>(hx: &Arc<Harness>, f: impl FnOnce(&Machine<'_, PowerFlexTest, Installed>) -> R) -> R {
+    let data = hx.target.data.checks_content();
+    let install = || install(hx.clone());
+    let init = move || Model::new(data);
+    let mx = Machine {
+        frame: hx.as_ref(),
+        install: &install,
+        init: &init,
+        area: &areas::of_op,
+        test: std::marker::PhantomData,
+    };
+    f(&mx)
+}
+
+/// Runs the PowerFlex state machine property.
+pub fn run_property(hx: Arc<Harness>, cfg: &PropertyConfig) -> PropertyOutcome {
+    powerflex_machine(&hx, |mx| run_machine(mx, cfg))
 }
 
 /// Sequences found once and kept, each replayed as written on every run
@@ -380,33 +516,15 @@ pub fn fixed_sequences() -> Vec<(&'static str, Vec<Op>)> {
     )]
 }
 
-/// Replays one fixed sequence through the model and the gateway, as a
-/// scenario result (its transcript kept on failure).
+/// Replays one fixed PowerFlex sequence.
 pub fn run_fixed(hx: Arc<Harness>, name: &str, steps: Vec<Op>) -> ScenarioResult {
-    let started = std::time::Instant::now();
-    hx.progress.begin(format!("fixed sequence {name}"), steps.len());
-    let init = Model::new(hx.target.data.checks_content());
-    // Each step must hold in the model too, or the sequence is not what it says.
-    let mut m = init.clone();
-    for (i, op) in steps.iter().enumerate() {
-        assert!(m.precondition(op), "fixed sequence {name}: step {} ({op:?}) is not allowed", i + 1);
-        m.apply(op);
-    }
-    let config = Config { cases: 1, failure_persistence: None, ..Config::default() };
-    let result = with_harness(hx.clone(), || {
-        let _quiet = QuietCaseThread::install();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            GatewayTest::test_sequential(config, init, steps, None)
-        }))
-    });
-    let message = result.err().map(|p| panic_message(p.as_ref()));
-    ScenarioResult {
-        name: name.to_string(),
-        passed: message.is_none(),
-        transcript: if message.is_some() { hx.proxy.recorder.snapshot() } else { Vec::new() },
-        message,
-        millis: started.elapsed().as_millis() as u64,
-    }
+    powerflex_machine(&hx, |mx| {
+        run_fixed_machine(mx, name, steps, |m, op| {
+            let ok = m.precondition(op);
+            m.apply(op);
+            ok
+        })
+    })
 }
 
 #[cfg(test)]

@@ -8,15 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use powerflex_conformance::alletra;
+use powerflex_conformance::array::{Array, ArrayRun};
 use powerflex_conformance::data::DataMode;
-use powerflex_conformance::machine::{self, PropertyConfig};
+use powerflex_conformance::machine::PropertyConfig;
 use powerflex_conformance::progress::{Progress, ProgressMode};
 use powerflex_conformance::report::{PropertyFailureReport, PropertyResult, Report, ScenarioResult};
-use powerflex_conformance::scenarios;
 use powerflex_conformance::sut::{Harness, PoolSel, Target};
 
 #[derive(Parser)]
-#[command(name = "pflex-conformance", version, about = "Checks a PowerFlex 4.x gateway against a reference model")]
+#[command(
+    name = "pflex-conformance",
+    version,
+    about = "Checks a PowerFlex 4.x or HPE Alletra WSAPI gateway against a reference model"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -30,7 +35,10 @@ enum Commands {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Gateway URL, e.g. https://127.0.0.1:8443.
+    /// Which array the gateway is.
+    #[arg(long, value_enum, default_value_t = Array::Powerflex)]
+    array: Array,
+    /// Gateway URL, e.g. https://127.0.0.1:8443 (Alletra: the WSAPI base, without /api/v1).
     #[arg(long, env = "PFLEX_GATEWAY")]
     gateway: String,
     #[arg(long, env = "PFLEX_USER", default_value = "admin")]
@@ -43,12 +51,15 @@ struct RunArgs {
     /// Do not verify the gateway's certificate.
     #[arg(long)]
     insecure: bool,
-    /// Storage pool ID, or its name together with --domain.
-    #[arg(long)]
-    pool: String,
-    /// Protection domain name (when --pool is a name).
+    /// PowerFlex: storage pool ID, or its name together with --domain.
+    #[arg(long, required_if_eq("array", "powerflex"))]
+    pool: Option<String>,
+    /// PowerFlex: protection domain name (when --pool is a name).
     #[arg(long)]
     domain: Option<String>,
+    /// Alletra: the CPG volumes are created in (`alletra.cpg`); the run makes its own volume set.
+    #[arg(long, required_if_eq("array", "alletra"))]
+    cpg: Option<String>,
     /// How volume bytes are reached for content checks.
     #[arg(long, value_enum, default_value_t = DataMode::None)]
     data: DataMode,
@@ -120,7 +131,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// What the run has done so far, shared with the signal handler.
 struct Run {
     args: RunArgs,
-    hx: Arc<Harness>,
+    hx: Arc<dyn ArrayRun>,
     version: String,
     seed: u64,
     started: Instant,
@@ -142,23 +153,30 @@ impl Run {
         let signal = *self.signal.lock().expect("signal lock");
         let args = &self.args;
         let report = Report {
+            array: args.array,
             gateway: args.gateway.clone(),
             version: self.version.clone(),
             data: args.data,
             content: if args.data.checks_content() {
                 format!("checked through the driver's attach ({:?} connector)", args.data).to_lowercase()
             } else {
-                "NOT checked (--data none): structure, sizes, VTrees, mappings and errors only".into()
+                format!(
+                    "NOT checked (--data none): structure, sizes, {}, errors only",
+                    match args.array {
+                        Array::Powerflex => "VTrees, mappings",
+                        Array::Alletra => "snapshot trees, vLUNs, the volume set",
+                    }
+                )
             },
-            run_tag: self.hx.tag.clone(),
+            run_tag: self.hx.tag().to_string(),
             property,
             scenarios: self.scenarios.lock().expect("results lock").clone(),
             cleanup_errors,
-            exchanges: self.hx.proxy.recorder.total(),
+            exchanges: self.hx.proxy().recorder.total(),
             seconds: self.started.elapsed().as_secs_f64(),
             interrupted: signal.map(|(name, _)| name.to_string()),
         };
-        self.hx.progress.finish();
+        self.hx.progress().finish();
         print!("{}", report.summary());
         for path in &args.report {
             write_report(path, &report)?;
@@ -194,8 +212,8 @@ async fn on_signal(run: Arc<Run>) {
         _ = int.recv() => ("SIGINT", 128 + 2),
     };
     *run.signal.lock().expect("signal lock") = Some(first);
-    run.hx.interrupted.store(true, Ordering::SeqCst);
-    run.hx.progress.note(&format!(
+    run.hx.interrupt();
+    run.hx.progress().note(&format!(
         "pflex-conformance: {}: stopping after the current step, then removing what this run created",
         first.0
     ));
@@ -204,7 +222,7 @@ async fn on_signal(run: Arc<Run>) {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    run.hx.progress.note("pflex-conformance: not stopped yet; cleaning up and reporting now");
+    run.hx.progress().note("pflex-conformance: not stopped yet; cleaning up and reporting now");
     match run.finish(None).await {
         Ok(Some(_)) => std::process::exit(i32::from(first.1)),
         Ok(None) => {} // The run is writing its reports; it exits itself.
@@ -226,30 +244,48 @@ fn run(args: RunArgs) -> Result<Verdict, String> {
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => None,
     };
-    let pool = match &args.domain {
-        Some(d) => PoolSel::Named { pool: args.pool.clone(), domain: d.clone() },
-        None => PoolSel::Id(args.pool.clone()),
-    };
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
-    let target = Target {
-        gateway: args.gateway.clone(),
-        user: args.user.clone(),
-        password: args.password.clone(),
-        ca_pem,
-        insecure: args.insecure,
-        pool,
-        data: args.data,
-    };
     let progress = Progress::new(args.progress);
-    let hx: Arc<Harness> = rt.block_on(Harness::connect(target, seed, progress))?;
-    let version = rt.block_on(hx.client().version()).unwrap_or_else(|e| format!("unknown ({e})"));
-    hx.progress.note(&format!(
-        "pflex-conformance: gateway {} (version {version}), pool {}, run tag {}, seed {seed}",
+    let hx: Arc<dyn ArrayRun> = match args.array {
+        Array::Powerflex => {
+            let pool = args.pool.clone().ok_or("--pool is required for --array powerflex")?;
+            let pool = match &args.domain {
+                Some(d) => PoolSel::Named { pool, domain: d.clone() },
+                None => PoolSel::Id(pool),
+            };
+            let target = Target {
+                gateway: args.gateway.clone(),
+                user: args.user.clone(),
+                password: args.password.clone(),
+                ca_pem,
+                insecure: args.insecure,
+                pool,
+                data: args.data,
+            };
+            rt.block_on(Harness::connect(target, seed, progress))?
+        }
+        Array::Alletra => {
+            let target = alletra::sut::Target {
+                gateway: args.gateway.clone(),
+                user: args.user.clone(),
+                password: args.password.clone(),
+                ca_pem,
+                insecure: args.insecure,
+                cpg: args.cpg.clone().ok_or("--cpg is required for --array alletra")?,
+                data: args.data,
+            };
+            rt.block_on(alletra::sut::Harness::connect(target, seed, progress))?
+        }
+    };
+    let version = rt.block_on(hx.version());
+    hx.progress().note(&format!(
+        "pflex-conformance: {} gateway {} (version {version}), {}, run tag {}, seed {seed}",
+        args.array.title(),
         args.gateway,
-        hx.pool_id(),
-        hx.tag
+        hx.place(),
+        hx.tag()
     ));
     let run = Arc::new(Run {
         args,
@@ -265,18 +301,13 @@ fn run(args: RunArgs) -> Result<Verdict, String> {
 
     let args = &run.args;
     if !args.no_scenarios {
-        rt.block_on(scenarios::run(&hx, &args.scenario, &run.scenarios));
+        hx.scenarios(&args.scenario, &run.scenarios);
     }
-    if !args.no_property {
-        for (name, steps) in machine::fixed_sequences() {
-            if hx.interrupted.load(Ordering::SeqCst) {
-                break;
-            }
-            let result = machine::run_fixed(hx.clone(), name, steps);
-            run.scenarios.lock().expect("results lock").push(result);
-        }
+    if !args.no_property && !hx.interrupted() {
+        let results = hx.clone().fixed_sequences();
+        run.scenarios.lock().expect("results lock").extend(results);
     }
-    let property = if args.no_property || hx.interrupted.load(Ordering::SeqCst) {
+    let property = if args.no_property || hx.interrupted() {
         None
     } else {
         let cfg = PropertyConfig {
@@ -287,7 +318,7 @@ fn run(args: RunArgs) -> Result<Verdict, String> {
             regressions: args.regressions.clone(),
         };
         let t = Instant::now();
-        let out = machine::run_property(hx.clone(), &cfg);
+        let out = hx.clone().property(&cfg);
         Some(PropertyResult {
             cases: cfg.cases,
             passed_runs: out.passed,

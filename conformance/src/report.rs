@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::areas::Area;
+use crate::array::Array;
 use crate::data::DataMode;
 use crate::transcript::Exchange;
 
@@ -57,6 +58,8 @@ pub struct PropertyFailureReport {
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Which array the gateway is.
+    pub array: Array,
     /// The gateway URL.
     pub gateway: String,
     /// The gateway version.
@@ -95,8 +98,11 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
-            "pflex-conformance against {} (version {}), run tag {}\n",
-            self.gateway, self.version, self.run_tag
+            "pflex-conformance against {} {} (version {}), run tag {}\n",
+            self.array.title(),
+            self.gateway,
+            self.version,
+            self.run_tag
         ));
         out.push_str(&format!("content checks: {}\n", self.content));
         for s in &self.scenarios {
@@ -247,6 +253,7 @@ mod tests {
     #[test]
     fn junit_escapes_and_counts_failures() {
         let r = Report {
+            array: Array::Powerflex,
             gateway: "https://g".into(),
             version: "4.5".into(),
             data: DataMode::None,

@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::data::{self, DataMode};
 use crate::gateway_calls::{Gw, GwError};
+use crate::machine::Case;
 use crate::model::{Ancestor, CopyWay, Expect, Model, Name, NameChoice, Op, H, HOSTS, SLOTS, T};
 use crate::progress::Progress;
 use crate::transcript::{self, Proxy};
@@ -441,9 +442,17 @@ impl Drop for Sut {
     }
 }
 
-impl Sut {
+impl Case for Sut {
+    type Harness = Harness;
+    type Model = Model;
+    type Op = Op;
+
+    fn harness() -> Arc<Harness> {
+        crate::machine::installed()
+    }
+
     /// A new case.
-    pub fn new(hx: Arc<Harness>) -> Sut {
+    fn new(hx: Arc<Harness>) -> Sut {
         let inst = hx.next_instance();
         Sut {
             hx,
@@ -457,6 +466,160 @@ impl Sut {
         }
     }
 
+    /// Performs `op` (the model `m` is the state after it) and compares.
+    fn apply(&mut self, m: &Model, op: &Op) {
+        let hx = self.hx.clone();
+        // Stop between steps once interrupted; the run removes what was made.
+        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("{INTERRUPTED}");
+        }
+        hx.progress.step(&format!("{op:?}"));
+        let actual = hx.rt.block_on(self.exec(m, op));
+        if !actual.matches(m.expect) {
+            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
+        }
+        // Learn the ids of what was created, by name.
+        for h in m.created.clone() {
+            let name = self.spell(m.vols[&h].name);
+            match hx.rt.block_on(hx.client().query_volume_id(&name)) {
+                Ok(id) => {
+                    self.ids.insert(h, id);
+                }
+                Err(e) => panic!("step {op:?}: created volume {name} cannot be found: {e}"),
+            }
+        }
+        self.names = m.vols.iter().map(|(h, v)| (*h, v.name)).collect::<BTreeMap<_, _>>();
+        if m.data && matches!(op, Op::Write { .. } | Op::Restore { .. } | Op::Copy { .. } | Op::Snapshot { .. }) {
+            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
+                panic!("after {op:?}: {e}");
+            }
+        }
+    }
+
+    /// Compares the gateway with the model: the model's volumes and VTrees,
+    /// nothing else in those VTrees, removed volumes gone. It costs a request
+    /// per VTree and per volume removed or asked for, never a pool listing.
+    fn check(&self, m: &Model) {
+        let hx = self.hx.clone();
+        let expected: BTreeMap<String, H> = m.vols.iter().map(|(h, v)| (self.spell(v.name), *h)).collect();
+        let mut problems = Vec::new();
+        let listed = hx.rt.block_on(self.observe(m, &expected, &mut problems));
+        let by_name: BTreeMap<String, &WireVolume> = listed.iter().map(|v| (v.name().to_string(), v)).collect();
+        for (name, w) in &by_name {
+            if expected.contains_key(name) {
+                continue;
+            }
+            match owner(name) {
+                Some((tag, inst)) if tag == hx.tag && inst == self.inst => {
+                    problems.push(format!("the gateway has {name}, which the model says does not exist"))
+                }
+                _ => problems.push(format!(
+                    "the harness's VTree {:?} holds {name} ({}), which is not this case's",
+                    w.vtree_id, w.id
+                )),
+            }
+        }
+        let host_index: BTreeMap<&str, u8> =
+            hx.hosts.iter().enumerate().map(|(i, id)| (id.as_str(), i as u8)).collect();
+        let handle_of: BTreeMap<&str, H> = self.ids.iter().map(|(h, id)| (id.as_str(), *h)).collect();
+        let mut vtrees = self.vtrees.borrow_mut();
+        let mut seen_vtrees: BTreeMap<String, T> = vtrees.iter().map(|(t, id)| (id.clone(), *t)).collect();
+        for (name, h) in &expected {
+            let v = &m.vols[h];
+            let Some(w) = by_name.get(name) else {
+                problems.push(format!("volume #{h} {name} is missing on the gateway"));
+                continue;
+            };
+            if self.ids.get(h).is_some_and(|id| *id != w.id) {
+                problems.push(format!("volume #{h} {name} has id {} but was {}", w.id, self.id(*h)));
+            }
+            if w.size_in_kb != v.size_gib * 1024 * 1024 {
+                problems.push(format!(
+                    "volume #{h} {name}: sizeInKb {} but the model says {} GiB ({} KiB)",
+                    w.size_in_kb,
+                    v.size_gib,
+                    v.size_gib * 1024 * 1024
+                ));
+            }
+            if w.volume_type.as_deref() != Some(v.kind.wire()) {
+                problems.push(format!(
+                    "volume #{h} {name}: volumeType {:?}, expected {}",
+                    w.volume_type,
+                    v.kind.wire()
+                ));
+            }
+            match v.ancestor {
+                Ancestor::Unknown => {}
+                Ancestor::None if w.ancestor_volume_id.is_some() => problems
+                    .push(format!("volume #{h} {name}: ancestorVolumeId {:?}, expected null", w.ancestor_volume_id)),
+                Ancestor::Of(a) if w.ancestor_volume_id.as_deref() != Some(self.id(a).as_str()) => {
+                    problems.push(format!(
+                        "volume #{h} {name}: ancestorVolumeId {:?} ({:?}), expected #{a} ({})",
+                        w.ancestor_volume_id,
+                        w.ancestor_volume_id.as_deref().and_then(|id| handle_of.get(id)),
+                        self.id(a)
+                    ))
+                }
+                _ => {}
+            }
+            let mapped: BTreeSet<String> = w
+                .mappings()
+                .iter()
+                .map(|mh| match host_index.get(mh.sdc_id.as_str()) {
+                    Some(i) => format!("host{i}"),
+                    None => format!("foreign host {}", mh.sdc_id),
+                })
+                .collect();
+            let want: BTreeSet<String> = v.mapped.iter().map(|i| format!("host{i}")).collect();
+            if mapped != want {
+                problems.push(format!("volume #{h} {name}: mapped to {mapped:?}, expected {want:?}"));
+            }
+            let Some(vt) = w.vtree_id.clone() else {
+                problems.push(format!("volume #{h} {name} has no vtreeId"));
+                continue;
+            };
+            match (vtrees.get(&v.vtree), seen_vtrees.get(&vt)) {
+                (Some(known), _) if *known != vt => problems
+                    .push(format!("volume #{h} {name} is in VTree {vt}, but the model's VTree {} is {known}", v.vtree)),
+                (None, Some(other)) if *other != v.vtree => problems.push(format!(
+                    "volume #{h} {name} is in VTree {vt}, which holds the model's VTree {other}, not {}",
+                    v.vtree
+                )),
+                (None, _) => {
+                    vtrees.insert(v.vtree, vt.clone());
+                    seen_vtrees.insert(vt, v.vtree);
+                }
+                _ => {}
+            }
+        }
+        if !problems.is_empty() {
+            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
+        }
+    }
+
+    /// Removes the case's volumes and checks that none is left.
+    fn teardown(mut self) {
+        let hx = self.hx.clone();
+        let inst = self.inst;
+        self.done = true;
+        let leftover = hx.rt.block_on(async {
+            let vols = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
+            let errors = hx.remove_all(&vols).await;
+            if !errors.is_empty() {
+                return Err(errors.join("; "));
+            }
+            let left = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(left.into_iter().map(|v| v.name().to_string()).collect::<Vec<_>>())
+        });
+        match leftover {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => panic!("teardown: removed the case's volumes but these remain: {left:?}"),
+            Err(e) => panic!("teardown failed: {e}"),
+        }
+    }
+}
+
+impl Sut {
     /// The case's instance number (in its volumes' names).
     pub fn instance(&self) -> u32 {
         self.inst
@@ -500,36 +663,6 @@ impl Sut {
                 s
             }
             NameChoice::Space => self.hx.raw_name(self.inst, " x"),
-        }
-    }
-
-    /// Performs `op` (the model `m` is the state after it) and compares.
-    pub fn apply(&mut self, m: &Model, op: &Op) {
-        let hx = self.hx.clone();
-        // Stop between steps once interrupted; the run removes what was made.
-        if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            panic!("{INTERRUPTED}");
-        }
-        hx.progress.step(&format!("{op:?}"));
-        let actual = hx.rt.block_on(self.exec(m, op));
-        if !actual.matches(m.expect) {
-            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
-        }
-        // Learn the ids of what was created, by name.
-        for h in m.created.clone() {
-            let name = self.spell(m.vols[&h].name);
-            match hx.rt.block_on(hx.client().query_volume_id(&name)) {
-                Ok(id) => {
-                    self.ids.insert(h, id);
-                }
-                Err(e) => panic!("step {op:?}: created volume {name} cannot be found: {e}"),
-            }
-        }
-        self.names = m.vols.iter().map(|(h, v)| (*h, v.name)).collect::<BTreeMap<_, _>>();
-        if m.data && matches!(op, Op::Write { .. } | Op::Restore { .. } | Op::Copy { .. } | Op::Snapshot { .. }) {
-            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
-                panic!("after {op:?}: {e}");
-            }
         }
     }
 
@@ -785,127 +918,5 @@ impl Sut {
             }
         }
         found.into_values().collect()
-    }
-
-    /// Compares the gateway with the model: the model's volumes and VTrees,
-    /// nothing else in those VTrees, removed volumes gone. It costs a request
-    /// per VTree and per volume removed or asked for, never a pool listing.
-    pub fn check(&self, m: &Model) {
-        let hx = self.hx.clone();
-        let expected: BTreeMap<String, H> = m.vols.iter().map(|(h, v)| (self.spell(v.name), *h)).collect();
-        let mut problems = Vec::new();
-        let listed = hx.rt.block_on(self.observe(m, &expected, &mut problems));
-        let by_name: BTreeMap<String, &WireVolume> = listed.iter().map(|v| (v.name().to_string(), v)).collect();
-        for (name, w) in &by_name {
-            if expected.contains_key(name) {
-                continue;
-            }
-            match owner(name) {
-                Some((tag, inst)) if tag == hx.tag && inst == self.inst => {
-                    problems.push(format!("the gateway has {name}, which the model says does not exist"))
-                }
-                _ => problems.push(format!(
-                    "the harness's VTree {:?} holds {name} ({}), which is not this case's",
-                    w.vtree_id, w.id
-                )),
-            }
-        }
-        let host_index: BTreeMap<&str, u8> =
-            hx.hosts.iter().enumerate().map(|(i, id)| (id.as_str(), i as u8)).collect();
-        let handle_of: BTreeMap<&str, H> = self.ids.iter().map(|(h, id)| (id.as_str(), *h)).collect();
-        let mut vtrees = self.vtrees.borrow_mut();
-        let mut seen_vtrees: BTreeMap<String, T> = vtrees.iter().map(|(t, id)| (id.clone(), *t)).collect();
-        for (name, h) in &expected {
-            let v = &m.vols[h];
-            let Some(w) = by_name.get(name) else {
-                problems.push(format!("volume #{h} {name} is missing on the gateway"));
-                continue;
-            };
-            if self.ids.get(h).is_some_and(|id| *id != w.id) {
-                problems.push(format!("volume #{h} {name} has id {} but was {}", w.id, self.id(*h)));
-            }
-            if w.size_in_kb != v.size_gib * 1024 * 1024 {
-                problems.push(format!(
-                    "volume #{h} {name}: sizeInKb {} but the model says {} GiB ({} KiB)",
-                    w.size_in_kb,
-                    v.size_gib,
-                    v.size_gib * 1024 * 1024
-                ));
-            }
-            if w.volume_type.as_deref() != Some(v.kind.wire()) {
-                problems.push(format!(
-                    "volume #{h} {name}: volumeType {:?}, expected {}",
-                    w.volume_type,
-                    v.kind.wire()
-                ));
-            }
-            match v.ancestor {
-                Ancestor::Unknown => {}
-                Ancestor::None if w.ancestor_volume_id.is_some() => problems
-                    .push(format!("volume #{h} {name}: ancestorVolumeId {:?}, expected null", w.ancestor_volume_id)),
-                Ancestor::Of(a) if w.ancestor_volume_id.as_deref() != Some(self.id(a).as_str()) => {
-                    problems.push(format!(
-                        "volume #{h} {name}: ancestorVolumeId {:?} ({:?}), expected #{a} ({})",
-                        w.ancestor_volume_id,
-                        w.ancestor_volume_id.as_deref().and_then(|id| handle_of.get(id)),
-                        self.id(a)
-                    ))
-                }
-                _ => {}
-            }
-            let mapped: BTreeSet<String> = w
-                .mappings()
-                .iter()
-                .map(|mh| match host_index.get(mh.sdc_id.as_str()) {
-                    Some(i) => format!("host{i}"),
-                    None => format!("foreign host {}", mh.sdc_id),
-                })
-                .collect();
-            let want: BTreeSet<String> = v.mapped.iter().map(|i| format!("host{i}")).collect();
-            if mapped != want {
-                problems.push(format!("volume #{h} {name}: mapped to {mapped:?}, expected {want:?}"));
-            }
-            let Some(vt) = w.vtree_id.clone() else {
-                problems.push(format!("volume #{h} {name} has no vtreeId"));
-                continue;
-            };
-            match (vtrees.get(&v.vtree), seen_vtrees.get(&vt)) {
-                (Some(known), _) if *known != vt => problems
-                    .push(format!("volume #{h} {name} is in VTree {vt}, but the model's VTree {} is {known}", v.vtree)),
-                (None, Some(other)) if *other != v.vtree => problems.push(format!(
-                    "volume #{h} {name} is in VTree {vt}, which holds the model's VTree {other}, not {}",
-                    v.vtree
-                )),
-                (None, _) => {
-                    vtrees.insert(v.vtree, vt.clone());
-                    seen_vtrees.insert(vt, v.vtree);
-                }
-                _ => {}
-            }
-        }
-        if !problems.is_empty() {
-            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
-        }
-    }
-
-    /// Removes the case's volumes and checks that none is left.
-    pub fn teardown(mut self) {
-        let hx = self.hx.clone();
-        let inst = self.inst;
-        self.done = true;
-        let leftover = hx.rt.block_on(async {
-            let vols = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
-            let errors = hx.remove_all(&vols).await;
-            if !errors.is_empty() {
-                return Err(errors.join("; "));
-            }
-            let left = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(left.into_iter().map(|v| v.name().to_string()).collect::<Vec<_>>())
-        });
-        match leftover {
-            Ok(left) if left.is_empty() => {}
-            Ok(left) => panic!("teardown: removed the case's volumes but these remain: {left:?}"),
-            Err(e) => panic!("teardown failed: {e}"),
-        }
     }
 }

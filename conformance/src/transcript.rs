@@ -157,7 +157,8 @@ pub fn cut(text: &str) -> String {
 }
 
 fn redact(path: &str, body: &str) -> String {
-    if path.contains("/auth/login") || path.contains("login") {
+    // PowerFlex logs in at /api/login; the WSAPI at /api/v1/credentials.
+    if path.contains("login") || path.contains("/credentials") {
         if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) {
             if let Some(p) = v.get_mut("password") {
                 *p = serde_json::Value::String("<redacted>".into());
@@ -173,7 +174,8 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
     let url = format!("{}{}", up.base, path);
     let started = Instant::now();
     let mut req = up.http.request(method.clone(), &url).body(body.clone());
-    for name in ["authorization", "content-type", "accept"] {
+    // The WSAPI's session key travels in its own header.
+    for name in ["authorization", "content-type", "accept", "x-hp3par-wsapi-sessionkey"] {
         if let Some(v) = headers.get(name) {
             let mut v = v.clone();
             if name == "authorization"
@@ -186,15 +188,18 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
         }
     }
     let request_text = redact(&path, &String::from_utf8_lossy(&body));
-    let (status, ctype, bytes) = match req.send().await {
+    let (status, ctype, location, bytes) = match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let ctype = resp.headers().get("content-type").cloned();
+            // The WSAPI names a new vLUN's LUN in `Location`.
+            let location = resp.headers().get("location").cloned();
             let bytes = resp.bytes().await.unwrap_or_default();
-            (status, ctype, bytes)
+            (status, ctype, location, bytes)
         }
         Err(e) => {
-            (502, Some(HeaderValue::from_static("text/plain")), Bytes::from(format!("pflex-conformance proxy: {e}")))
+            let text = Bytes::from(format!("pflex-conformance proxy: {e}"));
+            (502, Some(HeaderValue::from_static("text/plain")), None, text)
         }
     };
     up.recorder.push(Exchange {
@@ -210,6 +215,9 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     if let Some(ct) = ctype {
         resp.headers_mut().insert("content-type", ct);
+    }
+    if let Some(l) = location {
+        resp.headers_mut().insert("location", l);
     }
     resp
 }

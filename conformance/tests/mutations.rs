@@ -39,18 +39,7 @@ fn run_harness(breaks: &[&str], regressions: Option<&str>) -> Outcome {
     let out = cmd.output().expect("run pflex-conformance");
     let summary = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0) | Some(1)), "the harness could not run ({:?}):\n{summary}", out.status);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).expect("report is JSON");
-    let mut failed_parts: Vec<String> = json["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["passed"] == false)
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
-    if !json["property"]["failure"].is_null() {
-        failed_parts.push("property".into());
-    }
+    let (_, failed_parts) = common::report_failures(&report);
     Outcome { passed: out.status.code() == Some(0), failed_parts, summary, secs: started.elapsed().as_secs_f64() }
 }
 

@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use powerflex_conformance::data::DataMode;
+use powerflex_conformance::machine::Case;
 use powerflex_conformance::model::{Model, Op, RemoveMode};
 use powerflex_conformance::progress::Progress;
 use powerflex_conformance::sut::{Harness, PoolSel, Sut, Target};
