@@ -23,6 +23,11 @@ impl SimProcess {
     /// Starts `pflex-sim serve --no-tls` with `args` and waits for its banner.
     pub fn start(listen: &str, state_dir: &Path, args: &[&str]) -> SimProcess {
         let bin = std::env::var("PFLEX_SIM_BIN").unwrap_or_else(|_| "pflex-sim".into());
+        SimProcess::start_program(&bin, listen, state_dir, args)
+    }
+
+    /// Starts `bin serve --no-tls` (either emulator) with `args` and waits for its banner.
+    pub fn start_program(bin: &str, listen: &str, state_dir: &Path, args: &[&str]) -> SimProcess {
         let mut child = Command::new(&bin)
             .args(["serve", "--no-tls", "--listen", listen, "--state-dir"])
             .arg(state_dir)
@@ -30,11 +35,12 @@ impl SimProcess {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let tag = Path::new(bin).file_name().map_or_else(|| bin.to_string(), |n| n.to_string_lossy().into_owned());
         let output = Arc::new(Mutex::new(Vec::new()));
         let (sink, stdout) = (output.clone(), child.stdout.take().expect("stdout"));
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("[pflex-sim] {line}");
+                println!("[{tag}] {line}");
                 sink.lock().unwrap().push(line);
             }
         });
@@ -44,9 +50,9 @@ impl SimProcess {
                 break;
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("pflex-sim exited during start-up ({status}): {:?}", output.lock().unwrap());
+                panic!("{bin} exited during start-up ({status}): {:?}", output.lock().unwrap());
             }
-            assert!(Instant::now() < deadline, "pflex-sim did not start in time");
+            assert!(Instant::now() < deadline, "{bin} did not start in time");
             std::thread::sleep(Duration::from_millis(100));
         }
         SimProcess { child, url: format!("http://{listen}"), output }
