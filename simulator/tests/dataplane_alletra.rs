@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::nvme::{self, SimProcess};
+use support::nvme::{self, write_through, SimProcess};
 use support::pattern;
 
 const LISTEN: &str = "127.0.0.1:8445";
@@ -118,14 +118,6 @@ impl Wsapi {
         let task = self.ok(Method::PUT, &format!("/volumes/{snapshot}"), json!({"action": 4})).await;
         self.wait_task(task["taskid"].as_u64().unwrap()).await;
     }
-}
-
-fn write_through(dev: &Path, offset: u64, data: &[u8]) {
-    let f = nvme::open_direct(dev, true);
-    let mut buf = nvme::Aligned::new(data.len());
-    buf.as_mut_slice().copy_from_slice(data);
-    f.write_all_at(buf.as_slice(), offset).unwrap();
-    f.sync_all().unwrap();
 }
 
 fn read_through(dev: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {

@@ -328,6 +328,21 @@ mod tests {
         finish(plane, &cleanups);
     }
 
+    fn thin_volume(name: &str) -> NewVolume {
+        NewVolume {
+            name: name.into(),
+            cpg: "SSD_r6".into(),
+            size_mib: 256,
+            provisioning: Provisioning::Thin,
+            compression: false,
+            snap_cpg: None,
+            comment: None,
+            id: None,
+            expiration_hours: None,
+            retention_hours: None,
+        }
+    }
+
     fn exported(plane: &Recorder) -> BTreeSet<(Key, Key)> {
         plane.exports.lock().unwrap().clone()
     }
@@ -337,19 +352,7 @@ mod tests {
         let mut model = Model::new(&Topology::default_embedded(), 1);
         let plane = Recorder::default();
         for name in ["v1", "v2"] {
-            let new = NewVolume {
-                name: name.into(),
-                cpg: "SSD_r6".into(),
-                size_mib: 256,
-                provisioning: Provisioning::Thin,
-                compression: false,
-                snap_cpg: None,
-                comment: None,
-                id: None,
-                expiration_hours: None,
-                retention_hours: None,
-            };
-            carry_out(&plane, &mut model, Command::CreateVolume(new));
+            carry_out(&plane, &mut model, Command::CreateVolume(thin_volume(name)));
         }
         for (name, nqn) in [("h1", "nqn.a"), ("h2", "nqn.b")] {
             let new = NewHost { name: name.into(), nqn: Some(nqn.into()), ..Default::default() };
@@ -409,19 +412,7 @@ mod tests {
     fn iscsi_hosts_get_the_luns_wwn_and_port_targets() {
         let mut model = Model::new(&Topology::default_embedded(), 1);
         let plane = Recorder::default();
-        let new = NewVolume {
-            name: "v".into(),
-            cpg: "SSD_r6".into(),
-            size_mib: 256,
-            provisioning: Provisioning::Thin,
-            compression: false,
-            snap_cpg: None,
-            comment: None,
-            id: None,
-            expiration_hours: None,
-            retention_hours: None,
-        };
-        carry_out(&plane, &mut model, Command::CreateVolume(new));
+        carry_out(&plane, &mut model, Command::CreateVolume(thin_volume("v")));
         let iqn = "iqn.1993-08.org.debian:01:h";
         let host = NewHost { name: "hi".into(), iscsi_names: vec![iqn.into()], ..Default::default() };
         carry_out(&plane, &mut model, Command::CreateHost(host));

@@ -28,7 +28,7 @@ impl SimProcess {
 
     /// Starts `bin serve --no-tls` (either emulator) with `args` and waits for its banner.
     pub fn start_program(bin: &str, listen: &str, state_dir: &Path, args: &[&str]) -> SimProcess {
-        let mut child = Command::new(&bin)
+        let mut child = Command::new(bin)
             .args(["serve", "--no-tls", "--listen", listen, "--state-dir"])
             .arg(state_dir)
             .args(args)
@@ -248,6 +248,16 @@ impl Drop for Aligned {
 }
 
 /// Opens a device for direct I/O (bypassing the host's page cache).
+/// Writes `data` at `offset` through the device, bypassing the page cache, and syncs.
+pub fn write_through(dev: &Path, offset: u64, data: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = open_direct(dev, true);
+    let mut buf = Aligned::new(data.len());
+    buf.as_mut_slice().copy_from_slice(data);
+    f.write_all_at(buf.as_slice(), offset).unwrap();
+    f.sync_all().unwrap();
+}
+
 pub fn open_direct(path: &Path, write: bool) -> std::fs::File {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
