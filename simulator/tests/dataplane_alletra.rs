@@ -221,11 +221,13 @@ async fn alletra_nvme_and_iscsi_end_to_end() {
     assert_eq!(nvme::device_size(&nvme_dev), 256 * MIB as u64);
 
     // iSCSI: SendTargets on an iSCSI port, login, find the disk by the volume's WWN at its LUN.
-    let (ok, out, _) = nvme::run("iscsiadm", &["-m", "discovery", "-t", "st", "-p", ISCSI_PORT]);
+    // Through open-iscsi's default interface only: interfaces other tests made for other
+    // initiator names would log in (and be refused) too.
+    let (ok, out, _) = nvme::run("iscsiadm", &["-m", "discovery", "-t", "st", "-p", ISCSI_PORT, "-I", "default"]);
     assert!(ok);
     let target =
         out.lines().find(|l| l.starts_with(ISCSI_PORT)).unwrap().split_whitespace().nth(1).unwrap().to_string();
-    assert!(nvme::run("iscsiadm", &["-m", "node", "-T", &target, "-p", ISCSI_PORT, "--login"]).0);
+    assert!(nvme::run("iscsiadm", &["-m", "node", "-T", &target, "-p", ISCSI_PORT, "-I", "default", "--login"]).0);
     let idev = || disk_by_wwn(&wwn);
     let iscsi_dev = nvme::wait_for("the iSCSI disk", Duration::from_secs(30), idev);
     let scsi_lun =
@@ -305,7 +307,7 @@ async fn alletra_nvme_and_iscsi_end_to_end() {
 
     // A clean stop leaves nothing of ours in configfs.
     nvme::disconnect(&subsystems[0]);
-    assert!(nvme::run("iscsiadm", &["-m", "node", "-T", &target, "-p", ISCSI_PORT, "--logout"]).0);
+    assert!(nvme::run("iscsiadm", &["-m", "node", "-T", &target, "-p", ISCSI_PORT, "-I", "default", "--logout"]).0);
     sim.stop();
     let system_nqn = "nqn.2020-07.com.hpe:";
     let left: Vec<String> = nvme::entries("subsystems").into_iter().filter(|s| s.starts_with(system_nqn)).collect();
