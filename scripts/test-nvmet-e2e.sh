@@ -2,8 +2,8 @@
 # scripts/test-nvmet-e2e.sh - NVMe/TCP and iSCSI end to end, with the real kernel targets and
 # initiators.
 #
-# Builds the release binaries (pflex-sim, pflex-conformance) and three test binaries, then runs
-# four stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
+# Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance) and five test binaries,
+# then runs six stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
 # nvme-tcp and nvme-cli, and LIO, iscsi_tcp and open-iscsi (scripts/vm-run):
 #   1. simulator/tests/dataplane_nvmet.rs: `pflex-sim serve --data-plane auto|nvmet` as a
 #      process; registers the VM's host NQN, maps a volume, discovers and connects with
@@ -18,9 +18,18 @@
 #      sysfs at the vLUN's LUN, bytes both ways between disk and backing file, a host without
 #      an ACL refused, another host's LUN never visible, resize, unexport while logged in,
 #      logout, and a teardown that leaves only what is not ours.
-#   3. driver/tests/nvme.rs with PFLEX_REQUIRE_NVME=1: the driver's data test (attach, write,
+#   3. simulator/tests/dataplane_alletra.rs: `alletra-sim serve --data-plane auto` as a process
+#      with its NVMe ports through nvmet and its iSCSI ports through LIO: a volume exported to
+#      an NVMe host (nvme-cli, found by EUI) and one to an iSCSI host (iscsiadm, found by NAA
+#      WWN at its LUN), bytes compared with /sim/volumes/{name}/data?host=, virtual copies
+#      exported and read, promote under live devices, a refused delete of an exported volume,
+#      unexport, and a clean stop leaving nothing in configfs.
+#   4. driver/tests/alletra_kernel.rs: the Alletra driver against in-process alletra-sim with
+#      the kernel plane, through the nvme and the iscsi connector: write, snapshot, restore,
+#      copy with a snapshot, each read through an attached device.
+#   5. driver/tests/nvme.rs with PFLEX_REQUIRE_NVME=1: the driver's data test (attach, write,
 #      snapshot, restore, both kinds of copy, detach) through the nvme connector.
-#   4. `pflex-conformance run --data nvme` against `pflex-sim serve --data-plane nvmet`,
+#   6. `pflex-conformance run --data nvme` against `pflex-sim serve --data-plane nvmet`,
 #      PFLEX_E2E_CONFORMANCE_CASES (default 6) cases of at most
 #      PFLEX_E2E_CONFORMANCE_MAX_STEPS (10) steps, seed PFLEX_E2E_CONFORMANCE_SEED (default
 #      random, printed). Separate from scripts/test-conformance.sh's PFLEX_CONFORMANCE_*:
@@ -49,17 +58,18 @@ test_binary() {
 }
 
 echo "test-nvmet-e2e: building release binaries and the tests" >&2
-cargo build --release -p powerflex-sim --bin pflex-sim -p powerflex-conformance --bin pflex-conformance
-cargo test --release -p powerflex-sim --test dataplane_nvmet --no-run
-cargo test --release -p powerflex-sim --test dataplane_lio --no-run
-cargo test --release -p powerflex-driver --test nvme --no-run
+cargo build --release -p powerflex-sim --bin pflex-sim --bin alletra-sim -p powerflex-conformance --bin pflex-conformance
+cargo test --release -p powerflex-sim --test dataplane_nvmet --test dataplane_lio --test dataplane_alletra --no-run
+cargo test --release -p powerflex-driver --test nvme --test alletra_kernel --no-run
 bins=$(mktemp -d)
 log=$(mktemp)
 trap 'rm -rf "$log" "$bins"' EXIT
 mkdir "$bins/e2e"
 cp "$(test_binary powerflex-sim dataplane_nvmet)" "$bins/e2e/dataplane_nvmet"
 cp "$(test_binary powerflex-sim dataplane_lio)" "$bins/e2e/dataplane_lio"
+cp "$(test_binary powerflex-sim dataplane_alletra)" "$bins/e2e/dataplane_alletra"
 cp "$(test_binary powerflex-driver nvme)" "$bins/e2e/nvme"
+cp "$(test_binary powerflex-driver alletra_kernel)" "$bins/e2e/alletra_kernel"
 cp "$repo/scripts/vm/nvmet-e2e-stages.sh" "$bins/e2e/stages.sh"
 
 status=0
@@ -93,13 +103,13 @@ if [[ $status -ne 0 ]]; then
     echo "test-nvmet-e2e: FAILED (exit $status)" >&2
     exit "$status"
 fi
-for stage in simulator lio driver conformance; do
+for stage in simulator lio alletra alletra-driver driver conformance; do
     if ! grep -q "^nvmet-e2e stage $stage: PASS" "$log"; then
         echo "test-nvmet-e2e: FAILED: stage $stage did not report a pass" >&2
         exit 1
     fi
 done
-if ! grep -q '^nvmet-e2e stages: 4 passed, 0 failed' "$log"; then
+if ! grep -q '^nvmet-e2e stages: 6 passed, 0 failed' "$log"; then
     echo "test-nvmet-e2e: FAILED: the stages did not all run" >&2
     exit 1
 fi

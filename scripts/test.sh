@@ -77,12 +77,12 @@ stage "conformance harness against the simulator (file plane; sim and loop conne
 bash scripts/test-conformance.sh
 record "conformance (sim, loop): ok"
 
-# About 10-13 minutes in the emulated VM: the simulator's nvmet test, its LIO test (seconds),
-# the driver's nvme data test and `pflex-conformance --data nvme` (PFLEX_E2E_CONFORMANCE_CASES,
-# default 6).
-stage "NVMe/TCP and iSCSI end to end: simulator nvmet test, simulator LIO test with iscsiadm, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
+# About 12-15 minutes in the emulated VM: the simulator's nvmet test, its LIO test (seconds),
+# alletra-sim's test and the Alletra driver's (about 15 s and 80 s), the driver's nvme data
+# test and `pflex-conformance --data nvme` (PFLEX_E2E_CONFORMANCE_CASES, default 6).
+stage "NVMe/TCP and iSCSI end to end: simulator nvmet test, simulator LIO test with iscsiadm, alletra-sim with nvme-cli and iscsiadm, Alletra driver nvme and iscsi data test, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
 bash scripts/test-nvmet-e2e.sh
-record "NVMe/TCP and iSCSI end to end (simulator nvmet, LIO, driver, conformance): ok"
+record "NVMe/TCP and iSCSI end to end (simulator nvmet, LIO, alletra-sim, Alletra driver, driver, conformance): ok"
 
 stage "summary"
 printf '%s\n' "${results[@]}"

@@ -7,128 +7,22 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use powerflex_driver::alletra::client::types::CreateVolume;
-use powerflex_driver::alletra::ops::{self, host_name};
-use powerflex_driver::alletra::{self, AlletraName, Client, WsapiCode};
+use powerflex_driver::alletra::{ops, AlletraName, WsapiCode};
 use powerflex_driver::array::{ArrayDriver, ArrayKind};
-use powerflex_driver::connector::{BlockDevice, Connector, SimConnector};
-use powerflex_driver::host::HostIdentity;
 use powerflex_driver::keys::parse_key_values;
 use powerflex_driver::naming::{ContentType, VolumeType};
 use powerflex_driver::pool::{Pools, Settings};
 use powerflex_driver::state::StateDir;
-use powerflex_driver::{ClientOptions, CopyMethod, CopyRequest, CreateOptions, Error, Volume};
+use powerflex_driver::{CopyMethod, CopyRequest, CreateOptions, Error, Volume};
 use powerflex_sim::alletra::testing::TestArray;
+use support::alletra::*;
 use support::{pattern, ScratchConnector};
 use uuid::Uuid;
-
-const MIB: u64 = 1 << 20;
-const USER: &str = "3paradm";
-const PASSWORD: &str = "3pardata";
-
-fn options(a: &TestArray) -> ClientOptions {
-    let mut o = ClientOptions::new(&a.url, USER, PASSWORD);
-    o.ca_pem = Some(a.ca_cert_pem.clone().into_bytes());
-    o
-}
-
-fn keys(a: &TestArray, extra: &[&str]) -> BTreeMap<String, String> {
-    let mut k = parse_key_values([
-        format!("alletra.wsapi={}", a.url),
-        format!("alletra.user.name={USER}"),
-        format!("alletra.user.password={PASSWORD}"),
-        "alletra.cpg=SSD_r6".to_string(),
-    ])
-    .unwrap();
-    k.extend(parse_key_values(extra).unwrap());
-    k
-}
-
-/// A driver for pool `pool` with this host as `identity`, reaching bytes through `connector`
-/// (`None`: the emulator's data surface for this host's entity).
-async fn driver(a: &TestArray, pool: &str, connector: Option<Arc<dyn Connector>>) -> alletra::Driver {
-    driver_with(a, pool, &[], connector).await
-}
-
-async fn driver_with(
-    a: &TestArray,
-    pool: &str,
-    extra: &[&str],
-    connector: Option<Arc<dyn Connector>>,
-) -> alletra::Driver {
-    let cfg = alletra::PoolConfig::from_map(&keys(a, extra)).unwrap();
-    let identity = HostIdentity::new(Uuid::new_v4());
-    let connector = connector
-        .unwrap_or_else(|| Arc::new(SimConnector::for_alletra(&options(a), &host_name(&identity, cfg.mode)).unwrap()));
-    let client = Client::new(options(a)).unwrap();
-    let d = ops::discover(&client, pool, &cfg, &identity).await.unwrap();
-    alletra::Driver::from_parts(client, cfg, d, identity, connector)
-        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2))
-        .with_task_timing(Duration::from_millis(20), Duration::from_secs(30))
-}
-
-fn custom(content: ContentType) -> Volume {
-    Volume::new(VolumeType::Custom, content, Uuid::new_v4())
-}
-
-fn vm() -> Volume {
-    Volume::new(VolumeType::VirtualMachine, ContentType::Block, Uuid::new_v4())
-}
-
-async fn exists(d: &alletra::Driver, name: &str) -> bool {
-    d.client().volume(name).await.unwrap().is_some()
-}
-
-async fn size_of(d: &alletra::Driver, vol: &Volume) -> u64 {
-    d.volume_info(vol).await.unwrap().unwrap().size
-}
-
-async fn set_members(d: &alletra::Driver) -> Vec<String> {
-    d.client().volume_set(&d.discovery().volume_set).await.unwrap().setmembers
-}
-
-/// Nothing of this host is left: no host entity, no vLUN to it.
-async fn assert_no_host_leftovers(d: &alletra::Driver) {
-    let hosts = d.client().hosts().await.unwrap();
-    assert!(!hosts.iter().any(|h| h.name == d.host_name()), "host entity left behind: {hosts:?}");
-    assert!(d.client().host_vluns(d.host_name()).await.unwrap().is_empty(), "vLUNs left behind");
-}
-
-/// Attaches, runs `f` on the device, detaches.
-async fn with_device<T: Send + 'static>(
-    d: &alletra::Driver,
-    vol: &Volume,
-    f: impl FnOnce(&dyn BlockDevice) -> T + Send + 'static,
-) -> T {
-    let att = d.attach_volume(vol).await.unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        let out = f(att.device.as_ref());
-        att.device.flush().unwrap();
-        out
-    })
-    .await
-    .unwrap();
-    d.detach_volume(vol).await.unwrap();
-    out
-}
-
-async fn write(d: &alletra::Driver, vol: &Volume, seed: u8) {
-    with_device(d, vol, move |dev| dev.write_at(&pattern(seed, MIB as usize), 0).unwrap()).await;
-}
-
-async fn read(d: &alletra::Driver, vol: &Volume) -> Vec<u8> {
-    with_device(d, vol, |dev| {
-        let mut buf = vec![0u8; MIB as usize];
-        dev.read_at(&mut buf, 0).unwrap();
-        buf
-    })
-    .await
-}
 
 #[tokio::test]
 async fn lxds_flows_with_the_bytes_checked() {

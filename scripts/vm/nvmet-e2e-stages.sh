@@ -3,17 +3,22 @@
 # and iSCSI), run where the kernel targets work (inside scripts/vm-run's VM, or natively as root).
 #
 # Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
-#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet` and `dataplane_lio`
-#   (simulator/tests) and `nvme` (driver/tests); `pflex-sim` and `pflex-conformance` must be
-#   on PATH, and for the iSCSI stage iscsiadm with iscsid running (the VM's /init starts it).
+#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet`, `dataplane_lio` and
+#   `dataplane_alletra` (simulator/tests) and `nvme` and `alletra_kernel` (driver/tests);
+#   `pflex-sim`, `alletra-sim` and `pflex-conformance` must be on PATH, and for the iSCSI
+#   stages iscsiadm with iscsid running (the VM's /init starts it).
 # Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
 #      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
 #
 # Stages, in this order, each one run even when an earlier one failed:
 #   1. simulator: the nvmet plane end to end (dataplane_nvmet, PFLEX_NVMET_E2E=1)
 #   2. lio: the LIO (iSCSI) configfs plane with iscsiadm (dataplane_lio, PFLEX_LIO_E2E=1)
-#   3. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
-#   4. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
+#   3. alletra: alletra-sim's NVMe and iSCSI ports with nvme-cli and iscsiadm
+#      (dataplane_alletra, PFLEX_ALLETRA_E2E=1)
+#   4. alletra-driver: the Alletra driver's data test through the nvme and iscsi connectors
+#      (alletra_kernel, PFLEX_ALLETRA_E2E=1)
+#   5. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
+#   6. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -71,13 +76,24 @@ disconnect_all
 # keeps a stuck iSCSI session from holding the whole VM run.
 test_stage lio LIO-E2E-COMPLETE env PFLEX_LIO_E2E=1 timeout -k 10 300 "$bins/dataplane_lio"
 # Sessions a failed run left would hold disks the next stage does not expect.
-iscsiadm -m node --logoutall=all >/dev/null 2>&1 || true
+logout_all() { iscsiadm -m node --logoutall=all >/dev/null 2>&1 || true; iscsiadm -m node -o delete >/dev/null 2>&1 || true; }
+logout_all
 
-# 3. The driver's data test through the real nvme connector.
+# 3. alletra-sim's kernel data paths (both port kinds in one server); 4. the Alletra driver
+# attaching through them. Each takes well under a minute; the limits keep a stuck session
+# from holding the whole VM run.
+test_stage alletra ALLETRA-E2E-COMPLETE env PFLEX_ALLETRA_E2E=1 timeout -k 10 300 "$bins/dataplane_alletra"
+disconnect_all
+logout_all
+test_stage alletra-driver ALLETRA-DRIVER-E2E-COMPLETE env PFLEX_ALLETRA_E2E=1 timeout -k 10 300 "$bins/alletra_kernel"
+disconnect_all
+logout_all
+
+# 5. The driver's data test through the real nvme connector.
 test_stage driver 'nvme host copy:' env PFLEX_REQUIRE_NVME=1 "$bins/nvme"
 disconnect_all
 
-# 4. The conformance harness with content checked through NVMe/TCP.
+# 6. The conformance harness with content checked through NVMe/TCP.
 banner conformance
 log=$work/conformance.log
 state=$work/sim-state
@@ -121,4 +137,4 @@ disconnect_all
 
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 4 ]]
+[[ $failed == 0 && $passed == 6 ]]

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
-use crate::dataplane::{nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind, Saved};
+use crate::dataplane::iscsi::IscsiPlane;
+use crate::dataplane::{lio, nvmet, DataPlane, FilePlane, FileStore, NonePlane, NvmetPlane, PlaneKind, Saved};
 use crate::faults::sever::SeverAcceptor;
 use crate::persist::PersistError;
 use crate::tls::{self, TlsError, TlsFiles};
@@ -203,7 +204,37 @@ pub async fn stop_signal() {
 /// - `file` works everywhere; without `--state-dir` its files live in a temporary directory
 ///   that a clean stop removes.
 /// - `auto` is `nvmet` when it can start, else `file`, else `none`.
+///
+/// An array with iSCSI ports (`Saved::iscsi`) has them served by LIO over the chosen plane's
+/// files: required with `nvmet` (the kernel targets as asked), tried with `auto`, never with
+/// `file` or `none`.
 pub fn choose_plane(
+    kind: PlaneKind,
+    state_dir: Option<&Path>,
+    saved: &Saved,
+) -> Result<(Arc<dyn DataPlane>, String), StartError> {
+    let (plane, note) = choose_block_plane(kind, state_dir, saved)?;
+    let Some(ports) = saved.iscsi.as_ref().filter(|_| matches!(kind, PlaneKind::Nvmet | PlaneKind::Auto)) else {
+        return Ok((plane, note));
+    };
+    if plane.kind() == PlaneKind::None {
+        return Ok((plane, note));
+    }
+    let portals: Vec<String> = ports.portals.iter().map(|p| format!("{}:{}", p.addr, p.port)).collect();
+    let opened =
+        lio::probe().and_then(|root| IscsiPlane::open(plane.clone(), root, ports, saved).map_err(|e| e.to_string()));
+    match opened {
+        Ok(iscsi) => Ok((Arc::new(iscsi), format!("{note}; iSCSI through LIO on {}", portals.join(" ")))),
+        Err(e) if kind == PlaneKind::Nvmet => {
+            plane.shutdown();
+            Err(StartError::Plane(kind, format!("iSCSI ports through LIO: {e}")))
+        }
+        Err(e) => Ok((plane, format!("{note}; iSCSI ports metadata only (LIO unavailable: {e})"))),
+    }
+}
+
+/// The plane for the bytes and the NVMe/TCP ports, as `choose_plane` describes.
+fn choose_block_plane(
     kind: PlaneKind,
     state_dir: Option<&Path>,
     saved: &Saved,

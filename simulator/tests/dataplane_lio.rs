@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use powerflex_sim::dataplane::lio::{self, Backstore, Lio, Portal};
-use support::nvme::{open_direct, run, wait_for, Aligned};
+use support::nvme::{open_direct, run, wait_for, write_through, Aligned};
 use support::pattern;
 
 const MIB: u64 = 1 << 20;
@@ -120,14 +120,6 @@ fn login(iface: &str, target: &str, portal: &str) -> bool {
 
 fn logout(iface: &str, target: &str, portal: &str) {
     assert!(run("iscsiadm", &["-m", "node", "-T", target, "-p", portal, "-I", iface, "--logout"]).0);
-}
-
-fn write_through(dev: &Path, offset: u64, data: &[u8]) {
-    let f = open_direct(dev, true);
-    let mut buf = Aligned::new(data.len());
-    buf.as_mut_slice().copy_from_slice(data);
-    f.write_all_at(buf.as_slice(), offset).unwrap();
-    f.sync_all().unwrap();
 }
 
 fn read_through(dev: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {

@@ -13,21 +13,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use support::nvme::{self, SimProcess};
+use support::nvme::{self, write_through, SimProcess};
 use support::{pattern, Api};
 
 const MIB: usize = 1 << 20;
 const LISTEN: &str = "127.0.0.1:8443";
 const SDT: &str = "127.0.0.2";
 const OTHER_HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:5e1f0000-0000-4000-8000-00000000b0b0";
-
-fn write_through(dev: &Path, offset: u64, data: &[u8]) {
-    let f = nvme::open_direct(dev, true);
-    let mut buf = nvme::Aligned::new(data.len());
-    buf.as_mut_slice().copy_from_slice(data);
-    f.write_all_at(buf.as_slice(), offset).unwrap();
-    f.sync_all().unwrap();
-}
 
 fn read_through(dev: &Path, offset: u64, len: usize) -> Vec<u8> {
     let f = nvme::open_direct(dev, false);

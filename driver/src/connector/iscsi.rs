@@ -3,9 +3,11 @@
 //!
 //! After a volume is exported: `iscsiadm --mode discovery --type sendtargets
 //! --portal <ip>:3260 --op nonpersistent` against each target address until
-//! one lists a target (its IQN is the first record's), then for every address
-//! not logged in yet `--mode node --targetname <iqn> --portal <ip>:3260 --op
-//! new` and `--login`; an existing session is rescanned (`--mode session
+//! one lists targets. Each address is logged in to the target discovery lists
+//! at that address (arrays such as 3PAR and Alletra give every port its own
+//! IQN, and a login to one port's IQN at another port's address is refused),
+//! else to the first record's; for every address not logged in yet `--mode
+//! node --targetname <iqn> --portal <ip>:3260 --op new` and `--login`; an existing session is rescanned (`--mode session
 //! --rescan`) so a LUN exported since shows up. The device is the
 //! `/dev/disk/by-id/scsi-*` entry ending in the volume's WWN (partitions
 //! excluded), as LXD looks for it; where no udev runs, the `/sys/block/sd*`
@@ -18,6 +20,7 @@
 //! there is none (open-iscsi's ISCSI_ERR_SESS_EXISTS and
 //! ISCSI_ERR_NO_OBJS_FOUND); both are what the connector wanted.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,12 +42,17 @@ const EXIT_SESSION_EXISTS: &str = "exit status: 15";
 /// `iscsiadm`: no such session or record.
 const EXIT_NO_OBJECTS: &str = "exit status: 21";
 
-/// The target IQN in `sendtargets` output (`10.0.0.1:3260,1 iqn....`): the first record's.
-pub fn parse_sendtargets(stdout: &str) -> Option<String> {
-    stdout.lines().find_map(|l| {
-        let (portal, iqn) = l.trim().split_once(' ')?;
-        (portal.contains(':') && iqn.starts_with("iqn.")).then(|| iqn.trim().to_string())
-    })
+/// The `(portal, target IQN)` records of `sendtargets` output
+/// (`10.0.0.1:3260,1 iqn....`), the portal without its group tag.
+pub fn parse_sendtargets(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (portal, iqn) = l.trim().split_once(' ')?;
+            let portal = portal.split(',').next()?;
+            (portal.contains(':') && iqn.starts_with("iqn.")).then(|| (portal.to_string(), iqn.trim().to_string()))
+        })
+        .collect()
 }
 
 /// The portals (`ip:port`) logged in to `iqn`, from `iscsiadm --mode session`
@@ -65,7 +73,8 @@ pub struct IscsiConnector {
     runner: Arc<dyn CommandRunner>,
     sys_root: PathBuf,
     dev_root: PathBuf,
-    target_iqn: Mutex<Option<String>>,
+    /// The `(portal, IQN)` pairs discovery gave, one per target address.
+    logins: Mutex<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for IscsiConnector {
@@ -99,7 +108,7 @@ impl IscsiConnector {
         sys_root: impl Into<PathBuf>,
         dev_root: impl Into<PathBuf>,
     ) -> IscsiConnector {
-        IscsiConnector { runner, sys_root: sys_root.into(), dev_root: dev_root.into(), target_iqn: Mutex::new(None) }
+        IscsiConnector { runner, sys_root: sys_root.into(), dev_root: dev_root.into(), logins: Mutex::new(Vec::new()) }
     }
 
     async fn iscsiadm(&self, args: &[&str]) -> Result<CommandOutput, ConnectorError> {
@@ -122,8 +131,10 @@ impl IscsiConnector {
         })
     }
 
-    /// Sendtargets discovery against each address until one lists a target.
-    pub async fn discover(&self, target: &Target) -> Result<String, ConnectorError> {
+    /// Sendtargets discovery against each address until one lists a target; answers the
+    /// `(portal, IQN)` to log in to for each address: the target listed at that address, else
+    /// the first record's.
+    pub async fn discover(&self, target: &Target) -> Result<Vec<(String, String)>, ConnectorError> {
         for addr in &target.addresses {
             let p = portal(addr);
             let out = self
@@ -133,23 +144,26 @@ impl IscsiConnector {
                 tracing::warn!(portal = %p, stderr = %out.stderr.trim(), "iSCSI discovery failed; trying the next address");
                 continue;
             }
-            if let Some(iqn) = parse_sendtargets(&out.stdout) {
-                return Ok(iqn);
-            }
+            let records = parse_sendtargets(&out.stdout);
+            let Some((_, first)) = records.first() else { continue };
+            let iqn_at = |p: &str| records.iter().find(|(rp, _)| rp == p).map_or(first, |(_, iqn)| iqn).clone();
+            return Ok(target.addresses.iter().map(|a| (portal(a), iqn_at(&portal(a)))).collect());
         }
         Err(ConnectorError::NoDiscoveryRecord { addresses: join_addrs(target) })
     }
 
-    async fn sessions(&self, iqn: &str) -> Result<Vec<String>, ConnectorError> {
+    /// `(portal, IQN)` pairs with a session now, among `logins`.
+    async fn sessions(&self, logins: &[(String, String)]) -> Result<Vec<(String, String)>, ConnectorError> {
         let out = self.iscsiadm_ok(&["--mode", "session"], &[EXIT_NO_OBJECTS]).await?;
-        Ok(parse_sessions(&out.stdout, iqn))
+        Ok(logins.iter().filter(|(p, iqn)| parse_sessions(&out.stdout, iqn).contains(p)).cloned().collect())
     }
 
-    async fn known_iqn(&self, target: &Target) -> Option<String> {
-        if let Some(iqn) = self.target_iqn.lock().await.clone() {
-            return Some(iqn);
+    async fn known_logins(&self, target: &Target) -> Vec<(String, String)> {
+        let known = self.logins.lock().await.clone();
+        if !known.is_empty() {
+            return known;
         }
-        self.discover(target).await.ok()
+        self.discover(target).await.unwrap_or_default()
     }
 
     /// The device of `volume`, if present: by-id first, then sysfs `device/wwid`.
@@ -168,19 +182,25 @@ impl IscsiConnector {
                 return Some(std::fs::canonicalize(&link).unwrap_or(link));
             }
         }
-        let blocks = std::fs::read_dir(self.sys_root.join("block")).ok()?;
+        self.disks(&wwn).first().map(|n| self.dev_root.join(n))
+    }
+
+    /// The SCSI disks (`sdX`) whose `device/wwid` ends in `wwn`, sorted: one per session
+    /// when the target is logged in through several portals.
+    fn disks(&self, wwn: &str) -> Vec<String> {
+        let Ok(blocks) = std::fs::read_dir(self.sys_root.join("block")) else { return Vec::new() };
         let mut found: Vec<String> = blocks
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with("sd") && n[2..].bytes().all(|b| b.is_ascii_lowercase()))
             .filter(|n| {
                 std::fs::read_to_string(self.sys_root.join("block").join(n).join("device/wwid"))
-                    .map(|w| w.trim().to_ascii_lowercase().ends_with(&wwn))
+                    .map(|w| w.trim().to_ascii_lowercase().ends_with(wwn))
                     .unwrap_or(false)
             })
             .collect();
         found.sort();
-        found.first().map(|n| self.dev_root.join(n))
+        found
     }
 }
 
@@ -214,18 +234,17 @@ impl Connector for IscsiConnector {
 
     async fn connect(&self, target: &Target) -> Result<bool, ConnectorError> {
         self.check().await?;
-        let iqn = match self.target_iqn.lock().await.clone() {
-            Some(iqn) => iqn,
-            None => self.discover(target).await?,
-        };
-        *self.target_iqn.lock().await = Some(iqn.clone());
-        let logged_in = self.sessions(&iqn).await?;
+        let mut logins = self.logins.lock().await.clone();
+        if logins.is_empty() {
+            logins = self.discover(target).await?;
+            *self.logins.lock().await = logins.clone();
+        }
+        let logged_in = self.sessions(&logins).await?;
         let had_session = !logged_in.is_empty();
         let mut connected = 0;
         let mut last_error = String::new();
-        for addr in &target.addresses {
-            let p = portal(addr);
-            if logged_in.contains(&p) {
+        for (p, iqn) in &logins {
+            if logged_in.contains(&(p.clone(), iqn.clone())) {
                 connected += 1;
                 continue;
             }
@@ -247,7 +266,12 @@ impl Connector for IscsiConnector {
             if !had_session {
                 let _ = self.disconnect(target).await;
             }
-            return Err(ConnectorError::ConnectFailed { nqn: iqn, addresses: join_addrs(target), last_error });
+            let iqns: Vec<&str> = logins.iter().map(|(_, iqn)| iqn.as_str()).collect();
+            return Err(ConnectorError::ConnectFailed {
+                nqn: iqns.join(", "),
+                addresses: join_addrs(target),
+                last_error,
+            });
         }
         if had_session {
             // A LUN exported to an existing session appears only after a rescan.
@@ -283,12 +307,21 @@ impl Connector for IscsiConnector {
         Ok(self.lookup_device(volume))
     }
 
+    /// Deletes every SCSI disk of the volume (one per portal logged in), and the by-id
+    /// link's disk where udev made one.
     async fn release(&self, _target: &Target, volume: &VolumeRef) -> Result<(), ConnectorError> {
-        let Some(dev) = self.lookup_device(volume) else { return Ok(()) };
-        let Some(name) = dev.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(()) };
-        let delete = self.sys_root.join("block").join(&name).join("device/delete");
-        std::fs::write(&delete, b"1")
-            .map_err(|source| ConnectorError::Io { context: format!("deleting SCSI device {name}"), source })
+        let Some(wwn) = volume.wwn.as_ref().map(|w| w.to_ascii_lowercase()) else { return Ok(()) };
+        let mut names: BTreeSet<String> = self.disks(&wwn).into_iter().collect();
+        if let Some(name) = self.lookup_device(volume).and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
+        {
+            names.insert(name);
+        }
+        for name in names {
+            let delete = self.sys_root.join("block").join(&name).join("device/delete");
+            std::fs::write(&delete, b"1")
+                .map_err(|source| ConnectorError::Io { context: format!("deleting SCSI device {name}"), source })?;
+        }
+        Ok(())
     }
 
     async fn wait_gone(&self, _target: &Target, volume: &VolumeRef, timeout: Duration) -> Result<(), ConnectorError> {
@@ -303,11 +336,13 @@ impl Connector for IscsiConnector {
     }
 
     async fn disconnect(&self, target: &Target) -> Result<(), ConnectorError> {
-        let Some(iqn) = self.known_iqn(target).await else { return Ok(()) };
-        let node = ["--mode", "node", "--targetname", iqn.as_str()];
-        self.iscsiadm_ok(&[&node[..], &["--logout"]].concat(), &[EXIT_NO_OBJECTS]).await?;
-        self.iscsiadm_ok(&[&node[..], &["--op", "delete"]].concat(), &[EXIT_NO_OBJECTS]).await?;
-        *self.target_iqn.lock().await = None;
+        let iqns: BTreeSet<String> = self.known_logins(target).await.into_iter().map(|(_, iqn)| iqn).collect();
+        for iqn in &iqns {
+            let node = ["--mode", "node", "--targetname", iqn.as_str()];
+            self.iscsiadm_ok(&[&node[..], &["--logout"]].concat(), &[EXIT_NO_OBJECTS]).await?;
+            self.iscsiadm_ok(&[&node[..], &["--op", "delete"]].concat(), &[EXIT_NO_OBJECTS]).await?;
+        }
+        self.logins.lock().await.clear();
         Ok(())
     }
 }
@@ -323,8 +358,10 @@ mod tests {
     #[test]
     fn sendtargets_and_sessions_parse() {
         let st = format!("127.0.0.5:3260,1 {IQN}\n127.0.0.6:3260,2 {IQN}\n");
-        assert_eq!(parse_sendtargets(&st).as_deref(), Some(IQN));
-        assert_eq!(parse_sendtargets("iscsiadm: No portals found\n"), None);
+        let records =
+            vec![("127.0.0.5:3260".to_string(), IQN.to_string()), ("127.0.0.6:3260".to_string(), IQN.to_string())];
+        assert_eq!(parse_sendtargets(&st), records);
+        assert!(parse_sendtargets("iscsiadm: No portals found\n").is_empty());
         let sessions =
             format!("tcp: [1] 127.0.0.5:3260,1 {IQN} (non-flash)\ntcp: [2] 10.0.0.9:3260,1 iqn.other (non-flash)\n");
         assert_eq!(parse_sessions(&sessions, IQN), vec!["127.0.0.5:3260"]);
@@ -335,8 +372,11 @@ mod tests {
     #[derive(Default)]
     struct FakeIscsiadm {
         calls: StdMutex<Vec<String>>,
-        logged_in: StdMutex<Vec<String>>,
+        /// `(portal, IQN)` of each session.
+        logged_in: StdMutex<Vec<(String, String)>>,
         fail_login: bool,
+        /// What discovery lists; one record, `127.0.0.5:3260` with `IQN`, when empty.
+        records: Vec<(String, String)>,
     }
 
     fn out(success: bool, status: &str, stdout: String) -> io::Result<CommandOutput> {
@@ -350,27 +390,34 @@ mod tests {
             let line = args.join(" ");
             self.calls.lock().unwrap().push(line.clone());
             let portal = args.iter().position(|a| a == "--portal").map(|i| args[i + 1].clone());
+            let iqn = args.iter().position(|a| a == "--targetname").map(|i| args[i + 1].clone());
             match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
                 ["--version"] => out(true, "exit status: 0", "iscsiadm version 2.1.9\n".into()),
-                ["--mode", "discovery", ..] => out(true, "exit status: 0", format!("{}:3260,1 {IQN}\n", "127.0.0.5")),
+                ["--mode", "discovery", ..] if self.records.is_empty() => {
+                    out(true, "exit status: 0", format!("{}:3260,1 {IQN}\n", "127.0.0.5"))
+                }
+                ["--mode", "discovery", ..] => {
+                    out(true, "exit status: 0", self.records.iter().map(|(p, i)| format!("{p},1 {i}\n")).collect())
+                }
                 ["--mode", "session"] => {
                     let l = self.logged_in.lock().unwrap();
                     if l.is_empty() {
                         return out(false, EXIT_NO_OBJECTS, String::new());
                     }
                     let text =
-                        l.iter().enumerate().map(|(i, p)| format!("tcp: [{i}] {p},1 {IQN} (non-flash)\n")).collect();
+                        l.iter().enumerate().map(|(n, (p, i))| format!("tcp: [{n}] {p},1 {i} (non-flash)\n")).collect();
                     out(true, "exit status: 0", text)
                 }
                 [.., "--login"] if self.fail_login => out(false, "exit status: 8", String::new()),
                 [.., "--login"] => {
-                    self.logged_in.lock().unwrap().push(portal.unwrap());
+                    self.logged_in.lock().unwrap().push((portal.unwrap(), iqn.unwrap()));
                     out(true, "exit status: 0", String::new())
                 }
                 [.., "--logout"] => {
                     let mut l = self.logged_in.lock().unwrap();
-                    let had = !l.is_empty();
-                    l.clear();
+                    let before = l.len();
+                    l.retain(|(_, i)| Some(i) != iqn.as_ref());
+                    let had = l.len() < before;
                     out(had, if had { "exit status: 0" } else { EXIT_NO_OBJECTS }, String::new())
                 }
                 _ => out(true, "exit status: 0", String::new()),
@@ -413,6 +460,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_address_logs_in_to_the_target_discovery_lists_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = ("iqn.2000-05.com.3pardata:20310002ac01b2c3", "iqn.2000-05.com.3pardata:21310002ac01b2c3");
+        let records =
+            vec![("127.0.0.6:3260".to_string(), a.to_string()), ("127.0.0.7:3260".to_string(), b.to_string())];
+        let runner = Arc::new(FakeIscsiadm { records: records.clone(), ..Default::default() });
+        let c = connector(dir.path(), runner.clone());
+        let two = Target { addresses: vec!["127.0.0.7".parse().unwrap(), "127.0.0.6".parse().unwrap()], ..target() };
+        assert!(c.connect(&two).await.unwrap());
+        let mut sessions = runner.logged_in.lock().unwrap().clone();
+        sessions.sort();
+        assert_eq!(sessions, records, "one session per port, each to its own target");
+        assert!(!c.connect(&two).await.unwrap(), "both sessions are reused");
+        c.disconnect(&two).await.unwrap();
+        assert!(runner.logged_in.lock().unwrap().is_empty(), "both targets logged out");
+    }
+
+    #[tokio::test]
     async fn failed_logins_are_an_error_and_leave_no_session() {
         let dir = tempfile::tempdir().unwrap();
         let runner = Arc::new(FakeIscsiadm { fail_login: true, ..Default::default() });
@@ -444,8 +509,13 @@ mod tests {
             .unwrap();
         assert_eq!(c.lookup_device(&vol), Some(std::fs::canonicalize(dir.path().join("dev/sdc")).unwrap()));
         std::fs::remove_file(by_id.join(format!("scsi-3{}", wwn.to_lowercase()))).unwrap();
+        // A second session's disk of the same LUN goes too.
+        std::fs::create_dir_all(sys.join("sdd/device")).unwrap();
+        std::fs::write(sys.join("sdd/device/wwid"), format!("naa.{}\n", wwn.to_lowercase())).unwrap();
         c.release(&target(), &vol).await.unwrap();
         assert_eq!(std::fs::read_to_string(sys.join("sdb/device/delete")).unwrap(), "1");
+        assert_eq!(std::fs::read_to_string(sys.join("sdd/device/delete")).unwrap(), "1");
+        assert!(!sys.join("sda/device/delete").exists(), "another volume's disk stays");
         let no_wwn = VolumeRef { wwn: None, ..vol };
         assert!(c.open(&target(), &no_wwn, Duration::from_millis(1)).await.is_err());
     }

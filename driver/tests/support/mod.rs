@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod alletra;
 pub mod data;
 
 use std::collections::BTreeSet;

@@ -59,6 +59,11 @@ impl TestArray {
         TestArray::start_in(dir, self.options.clone()).await
     }
 
+    /// Stops cleanly, as a stop of `alletra-sim` would: the kernel plane withdraws its exports.
+    pub async fn stop(mut self) {
+        self.running.shutdown().await;
+    }
+
     async fn start_in(dir: tempfile::TempDir, options: Options) -> TestArray {
         let state_dir = Running::state_dir(dir.path());
         let config = ServeConfig {

@@ -5,18 +5,26 @@
 //! templates name no host and export nothing here). NVMe hosts find the namespace by its
 //! NGUID, the volume's `nguid`; its namespace id is the volume id, unique in a host's
 //! subsystem. The NVMe ports (protocol 6) listen for NVMe/TCP (4420) and discovery (8009).
+//! Hosts with iSCSI names see the volume on the iSCSI ports (protocol 2, 3260: one target per
+//! port named by its `iSCSIName`; the template's port only, when it names one) at the
+//! template's LUN, with the volume's `wwn` as the disk's NAA designator.
 //!
 //! Unlike PowerFlex's, a deletion effect names only the object, so what it takes away from
 //! the plane is worked out before the commit, from the model as it was (`Cleanup`).
 
 use std::collections::BTreeSet;
 
-use super::{DataPlane, Export, Key, Listener, Namespace, PlaneError, Prepared, Preparing, Saved, VolumeSpec};
+use super::lio::Portal;
+use super::{
+    DataPlane, Export, IscsiPath, IscsiPorts, Key, Listener, Namespace, PlaneError, Prepared, Preparing, Saved,
+    VolumeSpec,
+};
 use crate::alletra::model::topology::PortProtocol;
 use crate::alletra::model::{Effect, ExportTarget, Model, Provisioning, SetKind, Vlun, Volume};
 
 const NVME_TCP_PORT: u16 = 4420;
 const DISCOVERY_PORT: u16 = 8009;
+const ISCSI_PORT: u16 = 3260;
 
 /// The plane's name for an Alletra volume or host id.
 pub fn key(id: u32) -> Key {
@@ -53,15 +61,46 @@ fn members_now(model: &Model) -> impl Fn(u32) -> Vec<u32> + '_ {
     |set| model.set(SetKind::Host, set).map_or_else(Vec::new, |s| s.members.iter().copied().collect())
 }
 
-fn export(model: &Model, volume: &Volume, host: u32) -> Export {
-    let host_nqn = model.host(host).and_then(|h| h.nqn.clone());
+/// The export of `volume` to `host` by the first of `templates` that reaches the host: over
+/// NVMe/TCP with the host's NQN, over iSCSI with its initiator names, at the template's LUN, on
+/// the template's port or every iSCSI port.
+fn export(model: &Model, volume: &Volume, host: u32, templates: &[&Vlun], members: impl Fn(u32) -> Vec<u32>) -> Export {
+    let h = model.host(host);
+    let host_nqn = h.and_then(|h| h.nqn.clone());
     let namespace = Namespace {
         volume: key(volume.id),
         nsid: volume.id,
         nguid: volume.nguid.clone(),
         read_only: volume.read_only(),
     };
-    Export { host: key(host), host_nqn, namespace }
+    let template = templates.iter().find(|t| hosts_of(t, &members).contains(&host));
+    let iscsi = match (h, template) {
+        (Some(h), Some(t)) if !h.iscsi_names.is_empty() => {
+            let targets: Vec<String> = model
+                .ports()
+                .filter(|p| p.protocol == PortProtocol::Iscsi && t.port.is_none_or(|pos| pos == p.pos))
+                .map(|p| p.target_name.clone())
+                .collect();
+            (!targets.is_empty()).then(|| IscsiPath {
+                initiators: h.iscsi_names.clone(),
+                targets,
+                lun: t.lun,
+                wwn: volume.wwn.clone(),
+            })
+        }
+        _ => None,
+    };
+    Export { host: key(host), host_nqn, namespace, iscsi }
+}
+
+/// The iSCSI ports as LIO serves them, under the HBA numbered by the system id.
+fn iscsi_ports(model: &Model) -> Option<IscsiPorts> {
+    let portals: Vec<Portal> = model
+        .ports()
+        .filter(|p| p.protocol == PortProtocol::Iscsi)
+        .map(|p| Portal { iqn: p.target_name.clone(), addr: p.ip.clone(), port: ISCSI_PORT })
+        .collect();
+    (!portals.is_empty()).then(|| IscsiPorts { hba: model.system().id, portals })
 }
 
 /// The saved state as a plane reconciles with it at start.
@@ -70,11 +109,17 @@ pub fn saved(model: &Model) -> Saved {
     for t in model.vluns() {
         exports.extend(hosts_of(t, members_now(model)).into_iter().map(|h| (h, t.volume)));
     }
+    let exported = |(h, v): (u32, u32)| {
+        let volume = model.volume(v)?;
+        let templates: Vec<&Vlun> = model.volume_vluns(v).collect();
+        Some(export(model, volume, h, &templates, members_now(model)))
+    };
     Saved {
         system_nqn: model.system_nqn(),
         volumes: model.volumes().map(spec).collect(),
         listeners: listeners(model),
-        exports: exports.into_iter().filter_map(|(h, v)| model.volume(v).map(|v| export(model, v, h))).collect(),
+        exports: exports.into_iter().filter_map(exported).collect(),
+        iscsi: iscsi_ports(model),
     }
 }
 
@@ -195,7 +240,7 @@ pub fn prepare(
         for (host, volume) in &gained {
             // A template's volume exists before the change (the model refuses others).
             if let Some(v) = model.volume(*volume) {
-                steps.export(&export(model, v, *host))?;
+                steps.export(&export(model, v, *host, &after.templates(*volume), |s| after.members(s)))?;
             }
         }
         Ok(())
@@ -238,6 +283,8 @@ mod tests {
     struct Recorder {
         exports: Mutex<BTreeSet<(Key, Key)>>,
         volumes: Mutex<BTreeSet<Key>>,
+        /// The iSCSI side of every export made, in order.
+        iscsi: Mutex<Vec<Option<IscsiPath>>>,
     }
 
     impl DataPlane for Recorder {
@@ -261,8 +308,9 @@ mod tests {
             self.volumes.lock().unwrap().remove(&v);
             Ok(())
         }
-        fn export(&self, host: Key, _: Option<&str>, ns: &Namespace) -> Result<(), PlaneError> {
-            self.exports.lock().unwrap().insert((host, ns.volume));
+        fn export(&self, e: &Export) -> Result<(), PlaneError> {
+            self.exports.lock().unwrap().insert((e.host, e.namespace.volume));
+            self.iscsi.lock().unwrap().push(e.iscsi.clone());
             Ok(())
         }
         fn unexport(&self, host: Key, volume: Key) -> Result<(), PlaneError> {
@@ -280,6 +328,21 @@ mod tests {
         finish(plane, &cleanups);
     }
 
+    fn thin_volume(name: &str) -> NewVolume {
+        NewVolume {
+            name: name.into(),
+            cpg: "SSD_r6".into(),
+            size_mib: 256,
+            provisioning: Provisioning::Thin,
+            compression: false,
+            snap_cpg: None,
+            comment: None,
+            id: None,
+            expiration_hours: None,
+            retention_hours: None,
+        }
+    }
+
     fn exported(plane: &Recorder) -> BTreeSet<(Key, Key)> {
         plane.exports.lock().unwrap().clone()
     }
@@ -289,19 +352,7 @@ mod tests {
         let mut model = Model::new(&Topology::default_embedded(), 1);
         let plane = Recorder::default();
         for name in ["v1", "v2"] {
-            let new = NewVolume {
-                name: name.into(),
-                cpg: "SSD_r6".into(),
-                size_mib: 256,
-                provisioning: Provisioning::Thin,
-                compression: false,
-                snap_cpg: None,
-                comment: None,
-                id: None,
-                expiration_hours: None,
-                retention_hours: None,
-            };
-            carry_out(&plane, &mut model, Command::CreateVolume(new));
+            carry_out(&plane, &mut model, Command::CreateVolume(thin_volume(name)));
         }
         for (name, nqn) in [("h1", "nqn.a"), ("h2", "nqn.b")] {
             let new = NewHost { name: name.into(), nqn: Some(nqn.into()), ..Default::default() };
@@ -355,5 +406,43 @@ mod tests {
         assert_eq!(saved.exports[0].namespace.nguid, model.volume(v1).unwrap().nguid);
         assert_eq!(saved.exports[0].host_nqn.as_deref(), Some("nqn.a"));
         assert_eq!(saved.listeners.len(), 4, "two NVMe ports, NVMe/TCP and discovery each");
+    }
+
+    #[test]
+    fn iscsi_hosts_get_the_luns_wwn_and_port_targets() {
+        let mut model = Model::new(&Topology::default_embedded(), 1);
+        let plane = Recorder::default();
+        carry_out(&plane, &mut model, Command::CreateVolume(thin_volume("v")));
+        let iqn = "iqn.1993-08.org.debian:01:h";
+        let host = NewHost { name: "hi".into(), iscsi_names: vec![iqn.into()], ..Default::default() };
+        carry_out(&plane, &mut model, Command::CreateHost(host));
+        let nvme = NewHost { name: "hn".into(), nqn: Some("nqn.n".into()), ..Default::default() };
+        carry_out(&plane, &mut model, Command::CreateHost(nvme));
+        let vlun = |host: &str, lun: u32| {
+            Command::CreateVlun(NewVlun {
+                volume: "v".into(),
+                lun,
+                auto_lun: false,
+                max_auto_lun: 0,
+                to: Some(ExportTo::Host(host.into())),
+                port: None,
+            })
+        };
+        carry_out(&plane, &mut model, vlun("hi", 5));
+        carry_out(&plane, &mut model, vlun("hn", 1));
+
+        let targets: Vec<String> =
+            model.ports().filter(|p| p.protocol == PortProtocol::Iscsi).map(|p| p.target_name.clone()).collect();
+        assert_eq!(targets.len(), 2);
+        let wwn = model.volume_by_name("v").unwrap().wwn.clone();
+        let expected = IscsiPath { initiators: vec![iqn.into()], targets: targets.clone(), lun: 5, wwn };
+        assert_eq!(*plane.iscsi.lock().unwrap(), vec![Some(expected.clone()), None], "the NVMe host has no iSCSI side");
+        let saved = saved(&model);
+        let at_start: Vec<_> = saved.exports.iter().map(|e| e.iscsi.clone()).collect();
+        assert!(at_start.contains(&Some(expected)) && at_start.contains(&None), "{at_start:?}");
+        let ports = saved.iscsi.expect("the default topology has iSCSI ports");
+        assert_eq!(ports.hba, model.system().id);
+        let portals: Vec<(String, u16)> = ports.portals.iter().map(|p| (p.iqn.clone(), p.port)).collect();
+        assert_eq!(portals, targets.into_iter().map(|t| (t, 3260)).collect::<Vec<_>>());
     }
 }

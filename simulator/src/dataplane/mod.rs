@@ -24,6 +24,7 @@
 
 pub mod alletra;
 mod file;
+pub mod iscsi;
 pub mod lio;
 mod none;
 pub mod nvmet;
@@ -122,6 +123,28 @@ pub struct Export {
     /// The host's NVMe qualified name, for hosts that connect over NVMe.
     pub host_nqn: Option<String>,
     pub namespace: Namespace,
+    /// How the host sees the volume over iSCSI, for hosts with initiator names on an array
+    /// with iSCSI ports.
+    pub iscsi: Option<IscsiPath>,
+}
+
+/// A volume as an iSCSI host sees it: which of its initiators, through which port targets,
+/// at which LUN, and the WWN its SCSI disk reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IscsiPath {
+    pub initiators: Vec<String>,
+    /// The IQNs of the port targets the LUN is presented on.
+    pub targets: Vec<String>,
+    pub lun: u32,
+    pub wwn: String,
+}
+
+/// An array's iSCSI ports, as the plane serves them through LIO.
+#[derive(Debug, Clone, Default)]
+pub struct IscsiPorts {
+    /// The LIO fileio HBA index this array's backstores live under (one per array per kernel).
+    pub hba: u32,
+    pub portals: Vec<lio::Portal>,
 }
 
 /// A TCP address and port NVMe/TCP hosts connect to.
@@ -140,6 +163,8 @@ pub struct Saved {
     pub volumes: Vec<VolumeSpec>,
     pub listeners: BTreeSet<Listener>,
     pub exports: Vec<Export>,
+    /// The iSCSI ports, on arrays that have them.
+    pub iscsi: Option<IscsiPorts>,
 }
 
 /// The operations every plane carries out. Defaults are for planes that keep no bytes.
@@ -158,9 +183,10 @@ pub trait DataPlane: Send + Sync + 'static {
     /// Replaces `target`'s content with `source`'s, atomically.
     fn overwrite(&self, target: Key, source: Key) -> Result<(), PlaneError>;
     fn remove(&self, volume: Key) -> Result<(), PlaneError>;
-    /// Makes `namespace` visible to the host with `host_nqn`. On planes without a network side
-    /// (`none`, `file`) mapping is metadata only, so the exports default to doing nothing.
-    fn export(&self, _host: Key, _host_nqn: Option<&str>, _namespace: &Namespace) -> Result<(), PlaneError> {
+    /// Makes a volume visible to a host, over NVMe/TCP (`host_nqn`) or iSCSI (`iscsi`) as the
+    /// plane serves them. On planes without a network side (`none`, `file`) mapping is
+    /// metadata only, so the exports default to doing nothing.
+    fn export(&self, _export: &Export) -> Result<(), PlaneError> {
         Ok(())
     }
     fn unexport(&self, _host: Key, _volume: Key) -> Result<(), PlaneError> {
@@ -280,7 +306,7 @@ impl Preparing<'_> {
     }
 
     pub fn export(&mut self, export: &Export) -> Result<(), PlaneError> {
-        self.plane.export(export.host, export.host_nqn.as_deref(), &export.namespace)?;
+        self.plane.export(export)?;
         self.done.push(Undo::Unexport(export.host, export.namespace.volume));
         Ok(())
     }

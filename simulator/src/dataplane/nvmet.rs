@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::{DataPlane, FileStore, Key, Listener, Namespace, PlaneError, PlaneKind, Saved, VolumeSpec};
+use super::{DataPlane, Export, FileStore, Key, Listener, Namespace, PlaneError, PlaneKind, Saved, VolumeSpec};
 
 /// Where nvmet's configfs tree normally is.
 pub const CONFIGFS: &str = "/sys/kernel/config/nvmet";
@@ -208,7 +208,7 @@ impl NvmetPlane {
             self.make_port(listener)?;
         }
         for export in &saved.exports {
-            self.export(export.host, export.host_nqn.as_deref(), &export.namespace)?;
+            self.export(export)?;
         }
         Ok(())
     }
@@ -549,11 +549,12 @@ impl DataPlane for NvmetPlane {
     }
     /// Adds the volume's namespace to the host's subsystem, creating (and linking) the
     /// subsystem on the host's first mapping and allowing the host in it when this is its
-    /// only namespace. A failure leaves nothing behind. An SDC host (no NQN) has nothing to
-    /// connect with: its mapping stays metadata.
-    fn export(&self, host: Key, host_nqn: Option<&str>, namespace: &Namespace) -> Result<(), PlaneError> {
-        let Some(nqn) = host_nqn else {
-            tracing::debug!(%host, "SDC host: mapping kept as metadata only");
+    /// only namespace. A failure leaves nothing behind. A host without an NQN (an SDC, an
+    /// iSCSI host) has nothing to connect with over NVMe: its mapping stays metadata here.
+    fn export(&self, export: &Export) -> Result<(), PlaneError> {
+        let (host, namespace) = (export.host, &export.namespace);
+        let Some(nqn) = export.host_nqn.as_deref() else {
+            tracing::debug!(%host, "host without an NQN: no NVMe export");
             return Ok(());
         };
         let mut exports = self.exports.lock().expect("lock");

@@ -45,7 +45,7 @@ fn export(model: &Model, v: &Volume, mapping: &Mapping) -> Export {
         nguid: model.nguid(v.id),
         read_only: mapping.access_mode != AccessMode::ReadWrite,
     };
-    Export { host: mapping.host.into(), host_nqn, namespace }
+    Export { host: mapping.host.into(), host_nqn, namespace, iscsi: None }
 }
 
 /// The saved state as a plane reconciles with it at start.
@@ -55,6 +55,7 @@ pub fn saved(model: &Model) -> Saved {
         volumes: model.volumes().map(spec).collect(),
         listeners: listeners(model),
         exports: model.volumes().flat_map(|v| v.mappings.iter().map(move |m| export(model, v, m))).collect(),
+        iscsi: None,
     }
 }
 

@@ -23,18 +23,24 @@ impl SimProcess {
     /// Starts `pflex-sim serve --no-tls` with `args` and waits for its banner.
     pub fn start(listen: &str, state_dir: &Path, args: &[&str]) -> SimProcess {
         let bin = std::env::var("PFLEX_SIM_BIN").unwrap_or_else(|_| "pflex-sim".into());
-        let mut child = Command::new(&bin)
+        SimProcess::start_program(&bin, listen, state_dir, args)
+    }
+
+    /// Starts `bin serve --no-tls` (either emulator) with `args` and waits for its banner.
+    pub fn start_program(bin: &str, listen: &str, state_dir: &Path, args: &[&str]) -> SimProcess {
+        let mut child = Command::new(bin)
             .args(["serve", "--no-tls", "--listen", listen, "--state-dir"])
             .arg(state_dir)
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let tag = Path::new(bin).file_name().map_or_else(|| bin.to_string(), |n| n.to_string_lossy().into_owned());
         let output = Arc::new(Mutex::new(Vec::new()));
         let (sink, stdout) = (output.clone(), child.stdout.take().expect("stdout"));
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("[pflex-sim] {line}");
+                println!("[{tag}] {line}");
                 sink.lock().unwrap().push(line);
             }
         });
@@ -44,9 +50,9 @@ impl SimProcess {
                 break;
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("pflex-sim exited during start-up ({status}): {:?}", output.lock().unwrap());
+                panic!("{bin} exited during start-up ({status}): {:?}", output.lock().unwrap());
             }
-            assert!(Instant::now() < deadline, "pflex-sim did not start in time");
+            assert!(Instant::now() < deadline, "{bin} did not start in time");
             std::thread::sleep(Duration::from_millis(100));
         }
         SimProcess { child, url: format!("http://{listen}"), output }
@@ -70,6 +76,23 @@ impl SimProcess {
     pub fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+}
+
+/// A test that fails while the emulator runs stops it cleanly here, so its kernel exports do
+/// not outlive the test and fail the next one that listens on the same addresses.
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -242,6 +265,16 @@ impl Drop for Aligned {
 }
 
 /// Opens a device for direct I/O (bypassing the host's page cache).
+/// Writes `data` at `offset` through the device, bypassing the page cache, and syncs.
+pub fn write_through(dev: &Path, offset: u64, data: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = open_direct(dev, true);
+    let mut buf = Aligned::new(data.len());
+    buf.as_mut_slice().copy_from_slice(data);
+    f.write_all_at(buf.as_slice(), offset).unwrap();
+    f.sync_all().unwrap();
+}
+
 pub fn open_direct(path: &Path, write: bool) -> std::fs::File {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
