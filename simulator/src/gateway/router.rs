@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
 use serde_json::{json, Value};
 
 use super::body::Body;
@@ -34,7 +35,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/instances/{object}/queryMdmCluster", post(query_mdm_cluster))
         .route("/api/v1/corelcm/status", get(lcm_status))
         .route("/api/Configuration", get(configuration))
-        .route_layer(middleware::from_fn_with_state(gateway.clone(), require_token));
+        .route_layer(ValidateRequestHeaderLayer::custom(RequireToken(gateway.clone())));
     Router::new()
         .route("/api/login", get(api_login))
         .route("/rest/auth/login", post(rest_login))
@@ -47,10 +48,16 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .with_state(gateway)
 }
 
-async fn require_token(State(gw): Shared, request: Request, next: Next) -> Response {
-    match gw.auth().check(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+/// The bearer token check in front of `/api`: a plain tower layer (tower-http's request
+/// validation) rather than `from_fn`, which would box every request's future once more.
+#[derive(Clone)]
+struct RequireToken(Arc<Gateway>);
+
+impl<B> ValidateRequest<B> for RequireToken {
+    type ResponseBody = axum::body::Body;
+
+    fn validate(&mut self, request: &mut axum::http::Request<B>) -> Result<(), Response> {
+        self.0.auth().check(request.headers()).map_err(IntoResponse::into_response)
     }
 }
 
