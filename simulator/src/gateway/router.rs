@@ -12,8 +12,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
 use serde_json::{json, Value};
+use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
 
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
