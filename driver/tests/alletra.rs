@@ -228,6 +228,44 @@ async fn failed_copies_leave_nothing() {
     assert!(!exists(&d, &target.alletra_name()).await);
 }
 
+/// A physical copy whose task ends CANCELLED (cancelled on the array by someone else, as an
+/// administrator can): the copy fails naming the task, and the destination goes again.
+#[tokio::test]
+async fn a_copy_whose_task_is_cancelled_leaves_nothing() {
+    // 1 MiB/s: the 4 MiB the source holds take four seconds to copy, time to cancel the task.
+    let mut options = powerflex_sim::alletra::testing::Options::default();
+    options.topology.limits.copy_rate_mib_per_sec = Some(1);
+    let a = TestArray::start_with(options).await;
+    let d = driver(&a, "pool1", None).await;
+    d.create_pool().await.unwrap();
+    let vol = custom(ContentType::Block);
+    d.create_volume(&vol, &CreateOptions { size: 256 * MIB, thick: false }).await.unwrap();
+    with_device(&d, &vol, |dev| dev.write_at(&pattern(7, 4 * MIB as usize), 0).unwrap()).await;
+
+    let target = custom(ContentType::Block);
+    let req = CopyRequest {
+        source: vol.clone(),
+        source_snapshots: vec![],
+        target: target.clone(),
+        target_snapshots: vec![],
+        size: None,
+        thick: false,
+    };
+    let copying = {
+        let d = d.clone();
+        tokio::spawn(async move { d.copy_volume(&req).await })
+    };
+    let admin = Wsapi::login(&a).await;
+    let task = admin.first_active_task().await;
+    let (status, body) = admin.put(&format!("/tasks/{task}"), serde_json::json!({"action": 1})).await;
+    assert_eq!(status, 200, "cancel: {body}");
+
+    let err = copying.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("was cancelled"), "{err}");
+    assert!(!exists(&d, &target.alletra_name()).await, "the destination goes again");
+    assert_eq!(set_members(&d).await, vec![vol.alletra_name()]);
+}
+
 #[tokio::test]
 async fn failed_attaches_leave_no_vlun_host_or_session() {
     let a = TestArray::start().await;

@@ -119,3 +119,45 @@ pub async fn read(d: &alletra::Driver, vol: &Volume) -> Vec<u8> {
     })
     .await
 }
+
+/// A WSAPI session of the test's own, for what an administrator does beside the driver.
+pub struct Wsapi {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Wsapi {
+    pub async fn login(a: &TestArray) -> Wsapi {
+        let http = powerflex_driver::http::http_client(&options(a)).unwrap();
+        let base = format!("{}/api/v1", a.url);
+        let body = serde_json::json!({"user": USER, "password": PASSWORD});
+        let reply: serde_json::Value =
+            http.post(format!("{base}/credentials")).json(&body).send().await.unwrap().json().await.unwrap();
+        Wsapi { http, base, key: reply["key"].as_str().unwrap().to_string() }
+    }
+
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let r = self.http.get(format!("{}{path}", self.base)).header("X-HP3PAR-WSAPI-SessionKey", &self.key);
+        r.send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, String) {
+        let r = self.http.put(format!("{}{path}", self.base)).header("X-HP3PAR-WSAPI-SessionKey", &self.key);
+        let response = r.json(&body).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The id of the first task to be ACTIVE (status 2), waiting up to ten seconds for one.
+    pub async fn first_active_task(&self) -> u64 {
+        for _ in 0..500 {
+            let tasks = self.get("/tasks").await;
+            let active = tasks["members"].as_array().into_iter().flatten().find(|t| t["status"] == 2);
+            if let Some(t) = active {
+                return t["id"].as_u64().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no task became active");
+    }
+}
