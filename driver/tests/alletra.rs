@@ -244,9 +244,9 @@ async fn a_copy_whose_task_is_cancelled_leaves_nothing() {
 
     let target = custom(ContentType::Block);
     let req = CopyRequest {
-        source: vol.clone(),
+        source: vol,
         source_snapshots: vec![],
-        target: target.clone(),
+        target,
         target_snapshots: vec![],
         size: None,
         thick: false,
