@@ -9,14 +9,14 @@
 //! HTTP), then every timed request goes over HTTPS. Each figure is the median of many requests.
 //! The ratio column is filled / empty: near 1 means the request does not grow with the number
 //! of volumes. The resident memory (`VmRSS`, the whole process: server and the client timing
-//! it) is read on the empty and on the filled system.
-//!
-//! On a shared machine one empty run and one filled run differ by more than the 10% this is
-//! to show (a quiet moment or a busy one), so the benchmark alternates: `REPEATS` times it
-//! resets to an empty system, measures, fills, measures; each figure is the median over the
-//! repeats, so drift on the machine falls on both columns alike.
+//! it, with the allocator `pflex-sim` uses) is read on the empty and on the filled system.
+//! The alternating repeats and the table are `common/scale.rs`, shared with
+//! `bench_scale_alletra`.
 
-use std::time::{Duration, Instant};
+#[path = "common/scale.rs"]
+mod scale;
+
+use scale::{median, Figures, ROUNDS};
 
 use powerflex_sim::dataplane::PlaneKind;
 use powerflex_sim::gateway::auth::AuthConfig;
@@ -26,8 +26,10 @@ use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
 use serde_json::{json, Value};
 
 const GIB_KB: u64 = 1024 * 1024;
-const ROUNDS: usize = 200;
-const REPEATS: usize = 5;
+
+/// The allocator `pflex-sim` runs with, so the memory figure is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Api {
     http: reqwest::Client,
@@ -49,35 +51,8 @@ impl Api {
     }
 }
 
-/// This process's resident memory in MiB (`VmRSS` of /proc/self/status).
-fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    kb / 1024.0
-}
-
-/// The median time of `ROUNDS` runs of `f(i)`.
-async fn median<F, Fut>(mut f: F) -> Duration
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut times = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
-        let started = Instant::now();
-        f(i).await;
-        times.push(started.elapsed());
-    }
-    times.sort();
-    times[ROUNDS / 2]
-}
-
 /// Times the request mix against the server as it stands. `tag` keeps names unique.
-async fn measure(api: &Api, pool: &str, system: &str, tag: &str) -> Vec<(&'static str, Duration)> {
+async fn measure(api: &Api, pool: &str, system: &str, tag: &str) -> Figures {
     let probe: Value = api
         .call(
             reqwest::Method::POST,
@@ -216,39 +191,19 @@ async fn main() {
     let pool = pools[0].0.to_string();
     assert_eq!(pools.len(), 4, "one pool per domain");
 
-    let (mut empty, mut filled) = (Vec::new(), Vec::new());
-    let (mut empty_rss, mut filled_rss, mut fill_time, mut volumes) = (0.0, 0.0, Duration::ZERO, 0);
-    for repeat in 0..REPEATS {
-        gateway.reset(Some(1)).await.expect("reset");
-        let empty_rss_now = resident_mib();
-        empty.push(measure(&api, &pool, &system, &format!("empty{repeat}")).await);
-        let started = Instant::now();
-        fill(&gateway, &pools).await;
-        fill_time = started.elapsed();
-        volumes = gateway.read().volume_count();
-        // Memory is read in the first repeat: later ones also hold what the allocator kept
-        // from the system the reset dropped.
-        if repeat == 0 {
-            (empty_rss, filled_rss) = (empty_rss_now, resident_mib());
-        }
-        filled.push(measure(&api, &pool, &system, &format!("filled{repeat}")).await);
-    }
-
-    println!("pflex-sim scale benchmark: median of {ROUNDS} HTTPS requests each, median over {REPEATS} alternating empty/filled repeats (release build, none plane)");
-    println!("filled to {volumes} volumes in {:.1} s", fill_time.as_secs_f64());
-    println!("resident memory: {empty_rss:.0} MiB empty, {filled_rss:.0} MiB at {volumes} volumes");
-    println!("{:<36} {:>12} {:>14} {:>7}", "request", "empty (µs)", "filled (µs)", "ratio");
-    for (n, (name, _)) in empty[0].iter().enumerate() {
-        let (e, f) = (across(&empty, n), across(&filled, n));
-        println!("{name:<36} {e:>12.0} {f:>14.0} {:>7.2}", f / e);
-    }
-}
-
-/// The median, in µs, of request `n`'s figure over the repeats.
-fn across(runs: &[Vec<(&'static str, Duration)>], n: usize) -> f64 {
-    let mut figures: Vec<f64> = runs.iter().map(|run| run[n].1.as_secs_f64() * 1e6).collect();
-    figures.sort_by(f64::total_cmp);
-    figures[figures.len() / 2]
+    let outcome = scale::alternate(
+        || async { gateway.reset(Some(1)).await.map(drop).expect("reset") },
+        |tag| {
+            let (api, pool, system) = (&api, &pool, &system);
+            async move { measure(api, pool, system, &tag).await }
+        },
+        || async {
+            fill(&gateway, &pools).await;
+            gateway.read().volume_count()
+        },
+    )
+    .await;
+    scale::print("pflex-sim scale benchmark", &outcome);
 }
 
 /// Fills every domain to its 32,768 volumes (the measured pool's domain less what the two

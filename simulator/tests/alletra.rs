@@ -161,6 +161,12 @@ async fn volumes_snapshots_queries_grow_and_delete() {
     }
     let (_, _, none) = api.get("/volumes?query=\"copyOf==snap1\"").await;
     assert_eq!(none, json!({"total": 0, "members": []}));
+    // Several parents, one unknown, and a case the index does not hold: the same answers as a
+    // match against every volume gives.
+    let (_, _, either) = api.get("/volumes?query=\"copyOf==snap1 OR copyOf EQ base\"").await;
+    assert_eq!((&either["total"], &either["members"][0]["name"]), (&json!(1), &json!("snap1")));
+    assert_eq!(api.get("/volumes?query=\"copyOf==nosuch OR copyOf==base\"").await.2["total"], 1);
+    assert_eq!(api.get("/volumes?query=\"copyOf==BASE\"").await.2["total"], 1);
     refused(&api.get("/volumes?query=nonsense").await, 400, 116, "invalid query string: nonsense");
 
     refused(&api.delete("/volumes/base").await, 409, 25, "volume has a read-only child");

@@ -72,6 +72,11 @@ impl Server {
         })
     }
 
+    /// The array behind the server (benchmarks fill it without HTTP).
+    pub fn array(&self) -> &Arc<Array> {
+        &self.array
+    }
+
     /// Serves until `shutdown` completes, then drains requests, saves state and withdraws
     /// the data plane's exports.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {

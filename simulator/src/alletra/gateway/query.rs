@@ -72,6 +72,12 @@ impl Query {
         Ok(Query(terms))
     }
 
+    /// The values asked for when every term is a top-level `field==value` (so an index of
+    /// `field` can find the candidates), else `None`.
+    pub fn values_of(&self, field: &str) -> Option<Vec<&str>> {
+        self.0.iter().map(|t| (t.within.is_none() && t.field == field).then_some(t.value.as_str())).collect()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let equal = |v: Option<&Value>, want: &str| match v {
             Some(Value::String(s)) => s.eq_ignore_ascii_case(want),
@@ -106,5 +112,8 @@ mod tests {
         assert!(q.matches(&host));
         assert!(!Query::parse("iSCSIPaths[name==iqn.b]").unwrap().matches(&host));
         assert_eq!(Query::parse("nonsense").unwrap_err().0.code, 116);
+        assert_eq!(Query::parse("\"copyOf EQ a OR copyOf==b\"").unwrap().values_of("copyOf"), Some(vec!["a", "b"]));
+        assert_eq!(Query::parse("copyOf==a OR name==b").unwrap().values_of("copyOf"), None);
+        assert_eq!(Query::parse("iSCSIPaths[copyOf==a]").unwrap().values_of("copyOf"), None);
     }
 }

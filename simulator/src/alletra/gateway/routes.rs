@@ -234,12 +234,19 @@ fn with_location(mut response: Response, location: String) -> Answer {
 
 /// A list, filtered by `?query=` when given.
 fn listed(params: &HashMap<String, String>, members: Vec<Value>) -> Answer {
-    let members = match params.get("query") {
-        Some(q) => {
-            let query = Query::parse(q)?;
-            members.into_iter().filter(|m| query.matches(m)).collect()
-        }
-        None => members,
+    selected(query_of(params)?.as_ref(), members.into_iter())
+}
+
+/// The `query=` parameter, parsed, if there is one.
+fn query_of(params: &HashMap<String, String>) -> WsapiResult<Option<Query>> {
+    params.get("query").map(|q| Query::parse(q)).transpose()
+}
+
+/// The collection of the rendered `members` that `query` matches (all without one).
+fn selected(query: Option<&Query>, members: impl Iterator<Item = Value>) -> Answer {
+    let members = match query {
+        Some(q) => members.filter(|m| q.matches(m)).collect(),
+        None => members.collect(),
     };
     ok(render::collection(members))
 }
@@ -330,7 +337,24 @@ fn find_volume<'a>(model: &'a Model, name: &str) -> WsapiResult<&'a Volume> {
 
 async fn volumes(State(array): Shared, Params(p): Params<HashMap<String, String>>) -> Answer {
     let model = array.read();
-    listed(&p, model.volumes().map(|v| render::volume(&model, v)).collect())
+    let query = query_of(&p)?;
+    // LXD lists a volume's snapshots with `copyOf EQ <name>`: the snapshot tree's index answers
+    // that without rendering every volume (the query still decides, on the candidates). A
+    // parent the index does not know by that exact name falls back to the whole list.
+    let parents = query
+        .as_ref()
+        .and_then(|q| q.values_of("copyOf"))
+        .and_then(|names| names.iter().map(|n| model.volume_by_name(n).map(|v| v.id)).collect::<Option<Vec<u32>>>());
+    let candidates: Vec<&Volume> = match parents {
+        Some(ids) => {
+            let mut children: Vec<&Volume> = ids.into_iter().flat_map(|id| model.children(id)).collect();
+            children.sort_by_key(|v| v.id);
+            children.dedup_by_key(|v| v.id);
+            children
+        }
+        None => model.volumes().collect(),
+    };
+    selected(query.as_ref(), candidates.into_iter().map(|v| render::volume(&model, v)))
 }
 
 async fn volume(State(array): Shared, Path(name): Path<String>) -> Answer {
