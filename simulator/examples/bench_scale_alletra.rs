@@ -139,18 +139,7 @@ async fn fill(array: &Arc<Array>) -> usize {
     let mut tree = 0;
     while room(array) > 0 {
         let base = format!("f{tree}");
-        let new = NewVolume {
-            name: base.clone(),
-            cpg: "SSD_r6".into(),
-            size_mib: 1024,
-            provisioning: Provisioning::Thin,
-            compression: false,
-            snap_cpg: None,
-            comment: None,
-            id: None,
-            expiration_hours: None,
-            retention_hours: None,
-        };
+        let new = NewVolume::plain(&base, "SSD_r6", 1024, Provisioning::Thin);
         array.execute(Command::CreateVolume(new)).await.expect("fill");
         for copy in 0..COPIES.min(room(array)) {
             let snapshot = NewSnapshot { name: format!("f{tree}-{copy}"), read_only: false, ..Default::default() };

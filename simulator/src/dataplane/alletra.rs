@@ -329,18 +329,7 @@ mod tests {
     }
 
     fn thin_volume(name: &str) -> NewVolume {
-        NewVolume {
-            name: name.into(),
-            cpg: "SSD_r6".into(),
-            size_mib: 256,
-            provisioning: Provisioning::Thin,
-            compression: false,
-            snap_cpg: None,
-            comment: None,
-            id: None,
-            expiration_hours: None,
-            retention_hours: None,
-        }
+        NewVolume::plain(name, "SSD_r6", 256, Provisioning::Thin)
     }
 
     fn exported(plane: &Recorder) -> BTreeSet<(Key, Key)> {

@@ -21,6 +21,25 @@ pub struct NewVolume {
     pub retention_hours: Option<u32>,
 }
 
+impl NewVolume {
+    /// A volume of `size_mib` in `cpg` with every optional member left out, as most clients
+    /// send it.
+    pub fn plain(name: &str, cpg: &str, size_mib: u64, provisioning: Provisioning) -> NewVolume {
+        NewVolume {
+            name: name.into(),
+            cpg: cpg.into(),
+            size_mib,
+            provisioning,
+            compression: false,
+            snap_cpg: None,
+            comment: None,
+            id: None,
+            expiration_hours: None,
+            retention_hours: None,
+        }
+    }
+}
+
 /// `PUT /volumes/<name>` without an action: only what is `Some` changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VolumeChange {

@@ -99,18 +99,7 @@ impl Sim {
 }
 
 fn new_volume(name: &str, size_mib: u64, provisioning: Provisioning) -> NewVolume {
-    NewVolume {
-        name: name.into(),
-        cpg: "SSD_r6".into(),
-        size_mib,
-        provisioning,
-        compression: false,
-        snap_cpg: None,
-        comment: None,
-        id: None,
-        expiration_hours: None,
-        retention_hours: None,
-    }
+    NewVolume::plain(name, "SSD_r6", size_mib, provisioning)
 }
 
 /// The status and code of a refusal.
