@@ -46,5 +46,16 @@ async fn data_through_the_nvme_connector() {
     })
     .await;
     let stats = run_data_test(&gw, Arc::new(NvmeConnector::new()), Expect::Nvme).await;
+    // A clean stop withdraws the plane from the kernel; dropping the gateway alone would end
+    // the test before that ran, leaving ports that a later simulator on the same addresses
+    // cannot take.
+    gw.stop().await;
+    let left: Vec<String> = std::fs::read_dir("/sys/kernel/config/nvmet/subsystems")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nqn.1988-11.com.dell:powerflex:"))
+        .collect();
+    assert!(left.is_empty(), "left in nvmet's configfs after the stop: {left:?}");
     let _ = writeln!(std::io::stderr(), "nvme host copy: {stats}");
 }
