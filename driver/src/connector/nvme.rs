@@ -271,19 +271,28 @@ impl Connector for NvmeConnector {
 
     async fn connect(&self, target: &Target) -> Result<bool, ConnectorError> {
         self.check().await?;
-        let nqn = match self.target_nqn.lock().await.clone() {
-            Some(n) => n,
-            None => match self.discover(target).await {
-                Ok(n) => n,
-                Err(e) => match &target.system_nqn {
-                    Some(n) => {
-                        tracing::warn!(error = %e, nqn = %n, "discovery failed; using the system NQN");
-                        n.clone()
-                    }
-                    None => return Err(e),
-                },
+        // Discovered on every connect, as LXD does: the subsystem a host is offered can change
+        // between attaches (an Alletra host entity deleted with its last vLUN and made again
+        // gets a new id, and with it a new subsystem), so a remembered NQN may be stale.
+        let previous = self.target_nqn.lock().await.clone();
+        let nqn = match self.discover(target).await {
+            Ok(n) => n,
+            Err(e) => match previous.clone().or_else(|| target.system_nqn.clone()) {
+                Some(n) => {
+                    tracing::warn!(error = %e, nqn = %n, "discovery failed; using the subsystem known before");
+                    n
+                }
+                None => return Err(e),
             },
         };
+        if let Some(stale) = previous.filter(|p| *p != nqn) {
+            // The subsystem this host used before is no longer offered to it: its controllers
+            // would retry a gone target until the loss timeout.
+            if self.find_session(&stale).is_some() {
+                tracing::info!(%stale, current = %nqn, "disconnecting from a subsystem the target no longer offers");
+                self.nvme(vec!["disconnect".into(), "--nqn".into(), stale]).await?;
+            }
+        }
         *self.target_nqn.lock().await = Some(nqn.clone());
         let (had_session, active) = match self.find_session(&nqn) {
             Some((_, active)) => (true, active),
@@ -390,7 +399,7 @@ mod tests {
     #[derive(Default)]
     struct FakeRunner {
         calls: StdMutex<Vec<Vec<String>>>,
-        discover_stdout: String,
+        discover_stdout: StdMutex<String>,
         fail_connect: bool,
     }
 
@@ -407,7 +416,7 @@ mod tests {
             };
             Ok(match args[0].as_str() {
                 "version" => ok("nvme version 2.3\n"),
-                "discover" => ok(&self.discover_stdout),
+                "discover" => ok(&self.discover_stdout.lock().unwrap()),
                 "connect" if self.fail_connect => CommandOutput {
                     success: false,
                     status: "exit status: 1".into(),
@@ -472,7 +481,7 @@ mod tests {
     #[tokio::test]
     async fn connect_runs_discover_then_connect_with_the_documented_arguments() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Arc::new(FakeRunner { discover_stdout: DISCOVERY.into(), ..Default::default() });
+        let runner = Arc::new(FakeRunner { discover_stdout: StdMutex::new(DISCOVERY.into()), ..Default::default() });
         let c = NvmeConnector::with_parts(
             runner.clone(),
             fake_host(dir.path()),
@@ -527,7 +536,7 @@ mod tests {
     #[tokio::test]
     async fn connect_fails_without_modules_or_discovery_records() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Arc::new(FakeRunner { discover_stdout: DISCOVERY.into(), ..Default::default() });
+        let runner = Arc::new(FakeRunner { discover_stdout: StdMutex::new(DISCOVERY.into()), ..Default::default() });
         let c = NvmeConnector::with_parts(
             runner,
             HostProbe::with_root(dir.path()),
@@ -538,8 +547,10 @@ mod tests {
         assert!(matches!(err, ConnectorError::ModulesMissing(ref m) if m.len() == 2), "{err}");
         assert!(err.to_string().contains("nvme_tcp"));
 
-        let runner =
-            Arc::new(FakeRunner { discover_stdout: "No discovery log entries to fetch.".into(), ..Default::default() });
+        let runner = Arc::new(FakeRunner {
+            discover_stdout: StdMutex::new("No discovery log entries to fetch.".into()),
+            ..Default::default()
+        });
         let c = NvmeConnector::with_parts(
             runner.clone(),
             fake_host(dir.path()),
@@ -555,8 +566,11 @@ mod tests {
     #[tokio::test]
     async fn failed_connects_are_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let runner =
-            Arc::new(FakeRunner { discover_stdout: DISCOVERY.into(), fail_connect: true, ..Default::default() });
+        let runner = Arc::new(FakeRunner {
+            discover_stdout: StdMutex::new(DISCOVERY.into()),
+            fail_connect: true,
+            ..Default::default()
+        });
         let c =
             NvmeConnector::with_parts(runner, fake_host(dir.path()), dir.path().join("sys"), dir.path().join("dev"));
         let err = c.connect(&target()).await.unwrap_err();
@@ -601,6 +615,48 @@ mod tests {
         std::fs::remove_file(by_id.join(format!("nvme-eui.{ng}"))).unwrap();
         std::fs::remove_dir_all(sys.join("block/nvme1n2")).unwrap();
         c.wait_gone(&t, &v, Duration::from_millis(10)).await.unwrap();
+    }
+
+    /// A session to `nqn` from `addr`, as the kernel shows it in sysfs.
+    fn fake_session(sys: &Path, n: u32, nqn: &str, addr: &str) {
+        let subsys = sys.join(format!("class/nvme-subsystem/nvme-subsys{n}"));
+        std::fs::create_dir_all(&subsys).unwrap();
+        std::fs::write(subsys.join("subsysnqn"), format!("{nqn}\n")).unwrap();
+        let ctrl = sys.join(format!("class/nvme/nvme{n}"));
+        std::fs::create_dir_all(&ctrl).unwrap();
+        std::fs::write(ctrl.join("subsysnqn"), format!("{nqn}\n")).unwrap();
+        std::fs::write(ctrl.join("address"), format!("traddr={addr},trsvcid=4420,src_addr=127.0.0.1\n")).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_subsystem_no_longer_offered_is_left_for_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(FakeRunner { discover_stdout: StdMutex::new(DISCOVERY.into()), ..Default::default() });
+        let sys = dir.path().join("sys");
+        let c = NvmeConnector::with_parts(runner.clone(), fake_host(dir.path()), &sys, dir.path().join("dev"));
+        let old = "nqn.1988-11.com.dell:powerflex:00:1250de83018c2d0f";
+        c.connect(&target()).await.unwrap();
+        fake_session(&sys, 1, old, "127.0.0.2");
+        // The host entity was made again: the target now offers it another subsystem.
+        let new = "nqn.2020-07.com.hpe:0d3b:host:0000000000000002";
+        *runner.discover_stdout.lock().unwrap() = DISCOVERY.replace(old, new);
+        runner.calls.lock().unwrap().clear();
+        assert!(c.connect(&target()).await.unwrap(), "a new session");
+        let calls = runner.calls.lock().unwrap().clone();
+        let ran: Vec<(&str, Option<&str>)> = calls
+            .iter()
+            .map(|c| (c[0].as_str(), c.iter().position(|a| a == "--nqn").map(|i| c[i + 1].as_str())))
+            .collect();
+        assert_eq!(
+            ran,
+            vec![
+                ("version", None),
+                ("discover", None),
+                ("disconnect", Some(old)),
+                ("connect", Some(new)),
+                ("connect", Some(new))
+            ]
+        );
     }
 
     #[tokio::test]
