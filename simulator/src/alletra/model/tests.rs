@@ -159,7 +159,7 @@ fn alletra_refuses_full_volumes_as_python_expects_and_3par_reserves_their_space(
     let mut old = Sim::with(three_par());
     old.run(Command::CreateVolume(new_volume("f1", 1536, Provisioning::Full))).unwrap();
     let cpg = old.model.cpg_by_name("SSD_r6").unwrap().clone();
-    assert_eq!(old.model.cpg_usage(cpg.id).free_mib(&cpg), 512);
+    assert_eq!(old.model.cpg_free_mib(&cpg), 512);
     assert_eq!(err(old.run(Command::CreateVolume(new_volume("f2", 1024, Provisioning::Full)))), (400, 24));
     // Thin volumes over-provision.
     old.volume("t", 1024 * 1024).unwrap();
