@@ -273,9 +273,11 @@ impl Model {
             }
         }
     }
-    /// What a new full volume in `cpg` could still reserve.
+    /// What a new full volume in `cpg` could still reserve: within its capacity, and within the
+    /// system's free space, which created CPGs' reservations take from too.
     pub fn cpg_free_mib(&self, cpg: &Cpg) -> u64 {
-        self.cpg_capacity_mib(cpg).saturating_sub(self.cpg_usage(cpg.id).full_mib)
+        let own = self.cpg_capacity_mib(cpg).saturating_sub(self.cpg_usage(cpg.id).full_mib);
+        own.min(self.system_free_mib())
     }
     /// The system's space: the topology CPGs' together (created CPGs draw from it).
     pub fn system_capacity_mib(&self) -> u64 {
