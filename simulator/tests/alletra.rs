@@ -89,6 +89,7 @@ async fn cpgs_ports_and_space() {
     let (_, _, after) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
     assert_eq!(after["overProvisionedFreeMiB"].as_u64().unwrap(), free - 1024);
 
+    refused(&api.post("/ports", json!({})).await, 501, 9, "the resource does not support the operation");
     let (_, _, ports) = api.get("/ports").await;
     let members = ports["members"].as_array().unwrap();
     assert!(members.iter().all(|p| p["linkState"] == 4));
