@@ -166,6 +166,20 @@ class ThreeParClientCompat(unittest.TestCase):
         self.assertGreater(space["usableFreeMiB"], 0)
         self.expect(ex.HTTPNotFound, 15, c.getCPG, "no-such-cpg")
 
+    def test_05a_create_use_and_delete_a_cpg(self):
+        c = State.c
+        c.createCPG("compat-cpg", {"growthLimitMiB": 4096, "LDLayout": {"RAIDType": 4, "HA": 2}})
+        cpg = c.getCPG("compat-cpg")
+        self.assertEqual((cpg["SDGrowth"]["limitMiB"], cpg["SDGrowth"]["LDLayout"]["RAIDType"]), (4096, 4))
+        self.assertEqual(c.getCPGAvailableSpace("compat-cpg")["usableFreeMiB"], 4096)
+        self.expect(ex.HTTPConflict, 14, c.createCPG, "compat-cpg")
+        c.createVolume(f"{VOL}-c", "compat-cpg", 256, {"tpvv": True})
+        self.expect(ex.HTTPConflict, 34, c.deleteCPG, "compat-cpg")
+        c.deleteVolume(f"{VOL}-c")
+        c.deleteCPG("compat-cpg")
+        self.expect(ex.HTTPNotFound, 15, c.getCPG, "compat-cpg")
+        self.expect(ex.HTTPNotFound, 15, c.deleteCPG, "compat-cpg")
+
     # ---- volumes (§1.2, §2) ----
     def test_06_create_and_read_a_thin_volume(self):
         c = State.c

@@ -79,8 +79,6 @@ async fn cpgs_ports_and_space() {
     let (_, _, cpg) = api.get("/cpgs/SSD_r6").await;
     assert_eq!(cpg["name"], "SSD_r6");
     refused(&api.get("/cpgs/nosuch").await, 404, 15, "CPG does not exist");
-    let create = api.post("/cpgs", json!({"name": "new"})).await;
-    refused(&create, 501, 9, "the resource does not support the operation");
     let (status, _, capacity) = api.get("/capacity").await;
     assert_eq!(status, 200);
     assert_eq!(capacity["allCapacity"]["totalMiB"], 4194304 + 1048576);
@@ -91,6 +89,7 @@ async fn cpgs_ports_and_space() {
     let (_, _, after) = api.post("/spacereporter", json!({"cpg": "SSD_r6"})).await;
     assert_eq!(after["overProvisionedFreeMiB"].as_u64().unwrap(), free - 1024);
 
+    refused(&api.post("/ports", json!({})).await, 501, 9, "the resource does not support the operation");
     let (_, _, ports) = api.get("/ports").await;
     let members = ports["members"].as_array().unwrap();
     assert!(members.iter().all(|p| p["linkState"] == 4));
@@ -99,6 +98,109 @@ async fn cpgs_ports_and_space() {
     assert!(!nvme.is_empty() && !iscsi.is_empty(), "{ports}");
     assert!(nvme.iter().all(|p| p["nodeWWN"].as_str().is_some_and(|a| a.starts_with("127."))));
     assert!(iscsi.iter().all(|p| p["IPAddr"].as_str().is_some_and(|a| a.starts_with("127."))));
+}
+
+/// `POST /cpgs`, `PUT` and `DELETE /cpgs/<name>` (reference §1.1 and §0.4), as python-3parclient's
+/// `createCPG`, `modifyCPG` and `deleteCPG` send them; a created CPG survives a restart.
+#[tokio::test]
+async fn cpgs_are_created_renamed_and_deleted() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let body = json!({"name": "fast", "growthLimitMiB": 8192, "usedLDWarningAlertMiB": 4096,
+        "LDLayout": {"RAIDType": 4, "setSize": 8, "HA": 2, "diskPatterns": [{"diskType": 3}]}});
+    let (reply, headers) = api.call_with_headers(Method::POST, "/cpgs", Some(body)).await;
+    assert_eq!((reply.0, &reply.2), (201, &Value::Null), "{reply:?}");
+    assert_eq!(headers.get("location").unwrap(), "/api/v1/cpgs/fast");
+    let (status, _, fast) = api.get("/cpgs/fast").await;
+    assert_eq!(status, 200);
+    let topology = api.get("/cpgs/SSD_r6").await.2;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&fast), keys(&topology), "the same fields as a topology CPG");
+    assert_eq!((fast["numTPVVs"].as_u64(), fast["UsrUsage"]["usedMiB"].as_u64()), (Some(0), Some(0)));
+    // Its space is the system's, within its growth limit.
+    assert_eq!((fast["totalSpaceMiB"].as_u64(), fast["freeSpaceMiB"].as_u64()), (Some(8192), Some(8192)));
+    let growth = &fast["SDGrowth"];
+    assert_eq!((growth["limitMiB"].as_u64(), growth["warningMiB"].as_u64()), (Some(8192), Some(4096)));
+    assert_eq!(growth["LDLayout"], json!({"RAIDType": 4, "setSize": 8, "HA": 2, "diskPatterns": [{"diskType": 3}]}));
+    let listed = api.get("/cpgs").await.2;
+    assert_eq!(listed["total"], 3);
+    assert!(listed["members"].as_array().unwrap().iter().any(|c| c["name"] == "fast" && c["id"] == fast["id"]));
+    assert_eq!(api.get("/capacity").await.2["allCapacity"]["totalMiB"], 4194304 + 1048576, "no new space");
+
+    refused(&api.post("/cpgs", json!({"name": "fast"})).await, 409, 14, "CPG exists");
+    refused(&api.post("/cpgs", json!({"name": "SSD_r6"})).await, 409, 14, "CPG exists");
+    refused(
+        &api.post("/cpgs", json!({"name": "x".repeat(32)})).await,
+        400,
+        57,
+        "invalid input: string length exceeds limit",
+    );
+    refused(
+        &api.post("/cpgs", json!({"name": "a b"})).await,
+        400,
+        69,
+        "invalid input: string contains an illegal character",
+    );
+    refused(&api.post("/cpgs", json!({"name": ""})).await, 400, 45, "invalid input: string is empty");
+    refused(&api.post("/cpgs", json!({})).await, 400, 40, "required member is missing");
+    refused(&api.post("/cpgs", json!({"name": 7})).await, 400, 39, "invalid input: wrong type");
+    let bad_raid = api.post("/cpgs", json!({"name": "r", "LDLayout": {"RAIDType": 9}})).await;
+    refused(&bad_raid, 400, 46, "invalid input: bad enum value");
+    assert_eq!(bad_raid.2["ref"], "RAIDType");
+    refused(&api.post("/cpgs", json!({"name": "d", "domain": "dom"})).await, 404, 38, "domain does not exist");
+    refused(
+        &api.post("/cpgs", json!({"name": "n", "growthLimitMiB": -1})).await,
+        400,
+        43,
+        "invalid input: number exceeds expected range",
+    );
+    assert_eq!(api.get("/cpgs").await.2["total"], 3, "refusals leave nothing behind");
+
+    // A volume in it keeps it under its new name.
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "fast", "sizeMiB": 1024, "tpvv": true})).await.0, 201);
+    let renamed = api.put("/cpgs/fast", json!({"newName": "faster", "rmGrowthLimit": true})).await;
+    assert_eq!((renamed.0, &renamed.2), (200, &Value::Null), "{renamed:?}");
+    refused(&api.get("/cpgs/fast").await, 404, 15, "CPG does not exist");
+    assert_eq!(api.get("/volumes/v").await.2["userCPG"], "faster");
+    let faster = api.get("/cpgs/faster").await.2;
+    assert_eq!(faster["numTPVVs"], 1);
+    assert_eq!(faster["SDGrowth"].get("limitMiB"), None);
+    assert!(faster["totalSpaceMiB"].as_u64().unwrap() > 8192, "without a limit it reaches the system's space");
+    refused(&api.put("/cpgs/faster", json!({"newName": "SSD_r1"})).await, 409, 14, "CPG exists");
+    refused(&api.put("/cpgs/fast", json!({"newName": "x"})).await, 404, 15, "CPG does not exist");
+    refused(
+        &api.put("/cpgs/faster", json!({"growthLimitMiB": 1, "rmGrowthLimit": true})).await,
+        400,
+        44,
+        "invalid input: parameters cannot be present at the same time",
+    );
+    refused(&api.put("/cpgs/faster", json!({})).await, 400, 78, "invalid input: one of the parameters is required");
+    assert_eq!(api.put("/cpgs/faster", json!({"disableAutoGrow": true})).await.0, 200);
+    assert_eq!(api.get("/cpgs/faster").await.2["SDGrowth"]["incrementMiB"], 0);
+
+    refused(&api.delete("/cpgs/faster").await, 409, 34, "CPG is in use by volumes");
+    // A snapshot CPG counts as a use too.
+    assert_eq!(api.post("/cpgs", json!({"name": "snaps"})).await.0, 201);
+    let snaps = api.get("/cpgs/snaps").await.2;
+    let body = json!({"name": "w", "cpg": "SSD_r6", "snapCPG": "snaps", "sizeMiB": 256, "tpvv": true});
+    assert_eq!(api.post("/volumes", body).await.0, 201);
+    refused(&api.delete("/cpgs/snaps").await, 409, 34, "CPG is in use by volumes");
+    assert_eq!(api.delete("/volumes/w").await.0, 200);
+    let deleted = api.delete("/cpgs/snaps").await;
+    assert_eq!((deleted.0, &deleted.2), (200, &Value::Null), "{deleted:?}");
+    refused(&api.get("/cpgs/snaps").await, 404, 15, "CPG does not exist");
+    refused(&api.delete("/cpgs/snaps").await, 404, 15, "CPG does not exist");
+
+    let before = api.get("/cpgs").await.2;
+    let array = array.restart().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.get("/cpgs").await.2, before);
+    assert_eq!(api.get("/volumes/v").await.2["userCPG"], "faster");
+    assert_eq!(api.post("/cpgs", json!({"name": "later"})).await.0, 201);
+    // A deleted CPG's id and uuid are not given again, across the restart too.
+    let later = api.get("/cpgs/later").await.2;
+    assert!(later["id"].as_u64() > snaps["id"].as_u64(), "{later} after {snaps}");
+    assert_ne!(later["uuid"], snaps["uuid"]);
 }
 
 #[tokio::test]

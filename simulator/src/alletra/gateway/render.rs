@@ -24,7 +24,7 @@ pub fn version(system: &System) -> Value {
 
 pub fn system(model: &Model) -> Value {
     let s = model.system();
-    let total: u64 = model.cpgs().map(|c| c.capacity_mib).sum();
+    let total = model.system_capacity_mib();
     let used: u64 = model.cpgs().map(|c| used_mib(model, c)).sum();
     let licenses: Vec<Value> =
         ["Priority Optimization", "Thin Provisioning (102400G)", "Virtual Copy", "System Reporter"]
@@ -57,7 +57,7 @@ fn used_mib(model: &Model, cpg: &Cpg) -> u64 {
 
 /// `GET /capacity`: every CPG's space as one pool of the system's.
 pub fn capacity(model: &Model) -> Value {
-    let total: u64 = model.cpgs().map(|c| c.capacity_mib).sum();
+    let total = model.system_capacity_mib();
     let used: u64 = model.cpgs().map(|c| used_mib(model, c)).sum();
     let figures = json!({
         "totalMiB": total,
@@ -75,6 +75,7 @@ pub fn capacity(model: &Model) -> Value {
 pub fn cpg(model: &Model, cpg: &Cpg) -> Value {
     let u = model.cpg_usage(cpg.id);
     let used = used_mib(model, cpg);
+    let capacity = model.cpg_capacity_mib(cpg);
     json!({
         "id": cpg.id,
         "uuid": cpg.uuid,
@@ -82,28 +83,48 @@ pub fn cpg(model: &Model, cpg: &Cpg) -> Value {
         "numFPVVs": u.full_volumes,
         "numTPVVs": u.thin_volumes,
         "numTDVVs": u.dedup_volumes,
-        "UsrUsage": { "totalMiB": cpg.capacity_mib, "rawTotalMiB": cpg.capacity_mib, "usedMiB": used, "rawUsedMiB": used },
+        "UsrUsage": { "totalMiB": capacity, "rawTotalMiB": capacity, "usedMiB": used, "rawUsedMiB": used },
         "SAUsage": { "totalMiB": 0, "usedMiB": 0 },
         "SDUsage": { "totalMiB": 0, "usedMiB": 0 },
-        "totalSpaceMiB": cpg.capacity_mib,
-        "freeSpaceMiB": cpg.capacity_mib.saturating_sub(used),
+        "SDGrowth": growth(&cpg.growth),
+        "totalSpaceMiB": capacity,
+        "freeSpaceMiB": capacity.saturating_sub(used),
         "state": 1,
     })
 }
 
+/// `SDGrowth`: the settings given at create or modify; those never given are left out.
+fn growth(g: &CpgGrowth) -> Value {
+    let l = &g.layout;
+    let mut layout = json!({});
+    put(&mut layout, "RAIDType", l.raid_type.map(Value::from));
+    put(&mut layout, "setSize", l.set_size.map(Value::from));
+    put(&mut layout, "HA", l.ha.map(Value::from));
+    if !l.disk_types.is_empty() {
+        let patterns = l.disk_types.iter().map(|t| json!({ "diskType": t })).collect();
+        put(&mut layout, "diskPatterns", Some(Value::Array(patterns)));
+    }
+    let mut out = json!({ "LDLayout": layout });
+    put(&mut out, "incrementMiB", g.increment_mib.map(Value::from));
+    put(&mut out, "limitMiB", g.limit_mib.map(Value::from));
+    put(&mut out, "warningMiB", g.warning_mib.map(Value::from));
+    out
+}
+
 /// `POST /cpgs/<name>/availablespace`-style figures, and the space reporter's (reference §1.1).
 pub fn available_space(model: &Model, cpg: &Cpg) -> Value {
-    let free = cpg.capacity_mib.saturating_sub(used_mib(model, cpg));
+    let free = model.cpg_capacity_mib(cpg).saturating_sub(used_mib(model, cpg));
     json!({ "rawFreeMiB": free, "usableFreeMiB": free })
 }
 
 pub fn space_report(model: &Model, cpg: &Cpg) -> Value {
     let used = used_mib(model, cpg);
+    let free = model.cpg_capacity_mib(cpg).saturating_sub(used);
     json!({
         "overprovisionedUsedMiB": used,
-        "overProvisionedFreeMiB": cpg.capacity_mib.saturating_sub(used),
+        "overProvisionedFreeMiB": free,
         "overprovisionedVirtualSizeMiB": used,
-        "usableFreeMiB": cpg.capacity_mib.saturating_sub(used),
+        "usableFreeMiB": free,
     })
 }
 

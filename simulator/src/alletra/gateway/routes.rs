@@ -33,8 +33,8 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/system", get(system))
         .route("/wsapiconfiguration", get(wsapi_configuration))
         .route("/capacity", get(capacity))
-        .route("/cpgs", get(cpgs))
-        .route("/cpgs/{name}", get(cpg))
+        .route("/cpgs", get(cpgs).post(create_cpg))
+        .route("/cpgs/{name}", get(cpg).put(change_cpg).delete(delete_cpg))
         .route("/cpgs/{name}/availablespace", post(cpg_available_space))
         .route("/spacereporter", post(space_reporter))
         .route("/volumes", get(volumes).post(create_volume))
@@ -315,6 +315,78 @@ async fn cpgs(State(array): Shared, Params(p): Params<HashMap<String, String>>) 
 async fn cpg(State(array): Shared, Path(name): Path<String>) -> Answer {
     let model = array.read();
     ok(render::cpg(&model, find_cpg(&model, &name)?))
+}
+
+/// A MiB figure: a negative one is out of range.
+fn opt_mib(v: &Value, name: &'static str) -> WsapiResult<Option<u64>> {
+    opt_int(v, name)?
+        .map(|n| u64::try_from(n).map_err(|_| WsapiError(Fault::exceeds_range().with_ref(name))))
+        .transpose()
+}
+
+fn opt_enum(v: &Value, name: &'static str) -> WsapiResult<Option<u8>> {
+    opt_int(v, name)?
+        .map(|n| u8::try_from(n).map_err(|_| WsapiError(Fault::bad_enum_value().with_ref(name))))
+        .transpose()
+}
+
+/// `LDLayout{RAIDType, setSize, HA, diskPatterns[{diskType}]}`; the model checks the ranges.
+fn ld_layout(v: &Value) -> WsapiResult<Option<LdLayout>> {
+    let Some(l) = v.get("LDLayout") else { return Ok(None) };
+    if !l.is_object() {
+        return Err(WsapiError::wrong_type("LDLayout"));
+    }
+    let disk_types = match l.get("diskPatterns") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(patterns)) => {
+            patterns.iter().filter_map(|p| opt_enum(p, "diskType").transpose()).collect::<WsapiResult<Vec<u8>>>()?
+        }
+        Some(_) => return Err(WsapiError::wrong_type("diskPatterns")),
+    };
+    Ok(Some(LdLayout {
+        raid_type: opt_enum(l, "RAIDType")?,
+        set_size: opt_u32(l, "setSize")?,
+        ha: opt_enum(l, "HA")?,
+        disk_types,
+    }))
+}
+
+async fn create_cpg(State(array): Shared, bytes: Bytes) -> Answer {
+    let v = body(&bytes)?;
+    let new = NewCpg {
+        name: req_str(&v, "name")?,
+        domain: opt_str(&v, "domain")?,
+        growth: CpgGrowth {
+            increment_mib: opt_mib(&v, "growthIncrementMiB")?,
+            limit_mib: opt_mib(&v, "growthLimitMiB")?,
+            warning_mib: opt_mib(&v, "usedLDWarningAlertMiB")?,
+            layout: ld_layout(&v)?.unwrap_or_default(),
+        },
+    };
+    let name = new.name.clone();
+    array.execute(Command::CreateCpg(new)).await?;
+    empty(StatusCode::CREATED, Some(format!("/api/v1/cpgs/{name}")))
+}
+
+async fn change_cpg(State(array): Shared, Path(name): Path<String>, bytes: Bytes) -> Answer {
+    let v = body(&bytes)?;
+    let change = CpgChange {
+        new_name: opt_str(&v, "newName")?,
+        increment_mib: opt_mib(&v, "growthIncrementMiB")?,
+        limit_mib: opt_mib(&v, "growthLimitMiB")?,
+        warning_mib: opt_mib(&v, "usedLDWarningAlertMiB")?,
+        layout: ld_layout(&v)?,
+        disable_auto_grow: opt_bool(&v, "disableAutoGrow")?.unwrap_or(false),
+        rm_growth_limit: opt_bool(&v, "rmGrowthLimit")?.unwrap_or(false),
+        rm_warning_alert: opt_bool(&v, "rmWarningAlert")?.unwrap_or(false),
+    };
+    array.execute(Command::ModifyCpg { name, change }).await?;
+    empty(StatusCode::OK, None)
+}
+
+async fn delete_cpg(State(array): Shared, Path(name): Path<String>) -> Answer {
+    array.execute(Command::DeleteCpg { name }).await?;
+    empty(StatusCode::OK, None)
 }
 
 async fn cpg_available_space(State(array): Shared, Path(name): Path<String>) -> Answer {

@@ -3,8 +3,29 @@
 
 use super::effects::Effect;
 use super::fault::Fault;
-use super::objects::{Descriptors, PortPos, Provisioning, QosPriority, SetKind, TaskPriority};
-use super::{copies, hosts, qos, sets, vluns, volumes, Model};
+use super::objects::{CpgGrowth, Descriptors, LdLayout, PortPos, Provisioning, QosPriority, SetKind, TaskPriority};
+use super::{copies, cpgs, hosts, qos, sets, vluns, volumes, Model};
+
+/// `POST /cpgs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCpg {
+    pub name: String,
+    pub domain: Option<String>,
+    pub growth: CpgGrowth,
+}
+
+/// `PUT /cpgs/<name>`; `None` and `false` leave a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpgChange {
+    pub new_name: Option<String>,
+    pub increment_mib: Option<u64>,
+    pub limit_mib: Option<u64>,
+    pub warning_mib: Option<u64>,
+    pub layout: Option<LdLayout>,
+    pub disable_auto_grow: bool,
+    pub rm_growth_limit: bool,
+    pub rm_warning_alert: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVolume {
@@ -139,6 +160,15 @@ pub struct QosSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    CreateCpg(NewCpg),
+    ModifyCpg {
+        name: String,
+        change: CpgChange,
+    },
+    /// Refused while any volume uses the CPG as its user or snapshot CPG.
+    DeleteCpg {
+        name: String,
+    },
     CreateVolume(NewVolume),
     ModifyVolume {
         name: String,
@@ -255,6 +285,9 @@ impl Plan {
 pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, Fault> {
     use Command::*;
     match command {
+        CreateCpg(new) => cpgs::create(model, new),
+        ModifyCpg { name, change } => cpgs::modify(model, name, change),
+        DeleteCpg { name } => cpgs::delete(model, name),
         CreateVolume(new) => volumes::create(model, new, now),
         ModifyVolume { name, change } => volumes::modify(model, name, change, now),
         GrowVolume { name, delta_mib } => volumes::grow(model, name, *delta_mib),

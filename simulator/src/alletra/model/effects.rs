@@ -9,6 +9,11 @@ use super::{path_key, Index, Model};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
+    /// A CPG as it now is (created, renamed or with new growth settings).
+    CpgPut(Box<Cpg>),
+    CpgDeleted {
+        cpg: u32,
+    },
     /// A new base volume, virtual copy or online-copy destination. A virtual copy's data plane
     /// work is a clone of its parent.
     VolumeCreated(Box<Volume>),
@@ -62,6 +67,20 @@ pub enum Effect {
 
 pub(super) fn apply(model: &mut Model, effect: &Effect) {
     match effect {
+        Effect::CpgPut(c) => {
+            model.seq.cpg = model.seq.cpg.max(c.id + 1);
+            if let Some(old) = model.cpgs.insert(c.id, (**c).clone()) {
+                model.index.cpg_by_name.remove(&old.name);
+            }
+            model.index.cpg_by_name.insert(c.name.clone(), c.id);
+            model.index.cpg_usage.entry(c.id).or_default();
+        }
+        Effect::CpgDeleted { cpg } => {
+            if let Some(old) = model.cpgs.remove(cpg) {
+                model.index.cpg_by_name.remove(&old.name);
+                model.index.cpg_usage.remove(cpg);
+            }
+        }
         Effect::VolumeCreated(v) => {
             model.seq.volume = model.seq.volume.max(v.id + 1);
             put_volume(model, v);

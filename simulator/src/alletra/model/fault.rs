@@ -40,6 +40,7 @@ macro_rules! faults {
 }
 
 faults! {
+    existent_cpg => 409, 14, "CPG exists";
     non_existent_cpg => 404, 15, "CPG does not exist";
     existent_host => 409, 16, "host name is already used";
     /// Cinder's detach matches "host does not exist".
@@ -57,6 +58,10 @@ faults! {
     already_exported => 400, 29, "volume is already exported to this host";
     has_child => 409, 32, "volume has a child";
     in_use => 409, 34, "volume is in use by a VV set or a VLUN";
+    /// IN_USE on CPG removal (reference §1.2, "Deleting things that have dependants").
+    cpg_in_use => 409, 34, "CPG is in use by volumes";
+    /// The simulated array has no domains, so every named domain is missing.
+    non_existent_domain => 404, 38, "domain does not exist";
     wrong_type => 400, 39, "invalid input: wrong type";
     missing_required => 400, 40, "required member is missing";
     exceeds_range => 400, 43, "invalid input: number exceeds expected range";

@@ -14,6 +14,7 @@
 pub mod breakage;
 mod commands;
 mod copies;
+mod cpgs;
 mod effects;
 pub mod fault;
 mod hosts;
@@ -45,8 +46,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{
-    Command, CopyMode, ExportTo, HostChange, MemberOp, NewHost, NewSnapshot, NewVlun, NewVolume, PathChange, Plan,
-    QosSettings, Reply, SetChange, VolumeChange,
+    Command, CopyMode, CpgChange, ExportTo, HostChange, MemberOp, NewCpg, NewHost, NewSnapshot, NewVlun, NewVolume,
+    PathChange, Plan, QosSettings, Reply, SetChange, VolumeChange,
 };
 pub use effects::Effect;
 pub use fault::Fault;
@@ -56,6 +57,9 @@ use topology::{Limits, PortProtocol, Topology};
 /// The next id per kind (ids count from 1, as the arrays' do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Sequences {
+    /// Topology CPGs take the first ids; states saved before CPGs could be created lack it.
+    #[serde(default)]
+    cpg: u32,
     volume: u32,
     host: u32,
     volume_set: u32,
@@ -134,7 +138,8 @@ impl Model {
             .zip(&topology.cpgs)
             .map(|(id, c)| {
                 let uuid = ids::uuid(seed, ids::Stream::Cpg, id.into());
-                (id, Cpg { id, name: c.name.clone(), uuid, capacity_mib: c.capacity_mib })
+                let growth = CpgGrowth::default();
+                (id, Cpg { id, name: c.name.clone(), uuid, capacity_mib: Some(c.capacity_mib), growth })
             })
             .collect();
         let ports = topology
@@ -169,7 +174,7 @@ impl Model {
             vluns: BTreeMap::new(),
             tasks: BTreeMap::new(),
             qos: BTreeMap::new(),
-            seq: Sequences::default(),
+            seq: Sequences { cpg: topology.cpgs.len() as u32, ..Sequences::default() },
             broken: BTreeSet::new(),
             index: Index::default(),
         };
@@ -256,6 +261,32 @@ impl Model {
     }
     pub fn cpg_usage(&self, id: u32) -> CpgUsage {
         self.index.cpg_usage.get(&id).copied().unwrap_or_default()
+    }
+    /// The space a CPG can hold: the topology's, or for a created CPG what it has reserved plus
+    /// the system's free space, within its growth limit.
+    pub fn cpg_capacity_mib(&self, cpg: &Cpg) -> u64 {
+        match cpg.capacity_mib {
+            Some(own) => own,
+            None => {
+                let reachable = self.cpg_usage(cpg.id).full_mib + self.system_free_mib();
+                cpg.growth.limit_mib.map_or(reachable, |limit| limit.min(reachable))
+            }
+        }
+    }
+    /// What a new full volume in `cpg` could still reserve: within its capacity, and within the
+    /// system's free space, which created CPGs' reservations take from too.
+    pub fn cpg_free_mib(&self, cpg: &Cpg) -> u64 {
+        let own = self.cpg_capacity_mib(cpg).saturating_sub(self.cpg_usage(cpg.id).full_mib);
+        own.min(self.system_free_mib())
+    }
+    /// The system's space: the topology CPGs' together (created CPGs draw from it).
+    pub fn system_capacity_mib(&self) -> u64 {
+        self.cpgs.values().filter_map(|c| c.capacity_mib).sum()
+    }
+    /// The system's space not reserved by any CPG's full volumes.
+    pub fn system_free_mib(&self) -> u64 {
+        let reserved: u64 = self.cpgs.keys().map(|id| self.cpg_usage(*id).full_mib).sum();
+        self.system_capacity_mib().saturating_sub(reserved)
     }
     pub fn ports(&self) -> impl Iterator<Item = &Port> {
         self.ports.iter()

@@ -24,7 +24,32 @@ pub struct Cpg {
     pub id: u32,
     pub name: String,
     pub uuid: String,
-    pub capacity_mib: u64,
+    /// The space the topology gives it; `None` for a CPG created through `POST /cpgs`, which
+    /// draws from the system's free space instead (`Model::cpg_capacity_mib`, FIDELITY.md).
+    pub capacity_mib: Option<u64>,
+    /// How the CPG grows (`SDGrowth`); topology CPGs have none set.
+    #[serde(default)]
+    pub growth: CpgGrowth,
+}
+
+/// A CPG's growth settings and logical-disk layout, as `POST /cpgs` gives them (reference §1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpgGrowth {
+    /// `growthIncrementMiB`; `disableAutoGrow` sets it to 0.
+    pub increment_mib: Option<u64>,
+    pub limit_mib: Option<u64>,
+    /// `usedLDWarningAlertMiB`.
+    pub warning_mib: Option<u64>,
+    pub layout: LdLayout,
+}
+
+/// `LDLayout`: the enumerations as the WSAPI numbers them (RAIDType 1-4, HA 1-3, diskType 1-3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LdLayout {
+    pub raid_type: Option<u8>,
+    pub set_size: Option<u32>,
+    pub ha: Option<u8>,
+    pub disk_types: Vec<u8>,
 }
 
 /// Space a CPG's volumes take, kept up to date on every change (not stored: rebuilt on load).
@@ -39,13 +64,6 @@ pub struct CpgUsage {
     pub thin_mib: u64,
     /// Virtual copies whose snapshot CPG this is.
     pub snapshots: u64,
-}
-
-impl CpgUsage {
-    /// What a new full volume could still reserve.
-    pub fn free_mib(&self, cpg: &Cpg) -> u64 {
-        cpg.capacity_mib.saturating_sub(self.full_mib)
-    }
 }
 
 /// How a base volume's space is allocated (WSAPI `provisioningType` 1, 2 and 6).

@@ -159,7 +159,7 @@ fn alletra_refuses_full_volumes_as_python_expects_and_3par_reserves_their_space(
     let mut old = Sim::with(three_par());
     old.run(Command::CreateVolume(new_volume("f1", 1536, Provisioning::Full))).unwrap();
     let cpg = old.model.cpg_by_name("SSD_r6").unwrap().clone();
-    assert_eq!(old.model.cpg_usage(cpg.id).free_mib(&cpg), 512);
+    assert_eq!(old.model.cpg_free_mib(&cpg), 512);
     assert_eq!(err(old.run(Command::CreateVolume(new_volume("f2", 1024, Provisioning::Full)))), (400, 24));
     // Thin volumes over-provision.
     old.volume("t", 1024 * 1024).unwrap();
@@ -672,6 +672,82 @@ fn qos_rules_live_on_volume_sets() {
     sim.run(Command::DeleteSet { kind: SetKind::Volume, name: "s".into() }).unwrap();
 }
 
+fn new_cpg(name: &str, limit_mib: Option<u64>) -> Command {
+    let growth = CpgGrowth { limit_mib, ..Default::default() };
+    Command::CreateCpg(NewCpg { name: name.into(), growth, ..Default::default() })
+}
+
+fn modify_cpg(name: &str, change: CpgChange) -> Command {
+    Command::ModifyCpg { name: name.into(), change }
+}
+
+#[test]
+fn cpgs_are_created_renamed_and_deleted_by_the_rules() {
+    let mut sim = Sim::new();
+    sim.run(new_cpg("c", None)).unwrap();
+    assert_eq!(err(sim.run(new_cpg("c", None))), (409, 14));
+    assert_eq!(err(sim.run(new_cpg("SSD_r6", None))), (409, 14));
+    assert_eq!(err(sim.run(new_cpg(&"x".repeat(32), None))), (400, 57));
+    sim.run(new_cpg(&"x".repeat(31), None)).unwrap();
+    assert_eq!(err(sim.run(new_cpg("-c", None))), (400, 69));
+    let domain = NewCpg { name: "d".into(), domain: Some("dom".into()), ..Default::default() };
+    assert_eq!(err(sim.run(Command::CreateCpg(domain))), (404, 38));
+    for (raid_type, ha, set_size, disk) in [(5, 1, 4, 1), (1, 0, 4, 1), (1, 1, 0, 1), (1, 1, 4, 4)] {
+        let layout =
+            LdLayout { raid_type: Some(raid_type), ha: Some(ha), set_size: Some(set_size), disk_types: vec![disk] };
+        let growth = CpgGrowth { layout, ..Default::default() };
+        let bad = NewCpg { name: "l".into(), growth, ..Default::default() };
+        assert_eq!(err(sim.run(Command::CreateCpg(bad))).0, 400);
+    }
+    assert!(sim.model.cpg_by_name("l").is_none() && sim.model.cpg_by_name("d").is_none());
+
+    sim.run(Command::CreateVolume(NewVolume::plain("v", "c", GIB, Provisioning::Thin))).unwrap();
+    let id = sim.model.cpg_by_name("c").unwrap().id;
+    let rename = CpgChange { new_name: Some("c2".into()), warning_mib: Some(512), ..Default::default() };
+    sim.run(modify_cpg("c", rename)).unwrap();
+    assert!(sim.model.cpg_by_name("c").is_none());
+    let c2 = sim.model.cpg_by_name("c2").unwrap();
+    assert_eq!((c2.id, c2.growth.warning_mib, sim.get("v").user_cpg), (id, Some(512), Some(id)));
+    assert_eq!(sim.model.cpg_usage(id).thin_volumes, 1);
+    assert_eq!(err(sim.run(modify_cpg("c", CpgChange { increment_mib: Some(1), ..Default::default() }))), (404, 15));
+    assert_eq!(
+        err(sim.run(modify_cpg("c2", CpgChange { new_name: Some("SSD_r1".into()), ..Default::default() }))),
+        (409, 14)
+    );
+    assert_eq!(err(sim.run(modify_cpg("c2", CpgChange::default()))), (400, 78));
+    let both = CpgChange { warning_mib: Some(1), rm_warning_alert: true, ..Default::default() };
+    assert_eq!(err(sim.run(modify_cpg("c2", both))), (400, 44));
+    sim.run(modify_cpg("c2", CpgChange { rm_warning_alert: true, ..Default::default() })).unwrap();
+    assert_eq!(sim.model.cpg_by_name("c2").unwrap().growth.warning_mib, None);
+
+    assert_eq!(err(sim.run(Command::DeleteCpg { name: "c2".into() })), (409, 34));
+    sim.run(Command::DeleteVolume { name: "v".into(), cascade: false }).unwrap();
+    sim.run(Command::DeleteCpg { name: "c2".into() }).unwrap();
+    assert_eq!(err(sim.run(Command::DeleteCpg { name: "c2".into() })), (404, 15));
+    assert_replays(&sim);
+}
+
+#[test]
+fn a_created_cpg_draws_from_the_systems_free_space_within_its_limit() {
+    let mut old = Sim::with(three_par());
+    old.run(new_cpg("more", None)).unwrap();
+    old.run(new_cpg("capped", Some(512))).unwrap();
+    let capacity = |sim: &Sim, name: &str| sim.model.cpg_capacity_mib(sim.model.cpg_by_name(name).unwrap());
+    assert_eq!((capacity(&old, "more"), capacity(&old, "capped")), (2048, 512));
+    assert_eq!(old.model.system_capacity_mib(), 2048, "a created CPG adds no space");
+    old.run(Command::CreateVolume(NewVolume::plain("f1", "more", 1536, Provisioning::Full))).unwrap();
+    // The reservation in one CPG is gone from every CPG that shares the space.
+    assert_eq!((capacity(&old, "more"), old.model.cpg_free_mib(old.model.cpg_by_name("more").unwrap())), (2048, 512));
+    assert_eq!(old.model.cpg_free_mib(old.model.cpg_by_name("SSD_r6").unwrap()), 512);
+    let full = |name: &str, cpg: &str, mib| Command::CreateVolume(NewVolume::plain(name, cpg, mib, Provisioning::Full));
+    assert_eq!(err(old.run(full("f2", "SSD_r6", 768))), (400, 24));
+    assert_eq!(err(old.run(full("f2", "more", 768))), (400, 24));
+    old.run(full("f2", "capped", 512)).unwrap();
+    for name in ["SSD_r6", "more", "capped"] {
+        assert_eq!(old.model.cpg_free_mib(old.model.cpg_by_name(name).unwrap()), 0, "{name}");
+    }
+}
+
 #[test]
 fn planning_never_changes_the_model() {
     let mut sim = Sim::new();
@@ -685,12 +761,13 @@ fn planning_never_changes_the_model() {
 /// Serialised state plus the answers of the indexed queries, to compare two models.
 fn fingerprint(model: &Model) -> serde_json::Value {
     let usage: Vec<_> = model.cpgs().map(|c| format!("{:?}", model.cpg_usage(c.id))).collect();
+    let cpg_names: Vec<_> = model.cpgs().map(|c| model.cpg_by_name(&c.name).map(|n| n.id)).collect();
     let children: Vec<Vec<u32>> = model.volumes().map(|v| model.children(v.id).map(|c| c.id).collect()).collect();
     let exports: Vec<Vec<u32>> = model.volumes().map(|v| model.volume_vluns(v.id).map(|e| e.lun).collect()).collect();
     let busy: Vec<Vec<u32>> = model.volumes().map(|v| model.busy_tasks(v.id).map(|t| t.id).collect()).collect();
     serde_json::json!({
         "state": serde_json::to_value(model).unwrap(),
-        "usage": usage, "children": children, "exports": exports, "busy": busy,
+        "usage": usage, "cpg_names": cpg_names, "children": children, "exports": exports, "busy": busy,
         "next_due": model.next_due(),
     })
 }

@@ -83,7 +83,7 @@ pub(super) fn base_volume(model: &Model, spec: BaseSpec, id: Option<u32>, now: u
     check_volume_count(model)?;
     if spec.provisioning == Provisioning::Full {
         let cpg = model.cpg(spec.cpg).expect("checked CPG");
-        if spec.size_mib > model.cpg_usage(spec.cpg).free_mib(cpg) {
+        if spec.size_mib > model.cpg_free_mib(cpg) {
             return Err(Fault::no_space());
         }
     }
@@ -194,7 +194,7 @@ pub(super) fn grow(model: &Model, name: &str, delta_mib: i64) -> Result<Plan, Fa
     }
     if v.provisioning == Provisioning::Full {
         let cpg = v.user_cpg.expect("a base volume has a user CPG");
-        if delta > model.cpg_usage(cpg).free_mib(model.cpg(cpg).expect("volume's CPG")) {
+        if delta > model.cpg_free_mib(model.cpg(cpg).expect("volume's CPG")) {
             return Err(Fault::no_space());
         }
     }
