@@ -19,6 +19,8 @@
 #      (alletra_kernel, PFLEX_ALLETRA_E2E=1)
 #   5. driver: the driver's data test through the nvme connector (PFLEX_REQUIRE_NVME=1)
 #   6. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
+#   7. alletra-conformance: pflex-conformance run --array alletra --data nvme against
+#      alletra-sim --data-plane nvmet
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -93,48 +95,63 @@ logout_all
 test_stage driver 'nvme host copy:' env PFLEX_REQUIRE_NVME=1 "$bins/nvme"
 disconnect_all
 
-# 6. The conformance harness with content checked through NVMe/TCP.
-banner conformance
-log=$work/conformance.log
-state=$work/sim-state
-report=$work/conformance.json
-port=18443
-pflex-sim serve --listen "127.0.0.1:$port" --state-dir "$state" --data-plane nvmet --no-fsync --seed 1 \
-    >"$work/sim.log" 2>&1 &
-sim_pid=$!
-for _ in $(seq 300); do
-    [[ -s $state/tls/ca.pem ]] && grep -q 'url:' "$work/sim.log" && break
-    kill -0 "$sim_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if ! kill -0 "$sim_pid" 2>/dev/null || ! grep -q 'url:' "$work/sim.log"; then
-    cat "$work/sim.log"
-    verdict conformance 0 "pflex-sim --data-plane nvmet did not start"
-else
-    grep -i 'data plane' "$work/sim.log" || true
-    echo "pflex-conformance run --data nvme --cases $cases --max-steps $max_steps --seed $seed"
-    pflex-conformance run --gateway "https://127.0.0.1:$port" --user admin --password 'Password123!' \
-        --ca-cert "$state/tls/ca.pem" --pool sp1 --domain pd1 --data nvme \
+# One conformance run as a stage: the emulator SIM serves on 127.0.0.1:PORT with the kernel
+# plane, pflex-conformance checks it with content read through NVMe/TCP, and the stage passes
+# only if the harness passed, wrote its report for --data nvme, and the emulator stopped
+# cleanly. Usage: conformance_stage NAME PORT SIM SIM_ARGS... -- HARNESS_ARGS...
+conformance_stage() {
+    local name=$1 port=$2 sim=$3 sim_args=() status sim_status
+    shift 3
+    while [[ $# -gt 0 && $1 != -- ]]; do sim_args+=("$1"); shift; done
+    shift
+    local state=$work/$name-state log=$work/$name.log report=$work/$name.json sim_log=$work/$name-sim.log
+    banner "$name"
+    "$sim" serve --listen "127.0.0.1:$port" --state-dir "$state" --no-fsync --seed 1 "${sim_args[@]}" \
+        >"$sim_log" 2>&1 &
+    local sim_pid=$!
+    for _ in $(seq 300); do
+        [[ -s $state/tls/ca.pem ]] && grep -q 'url:' "$sim_log" && break
+        kill -0 "$sim_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! kill -0 "$sim_pid" 2>/dev/null || ! grep -q 'url:' "$sim_log"; then
+        cat "$sim_log"
+        verdict "$name" 0 "$sim ${sim_args[*]} did not start"
+        return
+    fi
+    grep -i 'data plane' "$sim_log" || true
+    echo "pflex-conformance run $* --data nvme --cases $cases --max-steps $max_steps --seed $seed"
+    pflex-conformance run --gateway "https://127.0.0.1:$port" --ca-cert "$state/tls/ca.pem" "$@" --data nvme \
         --cases "$cases" --max-steps "$max_steps" --seed "$seed" --report "$report" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     kill -TERM "$sim_pid" 2>/dev/null
     wait "$sim_pid"
     sim_status=$?
     if [[ $status != 0 ]]; then
-        echo "--- pflex-sim log (tail) ---"
-        tail -n 40 "$work/sim.log"
-        verdict conformance 0 "pflex-conformance exit $status (seed $seed)"
+        echo "--- $sim log (tail) ---"
+        tail -n 40 "$sim_log"
+        verdict "$name" 0 "pflex-conformance exit $status (seed $seed)"
     elif [[ ! -s $report ]] || ! grep -q '"data": *"nvme"' "$report"; then
-        verdict conformance 0 "exited 0 but wrote no report for --data nvme"
+        verdict "$name" 0 "exited 0 but wrote no report for --data nvme"
     elif [[ $sim_status != 0 ]]; then
-        tail -n 40 "$work/sim.log"
-        verdict conformance 0 "pflex-sim did not stop cleanly (exit $sim_status)"
+        tail -n 40 "$sim_log"
+        verdict "$name" 0 "$sim did not stop cleanly (exit $sim_status)"
     else
-        verdict conformance 1 ""
+        verdict "$name" 1 ""
     fi
-fi
+}
+
+# 6. The conformance harness against pflex-sim, content checked through NVMe/TCP.
+conformance_stage conformance 18443 pflex-sim --data-plane nvmet -- \
+    --user admin --password 'Password123!' --pool sp1 --domain pd1
 disconnect_all
+
+# 7. The same against alletra-sim (--array alletra, the driver's alletra.mode=nvme).
+conformance_stage alletra-conformance 18444 alletra-sim --data-plane nvmet -- \
+    --array alletra --user 3paradm --password 3pardata --cpg SSD_r6
+disconnect_all
+logout_all
 
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 6 ]]
+[[ $failed == 0 && $passed == 7 ]]
