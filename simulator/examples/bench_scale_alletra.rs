@@ -6,16 +6,18 @@
 //! cargo run --release -p powerflex-sim --example bench_scale_alletra
 //! ```
 //!
-//! The array is filled through `Array::execute` (the path WSAPI requests take, minus HTTP), in
-//! trees of a base volume and 255 virtual copies, then every timed request goes over HTTPS with
-//! a session key. The ratio column is filled / empty: near 1 means the request does not grow
-//! with the number of volumes. Memory and the alternating repeats as in `bench_scale`
-//! (`common/scale.rs`).
+//! Two arrays run in this process: one stays empty, the other is filled through
+//! `Array::execute` (the path WSAPI requests take, minus HTTP), in trees of a base volume and
+//! 255 virtual copies. Every timed request goes over HTTPS with a session key, to both arrays
+//! in turn (`common/scale.rs`). The ratio column is filled / empty: near 1 means the request
+//! does not grow with the number of volumes. Requests that create also delete, so the filled
+//! array stays at its limit. Memory as in `bench_scale`.
 
 #[path = "common/scale.rs"]
 mod scale;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use powerflex_sim::alletra::gateway::sessions::SessionConfig;
 use powerflex_sim::alletra::gateway::Array;
@@ -25,7 +27,7 @@ use powerflex_sim::alletra::server::{ServeConfig, Server};
 use powerflex_sim::dataplane::PlaneKind;
 use powerflex_sim::serving::TlsSetting;
 use reqwest::Method;
-use scale::{median, Figures, ROUNDS};
+use scale::{paired, Outcome, EMPTY, FILLED};
 use serde_json::{json, Value};
 
 /// The allocator `alletra-sim` runs with, so the memory figure is the binary's.
@@ -34,26 +36,69 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Virtual copies per tree when filling (the array allows 500).
 const COPIES: usize = 255;
+/// What a timed request creates before it deletes it: room the fill leaves.
+const HEADROOM: usize = 2;
+const PROBE: &str = "probe";
+const HOST: &str = "bench-host";
 
-struct Api {
+/// One array and what the timed requests use on it.
+struct Side {
+    array: Arc<Array>,
     http: reqwest::Client,
     url: String,
-    /// A reset ends every session: the key is replaced after each.
-    key: std::sync::Mutex<String>,
+    key: String,
 }
 
-impl Api {
-    async fn login(&self) {
+impl Side {
+    /// Starts an array (its certificate in `dir`), logs in, and makes the probe volume, a
+    /// virtual copy of it, and a host.
+    async fn start(dir: &std::path::Path) -> Side {
+        let server = Server::bind(ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            topology: Topology::default_embedded(),
+            state_dir: None,
+            sessions: SessionConfig::default(),
+            seed: Some(1),
+            tls: TlsSetting::SelfSigned(dir.join("tls")),
+            data_plane: PlaneKind::None,
+            fsync: false,
+            broken: Default::default(),
+            faults: Vec::new(),
+        })
+        .await
+        .expect("server");
+        let array = server.array().clone();
+        let ca = std::fs::read(server.ca_cert.as_ref().unwrap()).unwrap();
+        let url = server.url.clone();
+        tokio::spawn(server.run(std::future::pending()));
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
         let credentials = json!({"user": "3paradm", "password": "3pardata"});
-        let url = format!("{}/api/v1/credentials", self.url);
-        let login: Value = self.http.post(url).json(&credentials).send().await.unwrap().json().await.unwrap();
-        *self.key.lock().unwrap() = login["key"].as_str().expect("session key").to_string();
+        let login: Value = http
+            .post(format!("{url}/api/v1/credentials"))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = login["key"].as_str().expect("session key").to_string();
+        let side = Side { array, http, url, key };
+        side.call(Method::POST, "/volumes", Some(volume(PROBE))).await;
+        side.call(Method::POST, &format!("/volumes/{PROBE}"), Some(snapshot(&format!("{PROBE}-s")))).await;
+        let nqn = "nqn.2014-08.org.nvmexpress:uuid:bench";
+        side.call(Method::POST, "/hosts", Some(json!({"name": HOST, "NQN": nqn, "transportType": 2}))).await;
+        side
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let key = self.key.lock().unwrap().clone();
-        let mut req =
-            self.http.request(method, format!("{}/api/v1{path}", self.url)).header("X-HP3PAR-WSAPI-SessionKey", key);
+        let mut req = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .header("X-HP3PAR-WSAPI-SessionKey", &self.key);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -65,77 +110,57 @@ impl Api {
     }
 }
 
-/// Times the request mix against the array as it stands. `tag` keeps names unique.
-async fn measure(api: &Api, tag: &str) -> Figures {
-    let probe = &format!("probe-{tag}");
-    let volume = |name: &str| json!({"name": name, "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true});
-    api.call(Method::POST, "/volumes", Some(volume(probe))).await;
-    api.call(Method::POST, &format!("/volumes/{probe}"), Some(snapshot(&format!("{probe}-s")))).await;
-    let host = format!("h-{tag}");
-    let nqn = format!("nqn.2014-08.org.nvmexpress:uuid:bench-{tag}");
-    api.call(Method::POST, "/hosts", Some(json!({"name": host, "NQN": nqn, "transportType": 2}))).await;
-    let copy_of = format!("/volumes?query=%22copyOf%20EQ%20{probe}%22");
-    let mut out = Vec::new();
-    out.push((
-        "GET /volumes/{name}",
-        median(|_| async {
-            api.call(Method::GET, &format!("/volumes/{probe}"), None).await;
+/// Times the request mix on both arrays.
+async fn measure(sides: [&Side; 2]) -> Vec<scale::Figure> {
+    let copy_of = format!("/volumes?query=%22copyOf%20EQ%20{PROBE}%22");
+    vec![
+        paired("GET /volumes/{name}", sides, |s, _| async move {
+            s.call(Method::GET, &format!("/volumes/{PROBE}"), None).await;
         })
         .await,
-    ));
-    out.push((
-        "GET /volumes?query=\"copyOf EQ …\"",
-        median(|_| async {
-            api.call(Method::GET, &copy_of, None).await;
-        })
-        .await,
-    ));
-    out.push((
-        "POST /volumes",
-        median(|i| {
-            let body = volume(&format!("c-{tag}-{i}"));
+        paired("GET /volumes?query=\"copyOf EQ …\"", sides, |s, _| {
+            let copy_of = &copy_of;
             async move {
-                api.call(Method::POST, "/volumes", Some(body)).await;
+                s.call(Method::GET, copy_of, None).await;
             }
         })
         .await,
-    ));
-    out.push((
-        "createSnapshot + DELETE",
-        median(|i| async move {
-            let name = format!("s-{tag}-{i}");
-            api.call(Method::POST, &format!("/volumes/{probe}"), Some(snapshot(&name))).await;
-            api.call(Method::DELETE, &format!("/volumes/{name}"), None).await;
+        paired("POST /volumes + DELETE", sides, |s, i| async move {
+            let name = format!("c-{i}");
+            s.call(Method::POST, "/volumes", Some(volume(&name))).await;
+            s.call(Method::DELETE, &format!("/volumes/{name}"), None).await;
         })
         .await,
-    ));
-    out.push((
-        "POST /vluns + DELETE /vluns",
-        median(|_| async {
-            api.call(Method::POST, "/vluns", Some(json!({"volumeName": probe, "hostname": host, "lun": 1}))).await;
-            api.call(Method::DELETE, &format!("/vluns/{probe},1,{host}"), None).await;
+        paired("createSnapshot + DELETE", sides, |s, i| async move {
+            let name = format!("s-{i}");
+            s.call(Method::POST, &format!("/volumes/{PROBE}"), Some(snapshot(&name))).await;
+            s.call(Method::DELETE, &format!("/volumes/{name}"), None).await;
         })
         .await,
-    ));
-    out.push((
-        "grow (PUT action 3)",
-        median(|_| async {
-            api.call(Method::PUT, &format!("/volumes/{probe}"), Some(json!({"action": 3, "sizeMiB": 256}))).await;
+        paired("POST /vluns + DELETE /vluns", sides, |s, _| async move {
+            s.call(Method::POST, "/vluns", Some(json!({"volumeName": PROBE, "hostname": HOST, "lun": 1}))).await;
+            s.call(Method::DELETE, &format!("/vluns/{PROBE},1,{HOST}"), None).await;
         })
         .await,
-    ));
-    out
+        paired("grow (PUT action 3)", sides, |s, _| async move {
+            s.call(Method::PUT, &format!("/volumes/{PROBE}"), Some(json!({"action": 3, "sizeMiB": 256}))).await;
+        })
+        .await,
+    ]
+}
+
+fn volume(name: &str) -> Value {
+    json!({"name": name, "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true})
 }
 
 fn snapshot(name: &str) -> Value {
     json!({"action": "createSnapshot", "parameters": {"name": name, "readOnly": false}})
 }
 
-/// Fills the array to its volume limit, less what the two `measure` runs of a repeat create,
-/// in trees of a base volume and `COPIES` virtual copies.
-async fn fill(array: &Arc<Array>) -> usize {
-    let reserve = 2 * (ROUNDS + 4);
-    let room = |array: &Arc<Array>| array.read().limits().max_volumes - array.read().volume_count() - reserve;
+/// Fills the array to its volume limit, less the headroom, in trees of a base volume and
+/// `COPIES` virtual copies.
+async fn fill(array: &Arc<Array>) {
+    let room = |array: &Arc<Array>| array.read().limits().max_volumes - array.read().volume_count() - HEADROOM;
     let mut tree = 0;
     while room(array) > 0 {
         let base = format!("f{tree}");
@@ -147,45 +172,18 @@ async fn fill(array: &Arc<Array>) -> usize {
         }
         tree += 1;
     }
-    array.read().volume_count()
 }
 
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::bind(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        topology: Topology::default_embedded(),
-        state_dir: None,
-        sessions: SessionConfig::default(),
-        seed: Some(1),
-        tls: TlsSetting::SelfSigned(dir.path().join("tls")),
-        data_plane: PlaneKind::None,
-        fsync: false,
-        broken: Default::default(),
-        faults: Vec::new(),
-    })
-    .await
-    .expect("server");
-    let array = server.array().clone();
-    let ca = std::fs::read(server.ca_cert.as_ref().unwrap()).unwrap();
-    let url = server.url.clone();
-    tokio::spawn(server.run(std::future::pending()));
-    let http =
-        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
-    let api = Api { http, url, key: Default::default() };
-
-    let outcome = scale::alternate(
-        || async {
-            array.reset(Some(1)).await.expect("reset");
-            api.login().await;
-        },
-        |tag| {
-            let api = &api;
-            async move { measure(api, &tag).await }
-        },
-        || fill(&array),
-    )
-    .await;
-    scale::print("alletra-sim scale benchmark", &outcome);
+    let sides = [Side::start(&dir.path().join("empty")).await, Side::start(&dir.path().join("filled")).await];
+    let empty_rss = scale::resident_mib();
+    let started = Instant::now();
+    fill(&sides[FILLED].array).await;
+    let fill_time = started.elapsed();
+    let filled_rss = scale::resident_mib();
+    let figures = measure([&sides[EMPTY], &sides[FILLED]]).await;
+    let volumes = sides[FILLED].array.read().volume_count();
+    scale::print("alletra-sim scale benchmark", &Outcome { figures, empty_rss, filled_rss, fill_time, volumes });
 }
