@@ -78,13 +78,9 @@ impl Side {
         .await
         .expect("server");
         let gateway = server.gateway().clone();
-        let ca = std::fs::read(server.ca_cert.as_ref().unwrap()).unwrap();
+        let http = scale::client_trusting(server.ca_cert.as_ref().expect("TLS is on"));
         let url = server.url.clone();
         tokio::spawn(server.run(std::future::pending()));
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .build()
-            .unwrap();
         let login: Value = http
             .post(format!("{url}/rest/auth/login"))
             .json(&json!({"username": "admin", "password": "Password123!"}))
@@ -120,15 +116,7 @@ impl Side {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {value}");
-        value
+        scale::send(self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token), path, body).await
     }
 
     async fn remove(&self, id: &str) {

@@ -68,13 +68,9 @@ impl Side {
         .await
         .expect("server");
         let array = server.array().clone();
-        let ca = std::fs::read(server.ca_cert.as_ref().unwrap()).unwrap();
+        let http = scale::client_trusting(server.ca_cert.as_ref().expect("TLS is on"));
         let url = server.url.clone();
         tokio::spawn(server.run(std::future::pending()));
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .build()
-            .unwrap();
         let credentials = json!({"user": "3paradm", "password": "3pardata"});
         let login: Value = http
             .post(format!("{url}/api/v1/credentials"))
@@ -95,18 +91,8 @@ impl Side {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.url))
-            .header("X-HP3PAR-WSAPI-SessionKey", &self.key);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {value}");
-        value
+        let url = format!("{}/api/v1{path}", self.url);
+        scale::send(self.http.request(method, url).header("X-HP3PAR-WSAPI-SessionKey", &self.key), path, body).await
     }
 }
 

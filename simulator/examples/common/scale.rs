@@ -10,7 +10,10 @@
 //! alike, and the medians compare like with like.
 
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// Timed requests per side and figure.
 pub const ROUNDS: usize = 1000;
@@ -21,6 +24,26 @@ pub const FILLED: usize = 1;
 
 /// One request's name and its median time on the empty and on the filled server.
 pub type Figure = (&'static str, [Duration; 2]);
+
+/// An HTTPS client that trusts the server's generated CA (`ca_cert`).
+pub fn client_trusting(ca_cert: &Path) -> reqwest::Client {
+    let ca = std::fs::read(ca_cert).expect("CA certificate");
+    let ca = reqwest::Certificate::from_pem(&ca).expect("CA certificate");
+    reqwest::Client::builder().add_root_certificate(ca).build().expect("client")
+}
+
+/// Sends `req` (to `path`) with `body` as JSON, asserts a success status, and returns the
+/// answer's JSON (null when it has none).
+pub async fn send(mut req: reqwest::RequestBuilder, path: &str, body: Option<Value>) -> Value {
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let value: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {value}");
+    value
+}
 
 /// This process's resident memory in MiB (`VmRSS` of /proc/self/status).
 pub fn resident_mib() -> f64 {
