@@ -11,8 +11,10 @@ use powerflex_sim::faults::Rule;
 use powerflex_sim::gateway::auth::AuthConfig;
 use powerflex_sim::model::breakage::Breakage;
 use powerflex_sim::model::topology::Topology;
-use powerflex_sim::server::{ServeConfig, Server, TlsSetting};
-use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, stop_signal, Banner};
+use powerflex_sim::server::{ServeConfig, Server};
+use powerflex_sim::serving::{
+    announce, exit_code, init_logging, serve_until_stopped, tls_setting, topology_from, Banner,
+};
 
 #[derive(Parser)]
 #[command(name = "pflex-sim", version, about = "A PowerFlex 4.x gateway emulator with a real data plane")]
@@ -85,20 +87,9 @@ struct ServeArgs {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let topology = match &args.topology {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Topology::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => Topology::default_embedded(),
-    };
-    let tls = if args.no_tls {
-        TlsSetting::Off
-    } else if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
-        TlsSetting::Files { cert, key }
-    } else {
-        TlsSetting::SelfSigned(args.state_dir.as_ref().map_or_else(|| default_tls_dir("pflex-sim"), |d| d.join("tls")))
-    };
+    let topology = topology_from(args.topology.as_deref(), Topology::parse, Topology::default_embedded)?;
+    let files = args.tls_cert.clone().zip(args.tls_key.clone());
+    let tls = tls_setting(args.no_tls, files, args.state_dir.as_deref(), "pflex-sim");
     let auth = AuthConfig {
         user: args.user.clone(),
         password: args.password.clone(),
@@ -133,11 +124,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         broken: args.breaks.iter().map(ToString::to_string).collect(),
         faults: args.faults.iter().map(ToString::to_string).collect(),
     };
-    print_banner("pflex-sim: PowerFlex 4.5 gateway emulator", &banner);
-    tracing::info!(url = %server.url, "serving");
-    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
-    println!("pflex-sim: stopped cleanly");
-    Ok(())
+    announce("pflex-sim: PowerFlex 4.5 gateway emulator", &banner);
+    serve_until_stopped("pflex-sim", |stop| server.run(stop)).await
 }
 
 #[tokio::main]

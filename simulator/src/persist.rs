@@ -248,6 +248,19 @@ fn read_journal<E: DeserializeOwned>(path: &Path) -> Result<Vec<JournalEntry<E>>
 }
 
 impl Store {
+    /// The store a server starts on: `dir` opened (or initialised) when given, else memory
+    /// with a fresh model. Returns the store, the model and whether it was restored.
+    pub fn open_or_memory<M: ArrayModel>(
+        dir: Option<&Path>,
+        fsync: bool,
+        fresh: impl FnOnce() -> M,
+    ) -> Result<(Store, M, bool), PersistError> {
+        match dir {
+            Some(dir) => Store::open(dir, fsync, fresh).map(|o| (o.store, o.model, o.restored)),
+            None => Ok((Store::Memory, fresh(), false)),
+        }
+    }
+
     /// Opens (or initialises) `dir`. `fresh` builds the model when there is no saved state.
     pub fn open<M: ArrayModel>(dir: &Path, fsync: bool, fresh: impl FnOnce() -> M) -> Result<Opened<M>, PersistError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;

@@ -53,14 +53,7 @@ impl Server {
         let fresh_seed = config.seed.unwrap_or_else(rand::random);
         let topology = config.topology.clone();
         let fresh = || Model::new(&topology, fresh_seed);
-        let (store, model, restored) = match &config.state_dir {
-            Some(dir) => {
-                let opened = Store::open(dir, config.fsync, fresh)?;
-                (opened.store, opened.model, opened.restored)
-            }
-            None => (Store::Memory, fresh(), false),
-        };
-        let mut model = model;
+        let (store, mut model, restored) = Store::open_or_memory(config.state_dir.as_deref(), config.fsync, fresh)?;
         model.set_broken(config.broken.clone());
         let seed = model.seed();
         let (plane, plane_note) =

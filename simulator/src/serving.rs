@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
@@ -119,7 +120,7 @@ pub struct Banner<'a> {
 }
 
 /// Prints `title`, then one aligned `name: value` row each.
-pub fn print_banner(title: &str, banner: &Banner<'_>) {
+fn print_banner(title: &str, banner: &Banner<'_>) {
     let mut rows = vec![
         ("url", banner.url.clone()),
         ("user", banner.user.to_string()),
@@ -143,9 +144,55 @@ pub fn print_banner(title: &str, banner: &Banner<'_>) {
     }
 }
 
+/// The topology `serve --topology FILE` names, parsed by `parse`, or the embedded `default`.
+pub fn topology_from<T, E: std::fmt::Display>(
+    path: Option<&Path>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+    default: impl FnOnce() -> T,
+) -> Result<T, String> {
+    let Some(path) = path else { return Ok(default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The certificate `serve` flags ask for: none (`--no-tls`), the given files, or one
+/// generated in the state directory (or `program`'s default directory without one).
+pub fn tls_setting(
+    no_tls: bool,
+    files: Option<(PathBuf, PathBuf)>,
+    state_dir: Option<&Path>,
+    program: &str,
+) -> TlsSetting {
+    match (no_tls, files) {
+        (true, _) => TlsSetting::Off,
+        (false, Some((cert, key))) => TlsSetting::Files { cert, key },
+        (false, None) => TlsSetting::SelfSigned(state_dir.map_or_else(|| default_tls_dir(program), |d| d.join("tls"))),
+    }
+}
+
+/// Prints the start-up banner under `title`, and logs where the server listens.
+pub fn announce(title: &str, banner: &Banner<'_>) {
+    print_banner(title, banner);
+    tracing::info!(url = %banner.url, "serving");
+}
+
+/// Serves (`run`, handed the stop signal) until Ctrl-C or SIGTERM, and says it stopped
+/// cleanly.
+pub async fn serve_until_stopped<F>(
+    program: &str,
+    run: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
+) -> Result<(), String>
+where
+    F: Future<Output = std::io::Result<()>>,
+{
+    run(Box::pin(stop_signal())).await.map_err(|e| e.to_string())?;
+    println!("{program}: stopped cleanly");
+    Ok(())
+}
+
 /// Where a program keeps its generated certificate without `--state-dir`:
 /// `$XDG_STATE_HOME/<program>/tls`, else `~/.local/state/<program>/tls`.
-pub fn default_tls_dir(program: &str) -> PathBuf {
+fn default_tls_dir(program: &str) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
@@ -188,7 +235,7 @@ fn state_note(state_dir: Option<&Path>, restored: bool) -> String {
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`): both stop cleanly, with
 /// state saved and kernel exports withdrawn.
-pub async fn stop_signal() {
+async fn stop_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -12,7 +12,9 @@ use powerflex_sim::alletra::model::topology::Topology;
 use powerflex_sim::alletra::server::{ServeConfig, Server};
 use powerflex_sim::dataplane::PlaneKind;
 use powerflex_sim::faults::Rule;
-use powerflex_sim::serving::{default_tls_dir, exit_code, init_logging, print_banner, stop_signal, Banner, TlsSetting};
+use powerflex_sim::serving::{
+    announce, exit_code, init_logging, serve_until_stopped, tls_setting, topology_from, Banner,
+};
 
 #[derive(Parser)]
 #[command(
@@ -73,20 +75,8 @@ struct ServeArgs {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let topology = match &args.topology {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Topology::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => Topology::default_embedded(),
-    };
-    let tls = if args.no_tls {
-        TlsSetting::Off
-    } else {
-        TlsSetting::SelfSigned(
-            args.state_dir.as_ref().map_or_else(|| default_tls_dir("alletra-sim"), |d| d.join("tls")),
-        )
-    };
+    let topology = topology_from(args.topology.as_deref(), Topology::parse, Topology::default_embedded)?;
+    let tls = tls_setting(args.no_tls, None, args.state_dir.as_deref(), "alletra-sim");
     let sessions = SessionConfig {
         user: args.user.clone(),
         password: args.password.clone(),
@@ -118,11 +108,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         broken: args.breaks.iter().map(ToString::to_string).collect(),
         faults: args.faults.iter().map(ToString::to_string).collect(),
     };
-    print_banner("alletra-sim: HPE Alletra WSAPI v1 emulator", &banner);
-    tracing::info!(url = %server.url, "serving");
-    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
-    println!("alletra-sim: stopped cleanly");
-    Ok(())
+    announce("alletra-sim: HPE Alletra WSAPI v1 emulator", &banner);
+    serve_until_stopped("alletra-sim", |stop| server.run(stop)).await
 }
 
 #[tokio::main]
