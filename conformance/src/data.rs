@@ -1,10 +1,11 @@
 //! The data side: which connector reaches volume bytes, and the patterns written.
 //!
-//! Content checks go through the driver's attach, which hands back a
-//! [`BlockDevice`]. `--data nvme` uses the driver's NVMe/TCP connector, `--data
-//! sim` the emulator's data surface, `--data loop` the emulator's backing
-//! file as a loop device (root, same machine), and `--data none` a [`NullConnector`] whose devices read zeros and drop
-//! writes, so host copies still run but content is not checked.
+//! Content checks go through the driver's attach, which hands back a [`BlockDevice`].
+//! `--data nvme` uses the driver's NVMe/TCP connector, `--data iscsi` (Alletra) its iSCSI
+//! connector with the driver in `alletra.mode=iscsi`, `--data sim` the emulator's data
+//! surface, `--data loop` the emulator's backing file as a loop device (root, same machine),
+//! and `--data none` a [`NullConnector`] whose devices read zeros and drop writes, so host
+//! copies still run but content is not checked.
 
 use std::io;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ use crate::model::{GIB, SLOTS};
 pub enum DataMode {
     /// NVMe/TCP through nvme-cli (root, kernel modules).
     Nvme,
+    /// iSCSI through open-iscsi's iscsiadm (root, kernel modules): Alletra's iSCSI ports,
+    /// the driver in `alletra.mode=iscsi`.
+    Iscsi,
     /// The emulator's `/sim/` data surface.
     Sim,
     /// The volume's backing file on this machine as a loop device (root; the emulator on the
@@ -44,6 +48,7 @@ pub fn connector(mode: DataMode, gateway: &ClientOptions) -> Result<Arc<dyn Conn
     let choice = match mode {
         DataMode::None => return Ok(Arc::new(NullConnector)),
         DataMode::Nvme => ConnectorChoice::Nvme,
+        DataMode::Iscsi => return Err("--data iscsi reaches Alletra's iSCSI ports only; use nvme, sim or loop".into()),
         DataMode::Sim => ConnectorChoice::Sim,
         DataMode::Loop => ConnectorChoice::Loop,
     };

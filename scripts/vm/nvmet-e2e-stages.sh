@@ -21,6 +21,7 @@
 #   6. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
 #   7. alletra-conformance: pflex-conformance run --array alletra --data nvme against
 #      alletra-sim --data-plane nvmet
+#   8. alletra-conformance-iscsi: the same with --data iscsi (its iSCSI ports through LIO)
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -96,12 +97,13 @@ test_stage driver 'nvme host copy:' env PFLEX_REQUIRE_NVME=1 "$bins/nvme"
 disconnect_all
 
 # One conformance run as a stage: the emulator SIM serves on 127.0.0.1:PORT with the kernel
-# plane, pflex-conformance checks it with content read through NVMe/TCP, and the stage passes
-# only if the harness passed, wrote its report for --data nvme, and the emulator stopped
-# cleanly. Usage: conformance_stage NAME PORT SIM SIM_ARGS... -- HARNESS_ARGS...
+# plane, pflex-conformance checks it with content read through the kernel (DATA: nvme or
+# iscsi), and the stage passes only if the harness passed, wrote its report for --data DATA,
+# and the emulator stopped cleanly.
+# Usage: conformance_stage NAME PORT DATA SIM SIM_ARGS... -- HARNESS_ARGS...
 conformance_stage() {
-    local name=$1 port=$2 sim=$3 sim_args=() status sim_status
-    shift 3
+    local name=$1 port=$2 data=$3 sim=$4 sim_args=() status sim_status
+    shift 4
     while [[ $# -gt 0 && $1 != -- ]]; do sim_args+=("$1"); shift; done
     shift
     local state=$work/$name-state log=$work/$name.log report=$work/$name.json sim_log=$work/$name-sim.log
@@ -120,8 +122,8 @@ conformance_stage() {
         return
     fi
     grep -i 'data plane' "$sim_log" || true
-    echo "pflex-conformance run $* --data nvme --cases $cases --max-steps $max_steps --seed $seed"
-    pflex-conformance run --gateway "https://127.0.0.1:$port" --ca-cert "$state/tls/ca.pem" "$@" --data nvme \
+    echo "pflex-conformance run $* --data $data --cases $cases --max-steps $max_steps --seed $seed"
+    pflex-conformance run --gateway "https://127.0.0.1:$port" --ca-cert "$state/tls/ca.pem" "$@" --data "$data" \
         --cases "$cases" --max-steps "$max_steps" --seed "$seed" --report "$report" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     kill -TERM "$sim_pid" 2>/dev/null
@@ -131,8 +133,8 @@ conformance_stage() {
         echo "--- $sim log (tail) ---"
         tail -n 40 "$sim_log"
         verdict "$name" 0 "pflex-conformance exit $status (seed $seed)"
-    elif [[ ! -s $report ]] || ! grep -q '"data": *"nvme"' "$report"; then
-        verdict "$name" 0 "exited 0 but wrote no report for --data nvme"
+    elif [[ ! -s $report ]] || ! grep -q "\"data\": *\"$data\"" "$report"; then
+        verdict "$name" 0 "exited 0 but wrote no report for --data $data"
     elif [[ $sim_status != 0 ]]; then
         tail -n 40 "$sim_log"
         verdict "$name" 0 "$sim did not stop cleanly (exit $sim_status)"
@@ -142,16 +144,21 @@ conformance_stage() {
 }
 
 # 6. The conformance harness against pflex-sim, content checked through NVMe/TCP.
-conformance_stage conformance 18443 pflex-sim --data-plane nvmet -- \
+conformance_stage conformance 18443 nvme pflex-sim --data-plane nvmet -- \
     --user admin --password 'Password123!' --pool sp1 --domain pd1
 disconnect_all
 
-# 7. The same against alletra-sim (--array alletra, the driver's alletra.mode=nvme).
-conformance_stage alletra-conformance 18444 alletra-sim --data-plane nvmet -- \
+# 7. The same against alletra-sim (--array alletra, the driver's alletra.mode=nvme), and
+# 8. through its iSCSI ports (alletra.mode=iscsi, iscsiadm).
+conformance_stage alletra-conformance 18444 nvme alletra-sim --data-plane nvmet -- \
+    --array alletra --user 3paradm --password 3pardata --cpg SSD_r6
+disconnect_all
+logout_all
+conformance_stage alletra-conformance-iscsi 18445 iscsi alletra-sim --data-plane nvmet -- \
     --array alletra --user 3paradm --password 3pardata --cpg SSD_r6
 disconnect_all
 logout_all
 
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 7 ]]
+[[ $failed == 0 && $passed == 8 ]]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use powerflex_driver::alletra::client::types::CreateVolume;
 use powerflex_driver::alletra::{self, naming, AlletraName, Client, ClientError, Mode, PoolConfig};
-use powerflex_driver::connector::SimConnector;
+use powerflex_driver::connector::{IscsiConnector, SimConnector};
 use powerflex_driver::host::HostIdentity;
 use powerflex_driver::naming::{ContentType, VolumeType};
 use powerflex_driver::{Connector, CopyRequest, CreateOptions, Error as DriverError, Volume};
@@ -119,7 +119,8 @@ impl Harness {
         map.insert("alletra.user.name".into(), target.user.clone());
         map.insert("alletra.user.password".into(), target.password.clone());
         map.insert("alletra.cpg".into(), target.cpg.clone());
-        map.insert("alletra.mode".into(), "nvme".into());
+        let mode = if target.data == DataMode::Iscsi { "iscsi" } else { "nvme" };
+        map.insert("alletra.mode".into(), mode.into());
         let config = check(PoolConfig::from_map(&map), "pool configuration")?;
         let identity = HostIdentity {
             server_uuid: harness_uuid(tag_bytes, u32::MAX, 0, 0xd),
@@ -133,7 +134,10 @@ impl Harness {
                 "the sim connector",
             )?),
             DataMode::Nvme => data::connector(DataMode::Nvme, &options)?,
-            DataMode::Loop => return Err("--data loop reaches PowerFlex backing files only; use sim or nvme".into()),
+            DataMode::Iscsi => Arc::new(IscsiConnector::new()),
+            DataMode::Loop => {
+                return Err("--data loop reaches PowerFlex backing files only; use sim, nvme or iscsi".into())
+            }
         };
         let client = check(Client::new(options), "WSAPI client")?;
         let pool = format!("{MARKER_TEXT}{tag}-pool");
