@@ -12,7 +12,7 @@ use super::Gateway;
 use crate::dataplane::DataPlane;
 use crate::front::intake::MAX_CHUNK;
 use crate::model::{AccessMode, Fault, Id, Volume};
-use crate::volume_data::{Access, Mode, Refusal, VolumeData, Whole};
+use crate::volume_data::{Access, Mode, Refusal, Stored, VolumeData};
 
 impl VolumeData for Gateway {
     type Error = ApiError;
@@ -49,17 +49,17 @@ impl VolumeData for Gateway {
             AccessMode::ReadOnly => Mode::ReadOnly,
             AccessMode::NoAccess => Mode::NoAccess,
         };
-        Ok(Access { volume: whole(v), mode })
+        Ok(Access { volume: as_stored(v), mode })
     }
 
-    fn whole(&self, volume: &Id) -> Result<Whole, ApiError> {
+    fn stored(&self, volume: &Id) -> Result<Stored, ApiError> {
         let model = self.read();
-        Ok(whole(model.volume(*volume).ok_or_else(Fault::vol_not_found)?))
+        Ok(as_stored(model.volume(*volume).ok_or_else(Fault::vol_not_found)?))
     }
 }
 
-fn whole(v: &Volume) -> Whole {
-    Whole { key: v.id.into(), name: v.id.to_string(), size: v.size_kb * 1024 }
+fn as_stored(v: &Volume) -> Stored {
+    Stored { key: v.id.into(), name: v.id.to_string(), size: v.size_kb * 1024 }
 }
 
 /// The gateway's own (non-MDM) refusals: errorCode 0, "Request failed: ..." messages.

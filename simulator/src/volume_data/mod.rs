@@ -67,12 +67,12 @@ pub trait VolumeData: Send + Sync + 'static {
     fn access(&self, volume: &Self::Volume, query: &HashMap<String, String>) -> Result<Access, Self::Error>;
 
     /// The volume on its own, for what needs no host (its allocation).
-    fn whole(&self, volume: &Self::Volume) -> Result<Whole, Self::Error>;
+    fn stored(&self, volume: &Self::Volume) -> Result<Stored, Self::Error>;
 }
 
-/// A volume as the array knows it, without a host.
+/// A volume as the array stores it, whoever asks.
 #[derive(Debug, Clone)]
-pub struct Whole {
+pub struct Stored {
     /// The plane's key for its bytes.
     pub key: Key,
     /// How the answers name it.
@@ -83,7 +83,7 @@ pub struct Whole {
 /// A volume as a host it is mapped to sees it.
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub volume: Whole,
+    pub volume: Stored,
     pub mode: Mode,
 }
 

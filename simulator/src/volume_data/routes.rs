@@ -142,7 +142,7 @@ async fn backing<T: VolumeData>(State(array): State<Arc<T>>, Path(segment): Path
 }
 
 async fn allocation<T: VolumeData>(State(array): State<Arc<T>>, Path(segment): Path<String>) -> Answer<T> {
-    let volume = array.whole(&array.volume(&segment)?)?;
+    let volume = array.stored(&array.volume(&segment)?)?;
     let (plane, key) = (array.plane().clone(), volume.key);
     let allocated = blocking::<T, _>(move || Ok(plane.allocated_bytes(key))).await?;
     Ok(named::<T>(

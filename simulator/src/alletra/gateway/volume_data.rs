@@ -11,7 +11,7 @@ use crate::alletra::model::{ExportTarget, Fault, SetKind, Volume};
 use crate::dataplane::alletra::key;
 use crate::dataplane::DataPlane;
 use crate::front::intake::MAX_CHUNK;
-use crate::volume_data::{Access, Mode, Refusal, VolumeData, Whole};
+use crate::volume_data::{Access, Mode, Refusal, Stored, VolumeData};
 
 impl VolumeData for Array {
     type Error = WsapiError;
@@ -43,17 +43,17 @@ impl VolumeData for Array {
             return Err(Refusal::NotMapped { volume: v.name.clone(), host: host.name.clone() }.into());
         }
         let mode = if v.read_only() { Mode::ReadOnly } else { Mode::ReadWrite };
-        Ok(Access { volume: whole(v), mode })
+        Ok(Access { volume: as_stored(v), mode })
     }
 
-    fn whole(&self, volume: &String) -> Result<Whole, WsapiError> {
+    fn stored(&self, volume: &String) -> Result<Stored, WsapiError> {
         let model = self.read();
-        Ok(whole(model.volume_by_name(volume).ok_or_else(Fault::non_existent_vol)?))
+        Ok(as_stored(model.volume_by_name(volume).ok_or_else(Fault::non_existent_vol)?))
     }
 }
 
-fn whole(v: &Volume) -> Whole {
-    Whole { key: key(v.id), name: v.name.clone(), size: v.size_mib << 20 }
+fn as_stored(v: &Volume) -> Stored {
+    Stored { key: key(v.id), name: v.name.clone(), size: v.size_mib << 20 }
 }
 
 /// The WSAPI's codes where it has one for the case (a missing VLUN, a read-only volume,
