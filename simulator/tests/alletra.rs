@@ -484,6 +484,36 @@ async fn sim_surface_lists_extents_backing_and_allocation_for_an_exported_volume
     );
 }
 
+/// On the `none` plane, which keeps no bytes, the data surface says so; the allocation,
+/// which needs no bytes, answers 0.
+#[tokio::test]
+async fn sim_data_on_the_none_plane_is_refused_clearly() {
+    let options = powerflex_sim::alletra::testing::Options {
+        data_plane: powerflex_sim::dataplane::PlaneKind::None,
+        ..Default::default()
+    };
+    let array = TestArray::start_with(options).await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    assert_eq!(api.post("/hosts", json!({"name": "h", "iSCSINames": ["iqn.2000-01.test:h"]})).await.0, 201);
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "v", "lun": 1})).await.0, 201);
+    let http = http_client(&array.ca_cert_pem);
+    let get = |path: &str| {
+        let request = http.get(format!("{}/sim/volumes/{path}", array.url)).basic_auth("3paradm", Some("3pardata"));
+        async { read(request.send().await.unwrap()).await }
+    };
+    let desc = "the none data plane keeps no volume bytes; start alletra-sim with --data-plane file or nvmet";
+    for path in ["v/data?host=h&length=1", "v/extents?host=h", "v/backing?host=h"] {
+        refused(&get(path).await, 500, 1, desc);
+    }
+    let (status, _, allocation) = get("v/allocation").await;
+    assert_eq!(status, 200, "{allocation}");
+    assert_eq!(
+        allocation,
+        json!({"volume": "v", "sizeInBytes": 256u64 << 20, "allocatedBytes": 0, "dataPlane": "none"})
+    );
+}
+
 /// Cinder's group snapshot: `POST /volumesets/<set> createSnapshot` with an `@count@` name
 /// makes a virtual copy of every member, with the member's bytes, or none at all.
 #[tokio::test]
