@@ -11,6 +11,8 @@
 //!   model commands, and the `/sim/` admin surface.
 //! - `front`: the front door of both HTTP layers: the request log, the body intake (every
 //!   request gets its whole answer) and the fault rules, before routing.
+//! - `volume_data`: the `/sim/volumes/{volume}/…` data surface of both arrays (bytes by
+//!   offset, backing file, allocation, extents), over each array's `VolumeData`.
 //! - `faults`: faults on demand for both arrays (`--fault`, `/sim/faults`): error answers,
 //!   latency, answers lost after the change, revoked sessions.
 //! - `serving`: what both servers share: TLS, the listener, the data plane choice, serving
@@ -31,3 +33,4 @@ pub mod server;
 pub mod serving;
 pub mod testing;
 pub mod tls;
+pub mod volume_data;

@@ -395,6 +395,125 @@ async fn hosts_sets_vluns_and_the_data_surface() {
     refused(&api.get("/qos/vvset:q").await, 404, 100, "QoS rule does not exist");
 }
 
+/// The rest of the `/sim/` data surface, shared with pflex-sim: a volume's data extents and
+/// backing file as a host it is exported to (directly or through a host set) sees them, and
+/// its allocation, which needs no host.
+#[tokio::test]
+async fn sim_surface_lists_extents_backing_and_allocation_for_an_exported_volume() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    for (host, iqn) in
+        [("h", "iqn.2000-01.test:h"), ("member", "iqn.2000-01.test:member"), ("other", "iqn.2000-01.test:o")]
+    {
+        assert_eq!(api.post("/hosts", json!({"name": host, "iSCSINames": [iqn]})).await.0, 201);
+    }
+    assert_eq!(api.post("/hostsets", json!({"name": "hs", "setmembers": ["member"]})).await.0, 201);
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "v", "lun": 1})).await.0, 201);
+    assert_eq!(api.post("/vluns", json!({"hostname": "set:hs", "volumeName": "v", "lun": 2})).await.0, 201);
+    let http = http_client(&array.ca_cert_pem);
+    let sim = |method: Method, path: &str, body: Option<&'static [u8]>| {
+        let mut request = http.request(method, format!("{}/sim/volumes/{path}", array.url));
+        if let Some(bytes) = body {
+            request = request.body(bytes.to_vec());
+        }
+        async { read(request.basic_auth("3paradm", Some("3pardata")).send().await.unwrap()).await }
+    };
+
+    let mib = 1u64 << 20;
+    let first = sim(Method::PUT, "v/data?host=h&offset=0", Some(b"first")).await;
+    assert_eq!((first.0, &first.2), (200, &json!({"volume": "v", "offset": 0, "written": 5})));
+    let far = sim(Method::PUT, &format!("v/data?host=member&offset={}", 100 * mib), Some(b"far")).await;
+    assert_eq!((far.0, &far.2["written"]), (200, &json!(3)), "{far:?}");
+
+    let (status, _, listed) = sim(Method::GET, "v/extents?host=member", None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!((&listed["volume"], &listed["offset"], &listed["length"]), (&json!("v"), &json!(0), &json!(256 * mib)));
+    let extents = listed["extents"].as_array().unwrap();
+    assert_eq!(extents.len(), 2, "{listed}");
+    let covers = |at: u64, len: u64| {
+        extents.iter().any(|e| {
+            let (o, l) = (e["offset"].as_u64().unwrap(), e["length"].as_u64().unwrap());
+            o <= at && at + len <= o + l
+        })
+    };
+    assert!(covers(0, 5) && covers(100 * mib, 3), "{listed}");
+    assert!(extents.iter().all(|e| e["length"].as_u64().unwrap() < 256 * mib), "holes are left out: {listed}");
+    let tail = sim(Method::GET, &format!("v/extents?host=h&offset={}&length={mib}", 100 * mib), None).await;
+    assert_eq!((tail.2["offset"].as_u64(), tail.2["extents"].as_array().map(Vec::len)), (Some(100 * mib), Some(1)));
+
+    let (status, _, allocation) = sim(Method::GET, "v/allocation", None).await;
+    assert_eq!((status, &allocation["volume"], &allocation["sizeInBytes"]), (200, &json!("v"), &json!(256 * mib)));
+    assert_eq!(allocation["dataPlane"], "file");
+    let allocated = allocation["allocatedBytes"].as_u64().unwrap();
+    assert!(allocated > 0 && allocated < 256 * mib, "{allocation}");
+
+    let (status, _, backing) = sim(Method::GET, "v/backing?host=h", None).await;
+    assert_eq!((status, &backing["volume"], &backing["sizeInBytes"]), (200, &json!("v"), &json!(256 * mib)));
+    let file = std::fs::metadata(backing["path"].as_str().unwrap()).expect("the backing file exists");
+    assert_eq!(file.len(), 256 * mib);
+
+    // Refusals: not exported to the host, no host, an unknown host or volume, a bad range.
+    refused(&sim(Method::GET, "v/extents?host=other", None).await, 404, 19, "VLUN does not exist");
+    refused(&sim(Method::GET, "v/backing?host=other", None).await, 404, 19, "VLUN does not exist");
+    refused(&sim(Method::GET, "v/backing", None).await, 400, 40, "required member is missing");
+    refused(&sim(Method::GET, "v/extents?host=nosuch", None).await, 404, 17, "host does not exist");
+    refused(&sim(Method::GET, "nosuch/extents?host=h", None).await, 404, 23, "volume does not exist");
+    refused(&sim(Method::GET, "nosuch/allocation", None).await, 404, 23, "volume does not exist");
+    refused(
+        &sim(Method::GET, &format!("v/extents?host=h&offset={}&length=1", 256 * mib), None).await,
+        400,
+        12,
+        "the range is past the end of the volume",
+    );
+    refused(&sim(Method::GET, "v/data?host=h", None).await, 400, 40, "required member is missing");
+    // A read-only virtual copy reads as its parent did, and refuses writes.
+    let snapshot = json!({"action": "createSnapshot", "parameters": {"name": "ro", "readOnly": true}});
+    assert_eq!(api.post("/volumes/v", snapshot).await.0, 200);
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "ro", "lun": 3})).await.0, 201);
+    let copied = sim(Method::GET, "ro/extents?host=h&length=4096", None).await;
+    assert_eq!(copied.2["extents"].as_array().map(Vec::len), Some(1), "{copied:?}");
+    let write = sim(Method::PUT, "ro/data?host=h&offset=0", Some(b"no")).await;
+    refused(&write, 400, 39, "invalid input: wrong type");
+    assert_eq!(write.2["ref"], "readOnly");
+    refused(
+        &sim(Method::GET, &format!("v/data?host=h&length={}", 16 * mib + 1), None).await,
+        400,
+        12,
+        &format!("length {} exceeds the {}-byte limit per request", 16 * mib + 1, 16 * mib),
+    );
+}
+
+/// On the `none` plane, which keeps no bytes, the data surface says so; the allocation,
+/// which needs no bytes, answers 0.
+#[tokio::test]
+async fn sim_data_on_the_none_plane_is_refused_clearly() {
+    let options = powerflex_sim::alletra::testing::Options {
+        data_plane: powerflex_sim::dataplane::PlaneKind::None,
+        ..Default::default()
+    };
+    let array = TestArray::start_with(options).await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "v", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    assert_eq!(api.post("/hosts", json!({"name": "h", "iSCSINames": ["iqn.2000-01.test:h"]})).await.0, 201);
+    assert_eq!(api.post("/vluns", json!({"hostname": "h", "volumeName": "v", "lun": 1})).await.0, 201);
+    let http = http_client(&array.ca_cert_pem);
+    let get = |path: &str| {
+        let request = http.get(format!("{}/sim/volumes/{path}", array.url)).basic_auth("3paradm", Some("3pardata"));
+        async { read(request.send().await.unwrap()).await }
+    };
+    let desc = "the none data plane keeps no volume bytes; start alletra-sim with --data-plane file or nvmet";
+    for path in ["v/data?host=h&length=1", "v/extents?host=h", "v/backing?host=h"] {
+        refused(&get(path).await, 500, 1, desc);
+    }
+    let (status, _, allocation) = get("v/allocation").await;
+    assert_eq!(status, 200, "{allocation}");
+    assert_eq!(
+        allocation,
+        json!({"volume": "v", "sizeInBytes": 256u64 << 20, "allocatedBytes": 0, "dataPlane": "none"})
+    );
+}
+
 /// Cinder's group snapshot: `POST /volumesets/<set> createSnapshot` with an `@count@` name
 /// makes a virtual copy of every member, with the member's bytes, or none at all.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The `/sim/` admin surface: reset, seed, dump, token expiry and fault rules (`faults`). Kept apart from the
+//! The `/sim/` admin surface: reset, seed, dump, token expiry, volume data (`crate::volume_data`) and fault rules (`faults`). Kept apart from the
 //! PowerFlex API; it needs the configured user and password (Basic) or a live token,
 //! except `/sim/health`, which readiness checks call before they have credentials.
 
@@ -26,7 +26,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
         .route("/reset", post(reset))
         .route("/tokens/expire", post(expire_tokens))
         .route("/clock/advance", post(advance_clock))
-        .merge(super::admin_data::router())
+        .merge(crate::volume_data::routes::<Gateway>())
         .merge(crate::faults::routes::<Gateway>())
         .route_layer(middleware::from_fn_with_state(gateway, require_admin))
         // After the layer, so it applies to the routes above only.

@@ -8,7 +8,6 @@
 
 mod actions;
 mod admin;
-mod admin_data;
 pub mod auth;
 mod body;
 pub mod error;
@@ -21,6 +20,7 @@ mod render;
 mod render_inventory;
 mod router;
 mod statistics;
+mod volume_data;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

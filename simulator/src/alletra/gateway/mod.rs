@@ -15,6 +15,7 @@ mod query;
 mod render;
 mod routes;
 pub mod sessions;
+mod volume_data;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};

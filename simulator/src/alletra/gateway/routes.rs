@@ -61,7 +61,7 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/state", get(sim_state))
         .route("/reset", post(sim_reset))
         .route("/sessions/expire", post(sim_expire_sessions))
-        .route("/volumes/{name}/data", get(sim_read).put(sim_write))
+        .merge(crate::volume_data::routes::<Array>())
         .merge(crate::faults::routes::<Array>())
         .layer(middleware::from_fn_with_state(array.clone(), with_admin));
     Router::new()
@@ -914,73 +914,4 @@ async fn sim_reset(State(array): Shared, bytes: Bytes) -> Answer {
 
 async fn sim_expire_sessions(State(array): Shared) -> Answer {
     ok(json!({ "expired": array.sessions.expire_all() }))
-}
-
-/// The volume as `?host=<hostname>` sees it: it must be exported there (reference: the array
-/// only lets a host see what it has exported to it).
-fn exported_to(model: &Model, volume: &str, params: &HashMap<String, String>) -> WsapiResult<(u32, u64, bool)> {
-    let v = find_volume(model, volume)?;
-    let host_name = params.get("host").ok_or_else(|| WsapiError::missing("host"))?;
-    let host = model.host_by_name(host_name).ok_or_else(|| WsapiError(Fault::non_existent_host()))?;
-    let in_sets: Vec<u32> = model.sets_of(SetKind::Host, host.id).map(|s| s.id).collect();
-    let exported = model.volume_vluns(v.id).any(|t| match t.target {
-        ExportTarget::Host(h) => h == host.id,
-        ExportTarget::HostSet(s) => in_sets.contains(&s),
-        ExportTarget::Port => false,
-    });
-    if !exported {
-        return Err(WsapiError(Fault::non_existent_vlun()));
-    }
-    Ok((v.id, v.size_mib << 20, v.read_only()))
-}
-
-fn range(params: &HashMap<String, String>, size: u64) -> WsapiResult<(u64, u64)> {
-    let number = |name: &'static str| -> WsapiResult<Option<u64>> {
-        params
-            .get(name)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| WsapiError::invalid(name, format!("{name} must be a non-negative integer")))
-            })
-            .transpose()
-    };
-    let offset = number("offset")?.unwrap_or(0);
-    let length = number("length")?.unwrap_or(size.saturating_sub(offset));
-    if offset.checked_add(length).is_none_or(|end| end > size) {
-        return Err(WsapiError::invalid("length", "the range is past the end of the volume"));
-    }
-    Ok((offset, length))
-}
-
-async fn sim_read(
-    State(array): Shared,
-    Path(name): Path<String>,
-    Params(p): Params<HashMap<String, String>>,
-) -> Answer {
-    let (id, size, _) = exported_to(&array.read(), &name, &p)?;
-    let (offset, length) = range(&p, size)?;
-    let plane = array.plane().clone();
-    let bytes = super::blocking(move || plane.read_at(key(id), offset, length as usize)).await??;
-    let mut response = (StatusCode::OK, bytes).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    Ok(response)
-}
-
-async fn sim_write(
-    State(array): Shared,
-    Path(name): Path<String>,
-    Params(p): Params<HashMap<String, String>>,
-    data: Bytes,
-) -> Answer {
-    let (id, size, read_only) = exported_to(&array.read(), &name, &p)?;
-    if read_only {
-        return Err(WsapiError(Fault::wrong_type().with_ref("readOnly")));
-    }
-    let mut params = p.clone();
-    params.insert("length".into(), data.len().to_string());
-    let (offset, _) = range(&params, size)?;
-    let plane = array.plane().clone();
-    let written = data.len();
-    super::blocking(move || plane.write_at(key(id), offset, &data)).await??;
-    ok(json!({ "volume": name, "offset": offset, "written": written }))
 }
