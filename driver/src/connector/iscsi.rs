@@ -30,6 +30,9 @@ use tokio::sync::Mutex;
 
 use super::command::{CommandOutput, CommandRunner, SystemRunner};
 use super::nvme::POLL_INTERVAL;
+
+/// How often a wait for a volume's disk rescans the sessions.
+const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
 use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
 
 /// The iSCSI port.
@@ -290,6 +293,7 @@ impl Connector for IscsiConnector {
             return Err(ConnectorError::Other(format!("volume {} has no WWN to find its SCSI device by", volume.name)));
         }
         let start = Instant::now();
+        let mut rescanned = start;
         loop {
             if let Some(path) = self.lookup_device(volume) {
                 let dev = FileDevice::open(&path)
@@ -300,6 +304,15 @@ impl Connector for IscsiConnector {
                 return Err(ConnectorError::DeviceTimeout { volume_id: volume.id.clone(), waited: start.elapsed() });
             }
             tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
+            if rescanned.elapsed() >= RESCAN_INTERVAL {
+                // The rescan at connect finds nothing while a session is still recovering (its
+                // host entity was deleted and made again, which drops and restores the ACL), and
+                // a disk left at the same LUN keeps the identity of the volume exported there
+                // before; a rescan once the session is back reads the LUNs and their WWNs again.
+                // Failing (no session yet) only means the next one may find it.
+                let _ = self.iscsiadm(&["--mode", "session", "--rescan"]).await;
+                rescanned = Instant::now();
+            }
         }
     }
 
