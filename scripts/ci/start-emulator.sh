@@ -69,6 +69,9 @@ fi
 [[ -n $state ]] || state=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/pflex-sim.XXXXXX")
 mkdir -p "$state"
 log=$state/emulator.log
+# Made here, not by the redirection below: that runs in the background child, which a busy
+# machine may schedule after the first look at the log in the loop further down.
+: >"$log"
 # setsid: the emulator outlives this script and the CI step that ran it.
 setsid "$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" --user "$user" --password "$password" \
     "${extra[@]}" >"$log" 2>&1 </dev/null &
