@@ -193,8 +193,9 @@ pub(super) fn grow(model: &Model, name: &str, delta_mib: i64) -> Result<Plan, Fa
         return Err(Fault::grow_exceeds_limit());
     }
     if v.provisioning == Provisioning::Full {
-        let cpg = v.user_cpg.expect("a base volume has a user CPG");
-        if delta > model.cpg_free_mib(model.cpg(cpg).expect("volume's CPG")) {
+        // A CPG in use cannot be deleted, so it is there; were it not, there is no room.
+        let free = v.user_cpg.and_then(|c| model.cpg(c)).map_or(0, |c| model.cpg_free_mib(c));
+        if delta > free {
             return Err(Fault::no_space());
         }
     }
