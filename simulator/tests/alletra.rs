@@ -670,14 +670,19 @@ async fn lxd_alletra_call_sequence_replays() {
     assert_eq!(api.delete("/volumesets/lxdpool").await.0, 200);
 }
 
-/// `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow copy rate, so
-/// a copy of a full volume stays ACTIVE for its data's time until it is cancelled.
-#[tokio::test]
-async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+/// An array of `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow
+/// copy rate (64 MiB/s).
+async fn three_par_array() -> TestArray {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/alletra-3par.json")).unwrap();
     let topology = powerflex_sim::alletra::model::topology::Topology::parse(&text).unwrap();
-    let options = powerflex_sim::alletra::testing::Options { topology, ..Default::default() };
-    let array = TestArray::start_with(options).await;
+    TestArray::start_with(powerflex_sim::alletra::testing::Options { topology, ..Default::default() }).await
+}
+
+/// The 3PAR fixture: a copy of a full volume stays ACTIVE for its data's time until it is
+/// cancelled.
+#[tokio::test]
+async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+    let array = three_par_array().await;
     let api = Wsapi::login(&array).await;
     let (_, _, system) = api.get("/system").await;
     assert_eq!(system["model"], "HP_3PAR 8200");
@@ -874,10 +879,7 @@ async fn tune_moves_and_converts_a_volume_as_a_task() {
 /// 16 s).
 #[tokio::test]
 async fn a_tune_in_progress_conflicts_and_a_cancelled_one_changes_nothing() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/alletra-3par.json")).unwrap();
-    let topology = powerflex_sim::alletra::model::topology::Topology::parse(&text).unwrap();
-    let options = powerflex_sim::alletra::testing::Options { topology, ..Default::default() };
-    let array = TestArray::start_with(options).await;
+    let array = three_par_array().await;
     let api = Wsapi::login(&array).await;
     assert_eq!(api.post("/volumes", json!({"name": "full", "cpg": "FC_r5", "sizeMiB": 1024})).await.0, 201);
     let to_thin = json!({"action": 6, "tuneOperation": 1, "userCPG": "FC_r5", "conversionOperation": 1});
