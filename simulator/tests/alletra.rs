@@ -886,14 +886,21 @@ async fn a_tune_in_progress_conflicts_and_a_cancelled_one_changes_nothing() {
     let (status, _, started) = api.put("/volumes/full", to_thin.clone()).await;
     assert_eq!(status, 200, "{started}");
     let task = started["taskid"].as_u64().unwrap();
-    assert_eq!(api.get(&format!("/tasks/{task}")).await.2["status"], 2, "still converting");
+    let (_, _, running) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!((&running["status"], &running["type"], &running["name"]), (&json!(2), &json!(19), &json!("full")));
+    // python's `isOnlinePhysicalCopy` reads `finishTime` of active tasks: it is there, "-".
+    assert_eq!(running["finishTime"], "-", "{running}");
+    let started_at = running["startTime"].as_str().unwrap();
+    assert!(started_at.len() == 23 && started_at.ends_with(" UTC"), "2017-08-02 02:07:00 PDT's shape: {running}");
     let again = api.put("/volumes/full", to_thin).await;
     refused(&again, 409, 151, "invalid operation: volume tuning is in progress");
     let grow = api.put("/volumes/full", json!({"action": 3, "sizeMiB": 256})).await;
     refused(&grow, 409, 151, "invalid operation: volume tuning is in progress");
     refused(&api.delete("/volumes/full").await, 409, 151, "volume is busy with a background task");
     assert_eq!(api.put(&format!("/tasks/{task}"), json!({"action": 1})).await.0, 200);
-    assert_eq!(api.get(&format!("/tasks/{task}")).await.2["status"], 3, "CANCELLED");
+    let (_, _, cancelled) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!(cancelled["status"], 3, "CANCELLED: {cancelled}");
+    assert!(cancelled["finishTime"].as_str().is_some_and(|f| f.ends_with(" UTC")), "{cancelled}");
     assert_eq!(api.get("/volumes/full").await.2["provisioningType"], 1, "still full");
 }
 

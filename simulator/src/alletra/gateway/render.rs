@@ -302,10 +302,12 @@ pub fn task(t: &Task, now: u64) -> Value {
         "totalPhases": 1,
         "completedSteps": t.copied_mib(now),
         "totalSteps": t.total_mib,
-        "startTime": t.start_time.to_string(),
+        "startTime": task_time(t.start_time),
+        // Present while the task runs too: python's `_findTask` (`isOnlinePhysicalCopy`, which
+        // Cinder's delete calls on 151) reads `finishTime` of an active task without a default.
+        "finishTime": t.finish_time.map_or_else(|| "-".to_string(), task_time),
         "user": "3paradm",
     });
-    put(&mut out, "finishTime", t.finish_time.map(|f| f.to_string().into()));
     put(
         &mut out,
         "priority",
@@ -368,6 +370,12 @@ fn iso8601(secs: u64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
 }
 
+/// `2017-08-02 02:07:00 UTC`: a task's times, as the real sample has them (in its zone).
+fn task_time(secs: u64) -> String {
+    let (y, mo, d, h, mi, s, _) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+}
+
 /// `Mon Jul 14 16:09:36 UTC 2014`: the form of python's docstring sample, in UTC.
 fn date_added(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -387,5 +395,6 @@ mod tests {
         assert_eq!(date_added(1_406_074_222), "Wed Jul 23 00:10:22 UTC 2014");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00+00:00");
         assert_eq!(date_added(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(task_time(1_501_664_820), "2017-08-02 09:07:00 UTC");
     }
 }
