@@ -214,6 +214,37 @@ class ThreeParClientCompat(unittest.TestCase):
         names = [v["name"] for v in c.getVolumes()["members"]]
         self.assertIn(VOL, names)
 
+    # ---- volume metadata, objectKeyValues (§1.2) ----
+    def test_09a_volume_metadata_set_get_find_and_remove(self):
+        c = State.c
+        c.setVolumeMetaData(VOL, "HPQ-cinder-CHAP-name", "chap-user")
+        # An existing key: the client's POST gets 409 EXISTENT_OBJECT_KEY and it PUTs instead.
+        before = len(EXCHANGES)
+        c.setVolumeMetaData(VOL, "HPQ-cinder-CHAP-name", "chap-user-2")
+        calls = [(m, s) for m, _, s in EXCHANGES[before:]]
+        self.assertEqual(calls, [("POST", 409), ("PUT", 200)], f"409 then PUT (§1.2): {calls}")
+        one = c.getVolumeMetaData(VOL, "HPQ-cinder-CHAP-name")
+        self.assertEqual((one["key"], one["value"]), ("HPQ-cinder-CHAP-name", "chap-user-2"))
+        for key in ("creationTimeSec", "creationTime8601", "date_added"):
+            self.assertIn(key, one, f"objectKeyValues entries carry {key} (§1.2)")
+        c.modifyVolume(VOL, {"comment": "with-app"}, appType="compat-app")
+        every = c.getAllVolumeMetaData(VOL)
+        pairs = sorted((m["key"], m["value"]) for m in every["members"])
+        self.assertEqual(every["total"], 2)
+        self.assertEqual(pairs, [("HPQ-cinder-CHAP-name", "chap-user-2"), ("hpe_ecosystem_product", "compat-app")])
+        self.assertTrue(c.findVolumeMetaData(VOL, "hpe_ecosystem_product", "compat-app"))
+        self.assertFalse(c.findVolumeMetaData(VOL, "hpe_ecosystem_product", "other"))
+        self.assertFalse(c.findVolumeMetaData(f"p3c-{RUN}-missing", "hpe_ecosystem_product", "compat-app"))
+        self.expect(ex.HTTPNotFound, 180, c.getVolumeMetaData, VOL, "absent")
+        self.expect(ex.HTTPNotFound, 23, c.getAllVolumeMetaData, f"p3c-{RUN}-missing")
+        self.expect(ex.HTTPNotFound, 23, c.setVolumeMetaData, f"p3c-{RUN}-missing", "k", "v")
+        self.expect(ex.HTTPBadRequest, 69, c.getVolumeMetaData, VOL, "&")
+        self.expect(ex.HTTPBadRequest, 40, c.setVolumeMetaData, VOL, None, "v")
+        self.expect(ex.HTTPBadRequest, 57, c.setVolumeMetaData, VOL, "this_key_will_cause_an_exception " + "x" * 256, "v")
+        c.removeVolumeMetaData(VOL, "hpe_ecosystem_product")
+        self.expect(ex.HTTPNotFound, 180, c.removeVolumeMetaData, VOL, "hpe_ecosystem_product")
+        self.assertEqual([m["key"] for m in c.getAllVolumeMetaData(VOL)["members"]], ["HPQ-cinder-CHAP-name"])
+
     # ---- snapshots (§1.3) ----
     def test_10_snapshots_and_copyof_queries(self):
         c = State.c
@@ -239,6 +270,33 @@ class ThreeParClientCompat(unittest.TestCase):
         self.assertIsInstance(body["taskid"], int)
         task = wait_task(c, body["taskid"])
         self.assertEqual(task["status"], c.TASK_DONE, task)
+
+    # ---- tune (§1.2 action 6, §3.2 retype) ----
+    def test_12a_tune_converts_and_moves_a_volume_as_a_task(self):
+        c = State.c
+        tuned = f"{VOL}-t"
+        c.createVolume(tuned, CPG, 1024, {"tpvv": True})
+        # On Primera-class arrays the client turns TDVV + compression into CONVERT_TO_DECO.
+        self.assertTrue(c.primera_supported, "getWsApiVersion saw a Primera build (§0.9)")
+        body = c.tuneVolume(tuned, 1, {"userCPG": "SSD_r1", "conversionOperation": c.TDVV, "compression": True})
+        self.assertIsInstance(body["taskid"], int, body)
+        task = wait_task(c, body["taskid"])
+        self.assertEqual(task["status"], c.TASK_DONE, task)
+        vol = c.getVolume(tuned)
+        self.assertEqual((vol["userCPG"], vol["provisioningType"], vol["compressionState"]), ("SSD_r1", 6, 1), vol)
+        # A CPG-only move, as Cinder's retype sends it, is a task too.
+        body = c.modifyVolume(tuned, {"action": 6, "tuneOperation": 1, "userCPG": CPG})[1]
+        self.assertEqual(wait_task(c, body["taskid"])["status"], c.TASK_DONE)
+        self.assertEqual(c.getVolume(tuned)["userCPG"], CPG)
+        self.expect(ex.HTTPNotFound, 15, c.tuneVolume, tuned, 1, {"userCPG": "no-such-cpg"})
+        self.expect(ex.HTTPNotFound, 23, c.tuneVolume, f"p3c-{RUN}-missing", 2, {"snapCPG": CPG})
+        c.deleteVolume(tuned)
+
+    def test_12b_tune_of_a_volume_with_snapshots_needs_keepvv(self):
+        c = State.c
+        # VOL has snapshots (test_10): Cinder's tune_vv checks code 40 and "keepVV" in str(ex).
+        e = self.expect(ex.HTTPBadRequest, 40, c.tuneVolume, VOL, 1, {"userCPG": CPG, "conversionOperation": c.CONVERT_TO_DECO})
+        self.assertIn("keepVV", str(e), "Cinder matches this text (§0.5)")
 
     # ---- physical and online copies (§1.4, §1.10) ----
     def test_13_offline_physical_copy_into_an_existing_volume(self):

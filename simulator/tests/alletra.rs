@@ -670,14 +670,19 @@ async fn lxd_alletra_call_sequence_replays() {
     assert_eq!(api.delete("/volumesets/lxdpool").await.0, 200);
 }
 
-/// `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow copy rate, so
-/// a copy of a full volume stays ACTIVE for its data's time until it is cancelled.
-#[tokio::test]
-async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+/// An array of `fixtures/alletra-3par.json`: a 3PAR with full volumes, iSCSI only and a slow
+/// copy rate (64 MiB/s).
+async fn three_par_array() -> TestArray {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/alletra-3par.json")).unwrap();
     let topology = powerflex_sim::alletra::model::topology::Topology::parse(&text).unwrap();
-    let options = powerflex_sim::alletra::testing::Options { topology, ..Default::default() };
-    let array = TestArray::start_with(options).await;
+    TestArray::start_with(powerflex_sim::alletra::testing::Options { topology, ..Default::default() }).await
+}
+
+/// The 3PAR fixture: a copy of a full volume stays ACTIVE for its data's time until it is
+/// cancelled.
+#[tokio::test]
+async fn a_3par_topology_from_fixtures_copies_at_its_rate() {
+    let array = three_par_array().await;
     let api = Wsapi::login(&array).await;
     let (_, _, system) = api.get("/system").await;
     assert_eq!(system["model"], "HP_3PAR 8200");
@@ -801,4 +806,165 @@ async fn each_break_switch_breaks_its_rule() {
         let expected: &[u8] = if b.is_none() { b"before" } else { b"after!" };
         assert_eq!(read.bytes().await.unwrap().as_ref(), expected, "{b:?}");
     }
+}
+
+/// `tuneVolume` (action 6, reference §1.2): `{"taskid"}` at once, the new CPG and type when the
+/// task completes, keepVV for a volume with snapshots, and the refusals.
+#[tokio::test]
+async fn tune_moves_and_converts_a_volume_as_a_task() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    let tune = |body: Value| async { api.put("/volumes/t", body).await };
+    assert_eq!(api.post("/volumes", json!({"name": "t", "cpg": "SSD_r6", "sizeMiB": 1024, "tpvv": true})).await.0, 201);
+    let (status, _, started) =
+        tune(json!({"action": 6, "tuneOperation": 1, "userCPG": "SSD_r1", "conversionOperation": 4})).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started.as_object().map(|o| o.len()), Some(1), "only the task id: {started}");
+    let task = started["taskid"].as_u64().unwrap();
+    assert_eq!(api.wait_task(task).await, 1, "DONE");
+    let (_, _, t) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!((t["type"].as_u64(), t["name"].as_str()), (Some(19), Some("t")), "CONVERT_VV: {t}");
+    let (_, _, v) = api.get("/volumes/t").await;
+    assert_eq!(
+        (&v["userCPG"], &v["snapCPG"], &v["provisioningType"], &v["compressionState"]),
+        (&json!("SSD_r1"), &json!("SSD_r6"), &json!(6), &json!(1)),
+        "{v}"
+    );
+
+    refused(&tune(json!({"action": 6})).await, 400, 40, "required member is missing");
+    refused(&tune(json!({"action": 6, "tuneOperation": 3})).await, 400, 46, "invalid input: bad enum value");
+    let no_cpg = tune(json!({"action": 6, "tuneOperation": 2})).await;
+    refused(&no_cpg, 400, 40, "required member is missing");
+    assert_eq!(no_cpg.2["ref"], "snapCPG");
+    let unknown = tune(json!({"action": 6, "tuneOperation": 1, "userCPG": "nope"})).await;
+    refused(&unknown, 404, 15, "CPG does not exist");
+    assert_eq!(unknown.2["ref"], "userCPG");
+    let bad_conversion = json!({"action": 6, "tuneOperation": 1, "userCPG": "SSD_r6", "conversionOperation": 9});
+    refused(&tune(bad_conversion).await, 400, 46, "invalid input: bad enum value");
+    let same = json!({"action": 6, "tuneOperation": 1, "userCPG": "SSD_r6", "conversionOperation": 4});
+    refused(&tune(same).await, 403, 326, "the volume is already deduplicated");
+    let missing = api.put("/volumes/nope", json!({"action": 6, "tuneOperation": 2, "snapCPG": "SSD_r1"})).await;
+    refused(&missing, 404, 23, "volume does not exist");
+
+    // With snapshots, a conversion needs keepVV (Cinder's retype matches 40 and "keepVV").
+    let snapshot = json!({"action": "createSnapshot", "parameters": {"name": "t-s", "readOnly": true}});
+    assert_eq!(api.post("/volumes/t", snapshot).await.0, 200);
+    let to_thin = json!({"action": 6, "tuneOperation": 1, "userCPG": "SSD_r6", "conversionOperation": 1});
+    let no_keep = tune(to_thin.clone()).await;
+    refused(&no_keep, 400, 40, "invalid input: the volume has snapshots; keepVV is required to convert it");
+    assert_eq!(no_keep.2["ref"], "keepVV");
+    refused(&api.put("/volumes/t-s", to_thin.clone()).await, 403, 309, "the volume is not a base volume");
+    let mut keep = to_thin;
+    keep["keepVV"] = json!("t-orig");
+    let (status, _, started) = tune(keep).await;
+    assert_eq!(status, 200, "{started}");
+    // The original and its snapshot are kept under the new name at once.
+    let (_, _, orig) = api.get("/volumes/t-orig").await;
+    assert_eq!((&orig["provisioningType"], &orig["userCPG"]), (&json!(6), &json!("SSD_r1")), "{orig}");
+    assert_ne!(orig["wwn"], v["wwn"]);
+    assert_eq!(api.get("/volumes/t-s").await.2["copyOf"], "t-orig");
+    assert_eq!(api.wait_task(started["taskid"].as_u64().unwrap()).await, 1);
+    let (_, _, v) = api.get("/volumes/t").await;
+    assert_eq!(
+        (&v["provisioningType"], &v["userCPG"], &v["compressionState"]),
+        (&json!(2), &json!("SSD_r6"), &json!(2))
+    );
+    // The tuned volume has no snapshots left, so it can go; the kept one keeps its child.
+    assert_eq!(api.delete("/volumes/t").await.0, 200);
+    refused(&api.delete("/volumes/t-orig").await, 409, 25, "volume has a read-only child");
+}
+
+/// A tune in progress makes the volume refuse another tune (409/151) and a delete; cancelled,
+/// the volume is as it was (the 3PAR fixture copies at 64 MiB/s, so a 1 GiB full volume takes
+/// 16 s).
+#[tokio::test]
+async fn a_tune_in_progress_conflicts_and_a_cancelled_one_changes_nothing() {
+    let array = three_par_array().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "full", "cpg": "FC_r5", "sizeMiB": 1024})).await.0, 201);
+    let to_thin = json!({"action": 6, "tuneOperation": 1, "userCPG": "FC_r5", "conversionOperation": 1});
+    let (status, _, started) = api.put("/volumes/full", to_thin.clone()).await;
+    assert_eq!(status, 200, "{started}");
+    let task = started["taskid"].as_u64().unwrap();
+    let (_, _, running) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!((&running["status"], &running["type"], &running["name"]), (&json!(2), &json!(19), &json!("full")));
+    // python's `isOnlinePhysicalCopy` reads `finishTime` of active tasks: it is there, "-".
+    assert_eq!(running["finishTime"], "-", "{running}");
+    let started_at = running["startTime"].as_str().unwrap();
+    assert!(started_at.len() == 23 && started_at.ends_with(" UTC"), "2017-08-02 02:07:00 PDT's shape: {running}");
+    let again = api.put("/volumes/full", to_thin).await;
+    refused(&again, 409, 151, "invalid operation: volume tuning is in progress");
+    let grow = api.put("/volumes/full", json!({"action": 3, "sizeMiB": 256})).await;
+    refused(&grow, 409, 151, "invalid operation: volume tuning is in progress");
+    refused(&api.delete("/volumes/full").await, 409, 151, "volume is busy with a background task");
+    assert_eq!(api.put(&format!("/tasks/{task}"), json!({"action": 1})).await.0, 200);
+    let (_, _, cancelled) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!(cancelled["status"], 3, "CANCELLED: {cancelled}");
+    assert!(cancelled["finishTime"].as_str().is_some_and(|f| f.ends_with(" UTC")), "{cancelled}");
+    assert_eq!(api.get("/volumes/full").await.2["provisioningType"], 1, "still full");
+}
+
+/// Volume metadata (`objectKeyValues`, python's `setVolumeMetaData` and friends): the shapes of
+/// the reference, the refusals, a restart, and keys going with their volume.
+#[tokio::test]
+async fn volume_metadata_is_kept_per_volume_across_a_restart() {
+    let array = TestArray::start().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.post("/volumes", json!({"name": "m", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    let keys = "/volumes/m/objectKeyValues";
+    let (added, headers) =
+        api.call_with_headers(Method::POST, keys, Some(json!({"key": "HPQ-cinder-CHAP-name", "value": "u"}))).await;
+    assert_eq!(added.0, 201, "{added:?}");
+    assert_eq!(headers["location"], "/api/v1/volumes/m/objectKeyValues/HPQ-cinder-CHAP-name");
+    let twice = api.post(keys, json!({"key": "HPQ-cinder-CHAP-name", "value": "v"})).await;
+    refused(&twice, 409, 181, "object key already exists");
+    assert_eq!(api.post(keys, json!({"key": "a_key", "value": "1"})).await.0, 201);
+    let (status, _, one) = api.get(&format!("{keys}/HPQ-cinder-CHAP-name")).await;
+    assert_eq!((status, &one["key"], &one["value"]), (200, &json!("HPQ-cinder-CHAP-name"), &json!("u")), "{one}");
+    let secs = one["creationTimeSec"].as_u64().unwrap();
+    assert!(secs.abs_diff(array_now()) < 600, "{one}");
+    let iso = one["creationTime8601"].as_str().unwrap();
+    assert!(iso.len() == 25 && iso.ends_with("+00:00") && &iso[10..11] == "T", "{one}");
+    assert!(one["date_added"].as_str().unwrap().contains(" UTC "), "{one}");
+
+    assert_eq!(api.put(&format!("{keys}/a_key"), json!({"value": "2"})).await.0, 200);
+    let (_, _, all) = api.get(keys).await;
+    assert_eq!(all["total"], 2);
+    let pairs: Vec<(&str, &str)> = all["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["key"].as_str().unwrap(), m["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pairs, [("HPQ-cinder-CHAP-name", "u"), ("a_key", "2")]);
+
+    refused(&api.get(&format!("{keys}/absent")).await, 404, 180, "object key does not exist");
+    refused(&api.put(&format!("{keys}/absent"), json!({"value": "x"})).await, 404, 180, "object key does not exist");
+    refused(&api.get(&format!("{keys}/&")).await, 400, 69, "invalid input: string contains an illegal character");
+    refused(&api.get("/volumes/nope/objectKeyValues").await, 404, 23, "volume does not exist");
+    refused(
+        &api.post("/volumes/nope/objectKeyValues", json!({"key": "k", "value": "v"})).await,
+        404,
+        23,
+        "volume does not exist",
+    );
+    let null_key = api.post(keys, json!({"key": null, "value": "v"})).await;
+    refused(&null_key, 400, 40, "required member is missing");
+    let long = api
+        .post(keys, json!({"key": format!("this_key_will_cause_an_exception {}", "x".repeat(256)), "value": "v"}))
+        .await;
+    assert_eq!((long.0, long.2["ref"].as_str()), (400, Some("key")), "{long:?}");
+
+    let array = array.restart().await;
+    let api = Wsapi::login(&array).await;
+    assert_eq!(api.get(keys).await.2, all, "keys survive a restart");
+    assert_eq!(api.delete(&format!("{keys}/a_key")).await.0, 200);
+    refused(&api.delete(&format!("{keys}/a_key")).await, 404, 180, "object key does not exist");
+    assert_eq!(api.delete("/volumes/m").await.0, 200);
+    assert_eq!(api.post("/volumes", json!({"name": "m", "cpg": "SSD_r6", "sizeMiB": 256, "tpvv": true})).await.0, 201);
+    assert_eq!(api.get(keys).await.2, json!({"total": 0, "members": []}), "keys went with the volume");
+}
+
+fn array_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }

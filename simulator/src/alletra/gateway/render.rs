@@ -302,10 +302,12 @@ pub fn task(t: &Task, now: u64) -> Value {
         "totalPhases": 1,
         "completedSteps": t.copied_mib(now),
         "totalSteps": t.total_mib,
-        "startTime": t.start_time.to_string(),
+        "startTime": task_time(t.start_time),
+        // Present while the task runs too: python's `_findTask` (`isOnlinePhysicalCopy`, which
+        // Cinder's delete calls on 151) reads `finishTime` of an active task without a default.
+        "finishTime": t.finish_time.map_or_else(|| "-".to_string(), task_time),
         "user": "3paradm",
     });
-    put(&mut out, "finishTime", t.finish_time.map(|f| f.to_string().into()));
     put(
         &mut out,
         "priority",
@@ -332,4 +334,67 @@ pub fn qos(model: &Model, q: &QosRule) -> Value {
     put(&mut out, "ioMaxLimit", q.io_max_limit.map(Value::from));
     put(&mut out, "latencyGoaluSecs", q.latency_goal_usecs.map(Value::from));
     out
+}
+
+/// One `objectKeyValues` entry (python's `getVolumeMetaData` docstring shows the members).
+pub fn key_value(key: &str, kv: &KeyValue) -> Value {
+    json!({
+        "key": key,
+        "value": kv.value,
+        "creationTimeSec": kv.creation_time,
+        "creationTime8601": iso8601(kv.creation_time),
+        "date_added": date_added(kv.creation_time),
+    })
+}
+
+/// Epoch seconds as the civil date and time in UTC: (year, month, day, hour, minute, second,
+/// weekday with 0 = Sunday). Days to dates by the proleptic Gregorian calendar (Hinnant).
+fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64, usize) {
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let weekday = ((days + 4) % 7) as usize;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rest / 3600, rest % 3600 / 60, rest % 60, weekday)
+}
+
+/// `2014-07-22T17:10:22+00:00`: the array's ISO 8601 form, in UTC (the simulated array's zone).
+fn iso8601(secs: u64) -> String {
+    let (y, mo, d, h, mi, s, _) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
+}
+
+/// `2017-08-02 02:07:00 UTC`: a task's times, as the real sample has them (in its zone).
+fn task_time(secs: u64) -> String {
+    let (y, mo, d, h, mi, s, _) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+}
+
+/// `Mon Jul 14 16:09:36 UTC 2014`: the form of python's docstring sample, in UTC.
+fn date_added(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (y, mo, d, h, mi, s, wd) = civil(secs);
+    format!("{} {} {d:02} {h:02}:{mi:02}:{s:02} UTC {y}", DAYS[wd], MONTHS[mo as usize - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_render_as_the_arrays_strings() {
+        // 2014-07-22T17:10:22-07:00, python's docstring sample, is 1406074222.
+        assert_eq!(iso8601(1_406_074_222), "2014-07-23T00:10:22+00:00");
+        assert_eq!(date_added(1_406_074_222), "Wed Jul 23 00:10:22 UTC 2014");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00+00:00");
+        assert_eq!(date_added(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(task_time(1_501_664_820), "2017-08-02 09:07:00 UTC");
+    }
 }

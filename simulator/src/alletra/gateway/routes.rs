@@ -39,6 +39,8 @@ pub fn router(array: Arc<Array>) -> Router {
         .route("/spacereporter", post(space_reporter))
         .route("/volumes", get(volumes).post(create_volume))
         .route("/volumes/{name}", get(volume).put(change_volume).post(copy_volume).delete(delete_volume))
+        .route("/volumes/{name}/objectKeyValues", get(volume_keys).post(add_volume_key))
+        .route("/volumes/{name}/objectKeyValues/{key}", get(volume_key).put(set_volume_key).delete(remove_volume_key))
         .route("/tasks", get(tasks))
         .route("/tasks/{id}", get(task).put(cancel_task))
         .route("/volumesets", get(volume_sets).post(create_volume_set))
@@ -460,7 +462,26 @@ fn data_mib(array: &Array, volume: &Volume) -> u64 {
     array.plane().allocated_bytes(key(volume.id)).map_or(volume.size_mib, |b| b.div_ceil(1 << 20))
 }
 
-/// `PUT /volumes/<name>`: grow (action 3), promote (4), stop promote (5), or modify.
+/// Action 6's members: `tuneOperation` 1 needs `userCPG`, 2 `snapCPG`.
+fn volume_tune(v: &Value) -> WsapiResult<VolumeTune> {
+    let cpg = match opt_int(v, "tuneOperation")? {
+        None => return Err(WsapiError::missing("tuneOperation")),
+        Some(1) => TuneCpg::User(req_str(v, "userCPG")?),
+        Some(2) => TuneCpg::Snap(req_str(v, "snapCPG")?),
+        Some(_) => return Err(WsapiError(Fault::bad_enum_value().with_ref("tuneOperation"))),
+    };
+    let conversion = match opt_int(v, "conversionOperation")? {
+        None => None,
+        Some(1) => Some(Conversion::Thin),
+        Some(2) => Some(Conversion::Full),
+        Some(3) => Some(Conversion::Dedup),
+        Some(4) => Some(Conversion::Deco),
+        Some(_) => return Err(WsapiError(Fault::bad_enum_value().with_ref("conversionOperation"))),
+    };
+    Ok(VolumeTune { cpg, conversion, compression: opt_bool(v, "compression")?, keep_vv: opt_str(v, "keepVV")? })
+}
+
+/// `PUT /volumes/<name>`: grow (action 3), promote (4), stop promote (5), tune (6), or modify.
 async fn change_volume(State(array): Shared, Path(name): Path<String>, bytes: Bytes) -> Answer {
     let v = body(&bytes)?;
     match opt_int(&v, "action")? {
@@ -487,6 +508,15 @@ async fn change_volume(State(array): Shared, Path(name): Path<String>, bytes: By
         Some(5) => {
             array.execute(Command::StopPromoteVirtualCopy { snapshot: name }).await?;
             empty(StatusCode::OK, None)
+        }
+        Some(6) => {
+            let tune = volume_tune(&v)?;
+            let data = {
+                let model = array.read();
+                data_mib(&array, find_volume(&model, &name)?)
+            };
+            let task = task_reply(array.execute(Command::TuneVolume { name, tune, data_mib: data }).await?)?;
+            ok(json!({ "taskid": task }))
         }
         Some(_) => Err(WsapiError(Fault::bad_enum_value().with_ref("action"))),
         None => {
@@ -561,6 +591,39 @@ async fn delete_volume(
 ) -> Answer {
     let cascade = p.get("cascade").is_some_and(|c| c.eq_ignore_ascii_case("true"));
     array.execute(Command::DeleteVolume { name, cascade }).await?;
+    empty(StatusCode::OK, None)
+}
+
+// ---- Volume metadata (objectKeyValues) ------------------------------------------------------
+
+async fn volume_keys(State(array): Shared, Path(name): Path<String>) -> Answer {
+    let model = array.read();
+    let v = find_volume(&model, &name)?;
+    ok(render::collection(v.metadata.iter().map(|(k, kv)| render::key_value(k, kv)).collect()))
+}
+
+async fn volume_key(State(array): Shared, Path((name, key)): Path<(String, String)>) -> Answer {
+    let model = array.read();
+    let v = find_volume(&model, &name)?;
+    ok(render::key_value(&key, model.find_volume_key(v, &key)?))
+}
+
+async fn add_volume_key(State(array): Shared, Path(volume): Path<String>, bytes: Bytes) -> Answer {
+    let v = body(&bytes)?;
+    let (key, value) = (req_str(&v, "key")?, req_str(&v, "value")?);
+    let location = format!("/api/v1/volumes/{volume}/objectKeyValues/{key}");
+    array.execute(Command::AddVolumeKey { volume, key, value }).await?;
+    empty(StatusCode::CREATED, Some(location))
+}
+
+async fn set_volume_key(State(array): Shared, Path((volume, key)): Path<(String, String)>, bytes: Bytes) -> Answer {
+    let value = req_str(&body(&bytes)?, "value")?;
+    array.execute(Command::SetVolumeKey { volume, key, value }).await?;
+    empty(StatusCode::OK, None)
+}
+
+async fn remove_volume_key(State(array): Shared, Path((volume, key)): Path<(String, String)>) -> Answer {
+    array.execute(Command::RemoveVolumeKey { volume, key }).await?;
     empty(StatusCode::OK, None)
 }
 

@@ -4,7 +4,7 @@
 use super::effects::Effect;
 use super::fault::Fault;
 use super::objects::{CpgGrowth, Descriptors, LdLayout, PortPos, Provisioning, QosPriority, SetKind, TaskPriority};
-use super::{copies, cpgs, hosts, qos, sets, vluns, volumes, Model};
+use super::{copies, cpgs, hosts, metadata, qos, sets, tune, vluns, volumes, Model};
 
 /// `POST /cpgs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,6 +128,33 @@ pub struct SetChange {
     pub members: Option<(MemberOp, Vec<String>)>,
 }
 
+/// `tuneOperation` 1 (USR_CPG) or 2 (SNP_CPG), with the CPG it moves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuneCpg {
+    User(String),
+    Snap(String),
+}
+
+/// `conversionOperation` 1-4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversion {
+    Thin,
+    Full,
+    Dedup,
+    /// CONVERT_TO_DECO: deduplicated and compressed (Primera's "reduce").
+    Deco,
+}
+
+/// `PUT /volumes/<name> {"action":6,…}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeTune {
+    pub cpg: TuneCpg,
+    pub conversion: Option<Conversion>,
+    pub compression: Option<bool>,
+    /// The name the original volume (and its snapshots) is kept under when converting.
+    pub keep_vv: Option<String>,
+}
+
 /// `hostname` of `POST /vluns`: a host, or `set:<host set>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportTo {
@@ -214,6 +241,28 @@ pub enum Command {
     },
     CancelTask {
         task: i64,
+    },
+    /// Action 6: a task that moves the volume's space, `data_mib` of it, to another CPG or type.
+    TuneVolume {
+        name: String,
+        tune: VolumeTune,
+        data_mib: u64,
+    },
+    /// `POST /volumes/<name>/objectKeyValues`: a new key only.
+    AddVolumeKey {
+        volume: String,
+        key: String,
+        value: String,
+    },
+    /// `PUT /volumes/<name>/objectKeyValues/<key>`: an existing key only.
+    SetVolumeKey {
+        volume: String,
+        key: String,
+        value: String,
+    },
+    RemoveVolumeKey {
+        volume: String,
+        key: String,
     },
     /// Completes the tasks due by `now` and removes expired volumes; the HTTP layer plans it
     /// before a request whenever `Model::next_due` has passed, so completion is journaled.
@@ -302,6 +351,10 @@ pub(super) fn plan(model: &Model, command: &Command, now: u64) -> Result<Plan, F
         }
         StopPromoteVirtualCopy { snapshot } => copies::stop_promote(model, snapshot, now),
         CancelTask { task } => copies::cancel(model, *task, now),
+        TuneVolume { name, tune, data_mib } => tune::tune(model, name, tune, *data_mib, now),
+        AddVolumeKey { volume, key, value } => metadata::add(model, volume, key, value, now),
+        SetVolumeKey { volume, key, value } => metadata::set(model, volume, key, value),
+        RemoveVolumeKey { volume, key } => metadata::remove(model, volume, key),
         Tick => copies::tick(model, now),
         CreateHost(new) => hosts::create(model, new),
         ModifyHost { name, change } => hosts::modify(model, name, change),

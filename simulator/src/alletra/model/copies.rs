@@ -1,4 +1,4 @@
-//! Physical copies, online copies and promotes as tasks, and the passage of time (reference §1.4,
+//! Physical copies, online copies and promotes as tasks (tunes are `tune.rs`'s), and the passage of time (reference §1.4,
 //! §1.10, §2 "Copies are tasks").
 //!
 //! A task's data work (`ContentCopied`) is an effect of the command that starts it, so the data
@@ -17,7 +17,7 @@ use super::Model;
 const MAX_TASK_ID: i64 = 65_535;
 
 #[allow(clippy::too_many_arguments)]
-fn start_task(
+pub(super) fn start_task(
     model: &Model,
     kind: TaskKind,
     name: &str,
@@ -123,11 +123,7 @@ pub(super) fn promote(
     }
     let base = model.volume(snap.base_id).expect("a copy's base exists while the copy does");
     if let Some(task) = model.busy_tasks(base.id).next() {
-        return Err(if task.kind == TaskKind::Promote {
-            Fault::promote_in_progress()
-        } else {
-            Fault::pcopy_in_progress()
-        });
+        return Err(busy_refusal(task, Fault::pcopy_in_progress));
     }
     if base.size_mib > snap.size_mib {
         return Err(Fault::parent_size_increased());
@@ -140,11 +136,29 @@ pub(super) fn promote(
     Ok(started(data, task))
 }
 
-/// How a task ends: promotes leave the volumes as they were; a copy's destination stands alone.
-fn ended(task: &Task, status: TaskStatus, at: u64) -> Vec<Effect> {
+/// Why a volume that `task` keeps busy refuses a grow, a promote onto it or a tune; a copy's
+/// refusal depends on what was asked (`copying`).
+pub(super) fn busy_refusal(task: &Task, copying: fn() -> Fault) -> Fault {
+    match task.kind {
+        TaskKind::Promote => Fault::promote_in_progress(),
+        TaskKind::Tune(_) => Fault::tune_in_progress(),
+        TaskKind::PhysicalCopy | TaskKind::OnlineCopy => copying(),
+    }
+}
+
+/// How a task ends: promotes leave the volumes as they were; a copy's destination stands alone;
+/// a tune that completes gives its volume the new CPGs and type, a cancelled one leaves it be.
+fn ended(model: &Model, task: &Task, status: TaskStatus, at: u64) -> Vec<Effect> {
     let mut effects = vec![Effect::TaskEnded { task: task.id, status, at }];
-    if task.kind != TaskKind::Promote {
-        effects.push(Effect::VolumeDetached { volume: task.destination });
+    match task.kind {
+        TaskKind::Promote => {}
+        TaskKind::Tune(target) if status == TaskStatus::Done => {
+            effects.extend(super::tune::completed(model, task.destination, target));
+        }
+        TaskKind::Tune(_) => {}
+        TaskKind::PhysicalCopy | TaskKind::OnlineCopy => {
+            effects.push(Effect::VolumeDetached { volume: task.destination })
+        }
     }
     effects
 }
@@ -153,7 +167,7 @@ pub(super) fn stop_promote(model: &Model, snapshot: &str, now: u64) -> Result<Pl
     let snap = existing(model, snapshot)?;
     let task = model.busy_tasks(snap.id).find(|t| t.kind == TaskKind::Promote && t.source == snap.id);
     let task = task.ok_or_else(Fault::promote_not_in_progress)?;
-    Ok(Plan::done(ended(task, TaskStatus::Cancelled, now)))
+    Ok(Plan::done(ended(model, task, TaskStatus::Cancelled, now)))
 }
 
 impl Model {
@@ -174,7 +188,7 @@ pub(super) fn cancel(model: &Model, id: i64, now: u64) -> Result<Plan, Fault> {
     if task.status != TaskStatus::Active {
         return Err(Fault::task_not_active());
     }
-    Ok(Plan::done(ended(task, TaskStatus::Cancelled, now)))
+    Ok(Plan::done(ended(model, task, TaskStatus::Cancelled, now)))
 }
 
 /// Ends the tasks due by `now` (at their due time) and removes expired volumes that nothing
@@ -182,7 +196,7 @@ pub(super) fn cancel(model: &Model, id: i64, now: u64) -> Result<Plan, Fault> {
 pub(super) fn tick(model: &Model, now: u64) -> Result<Plan, Fault> {
     let mut effects = Vec::new();
     for (due, id) in model.index.due.range(..=(now, u32::MAX)) {
-        effects.extend(ended(&model.tasks[id], TaskStatus::Done, *due));
+        effects.extend(ended(model, &model.tasks[id], TaskStatus::Done, *due));
     }
     for (_, id) in model.index.expiring.range(..=(now, u32::MAX)) {
         let v = &model.volumes[id];

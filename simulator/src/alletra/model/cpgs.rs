@@ -5,7 +5,7 @@ use super::commands::{CpgChange, NewCpg, Plan};
 use super::effects::Effect;
 use super::fault::Fault;
 use super::names::check_name;
-use super::objects::{Cpg, CpgGrowth, LdLayout};
+use super::objects::{Cpg, CpgGrowth, LdLayout, Task, TaskKind, TaskStatus};
 use super::{ids, Model};
 
 /// CPG names are name31 whatever the family (reference §2).
@@ -96,6 +96,16 @@ pub(super) fn delete(model: &Model, name: &str) -> Result<Plan, Fault> {
     let c = existing(model, name)?;
     // Base volumes name a snapshot CPG the usage counters do not count, so look at every volume.
     if model.volumes().any(|v| v.user_cpg == Some(c.id) || v.snap_cpg == Some(c.id)) {
+        return Err(Fault::cpg_in_use());
+    }
+    // Nor while a tune is moving a volume into it.
+    let tuned_into = |t: &Task| match t.kind {
+        TaskKind::Tune(to) => {
+            t.status == TaskStatus::Active && (to.user_cpg == Some(c.id) || to.snap_cpg == Some(c.id))
+        }
+        _ => false,
+    };
+    if model.tasks().any(tuned_into) {
         return Err(Fault::cpg_in_use());
     }
     Ok(Plan::done(vec![Effect::CpgDeleted { cpg: c.id }]))

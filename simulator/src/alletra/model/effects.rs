@@ -21,7 +21,8 @@ pub enum Effect {
         volume: u32,
         size_mib: u64,
     },
-    /// Name, comment, snapshot CPG, times or copy state changed; no data is involved.
+    /// Name, comment, CPGs, type (a completed tune), times, metadata, tree position or copy state
+    /// changed; no data is involved.
     VolumeChanged(Box<Volume>),
     VolumeDeleted {
         volume: u32,

@@ -64,6 +64,8 @@ faults! {
     non_existent_domain => 404, 38, "domain does not exist";
     wrong_type => 400, 39, "invalid input: wrong type";
     missing_required => 400, 40, "required member is missing";
+    /// A conversion of a volume with snapshots: Cinder matches code 40 with "keepVV" in the text.
+    keep_vv_required => 400, 40, "invalid input: the volume has snapshots; keepVV is required to convert it";
     exceeds_range => 400, 43, "invalid input: number exceeds expected range";
     param_conflict => 400, 44, "invalid input: parameters cannot be present at the same time";
     empty_string => 400, 45, "invalid input: string is empty";
@@ -88,10 +90,15 @@ faults! {
     below_range => 400, 115, "invalid input: number is below expected range";
     qos_target_object => 404, 117, "QoS target set does not exist";
     non_existent_task => 404, 145, "task does not exist";
+    /// The mock's number (python's `setVolumeMetaData` PUTs on the 409 of 181).
+    non_existent_object_key => 404, 180, "object key does not exist";
+    existent_object_key => 409, 181, "object key already exists";
     /// Growing a virtual copy (Cinder converts it to a base volume, then grows again).
     unsupported_vv_type => 403, 150, "cannot grow this type of volume";
     /// A volume busy in a background task (Cinder's delete checks for an online copy and retries).
     vv_busy => 409, 151, "volume is busy with a background task";
+    /// INV_OPERATION_VV_TUNE_IN_PROGRESS: flowkit's label of 151.
+    tune_in_progress => 409, 151, "invalid operation: volume tuning is in progress";
     grow_size => 400, 152, "invalid grow size";
     grow_exceeds_limit => 403, 153, "new volume size exceeds the limit";
     promote_not_in_progress => 409, 185, "no promote is in progress for this virtual copy";
@@ -114,6 +121,8 @@ faults! {
     vv_exported => 403, 308, "the volume is exported";
     /// Inferred number.
     non_base_volume => 403, 309, "the destination must be a base volume";
+    /// INV_OPERATION_VV_NON_BASE_VOLUME on tune: only base volumes are tuned.
+    tune_non_base => 403, 309, "the volume is not a base volume";
     /// Inferred number.
     copy_to_self => 403, 310, "a volume cannot be copied to itself";
     /// Inferred number.
@@ -142,6 +151,14 @@ faults! {
     empty_set => 404, 322, "the set is empty";
     /// Inferred number; one name for the snapshots of several members (no `@count@`).
     invalid_vv_pattern => 400, 323, "invalid input: the name pattern would give two snapshots one name";
+    /// Inferred number; INV_INPUT_VV_IS_FPVV, a conversion to what the volume is.
+    vv_is_fpvv => 403, 324, "the volume is already fully provisioned";
+    /// Inferred number; INV_INPUT_VV_IS_FPVV as python's docstring words it for compression.
+    fpvv_compression => 403, 324, "a fully provisioned volume cannot be compressed";
+    /// Inferred number; INV_INPUT_VV_IS_TPVV.
+    vv_is_tpvv => 403, 325, "the volume is already thinly provisioned";
+    /// Inferred number; INV_INPUT_VV_IS_TDVV.
+    vv_is_tdvv => 403, 326, "the volume is already deduplicated";
 }
 
 impl Fault {

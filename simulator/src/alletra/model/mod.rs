@@ -19,10 +19,12 @@ mod effects;
 pub mod fault;
 mod hosts;
 pub mod ids;
+mod metadata;
 mod names;
 pub mod objects;
 mod qos;
 mod sets;
+mod tune;
 
 /// The journal and snapshot keep this model (`persist`).
 impl crate::array::ArrayModel for Model {
@@ -46,8 +48,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{
-    Command, CopyMode, CpgChange, ExportTo, HostChange, MemberOp, NewCpg, NewHost, NewSnapshot, NewVlun, NewVolume,
-    PathChange, Plan, QosSettings, Reply, SetChange, VolumeChange,
+    Command, Conversion, CopyMode, CpgChange, ExportTo, HostChange, MemberOp, NewCpg, NewHost, NewSnapshot, NewVlun,
+    NewVolume, PathChange, Plan, QosSettings, Reply, SetChange, TuneCpg, VolumeChange, VolumeTune,
 };
 pub use effects::Effect;
 pub use fault::Fault;

@@ -5,15 +5,20 @@ use super::fault::Fault;
 /// Name31-style names: letters, digits, `.`, `-` and `_` (real volume names carry `_`), not
 /// starting with `-`, at most `max` characters.
 pub(super) fn check_name(name: &str, max: usize) -> Result<(), Fault> {
+    check_identifier(name, max, "name")
+}
+
+/// The same rule for another member that names something (a metadata `key`).
+pub(super) fn check_identifier(name: &str, max: usize, member: &'static str) -> Result<(), Fault> {
     if name.is_empty() {
-        return Err(Fault::empty_string().with_ref("name"));
+        return Err(Fault::empty_string().with_ref(member));
     }
     if name.chars().count() > max {
-        return Err(Fault::exceeds_length().with_ref("name"));
+        return Err(Fault::exceeds_length().with_ref(member));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
     if !name.chars().all(allowed) || name.starts_with('-') {
-        return Err(Fault::illegal_char().with_ref("name"));
+        return Err(Fault::illegal_char().with_ref(member));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The objects the array keeps: plain data. Serde is derived only for the state directory and
 //! the journal; the WSAPI field names and enums are the HTTP layer's business.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,18 @@ pub struct Volume {
     pub expiration_time: Option<u64>,
     /// Before this, deleting is refused (RETAINED).
     pub retention_time: Option<u64>,
+    /// `objectKeyValues`: the volume's own key/value pairs (Cinder keeps CHAP secrets there),
+    /// by key. Copies start without any. States saved before metadata existed lack it.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, KeyValue>,
+}
+
+/// One `objectKeyValues` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub value: String,
+    /// When the key was added (a new value keeps it).
+    pub creation_time: u64,
 }
 
 impl Volume {
@@ -249,6 +261,20 @@ pub enum TaskKind {
     Promote,
     /// 18 ONLINE_COPY: a copy into a volume the array creates, usable at once.
     OnlineCopy,
+    /// Action 6, tune: the volume moves to `target` when the task completes. 19 CONVERT_VV
+    /// when it converts, else 3 MOVE_REGIONS (a CPG move; inferred).
+    Tune(TuneTarget),
+}
+
+/// What a tune makes of its volume on completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TuneTarget {
+    pub user_cpg: Option<u32>,
+    pub snap_cpg: Option<u32>,
+    pub provisioning: Provisioning,
+    pub compression: bool,
+    /// A `conversionOperation` was given (the provisioning or compression changes).
+    pub converts: bool,
 }
 
 impl TaskKind {
@@ -257,6 +283,8 @@ impl TaskKind {
             TaskKind::PhysicalCopy => 1,
             TaskKind::Promote => 4,
             TaskKind::OnlineCopy => 18,
+            TaskKind::Tune(t) if t.converts => 19,
+            TaskKind::Tune(_) => 3,
         }
     }
 }

@@ -829,7 +829,7 @@ fn random_call_sequences_always_replay_to_the_same_model() {
         };
         for _ in 0..60 {
             let (x, y) = (names[next(4)], names[next(4)]);
-            let command = match next(10) {
+            let command = match next(12) {
                 0 => Command::CreateVolume(new_volume(x, 256 * (1 + next(8) as u64), Provisioning::Thin)),
                 1 => Command::CreateSnapshot {
                     parent: x.into(),
@@ -868,6 +868,20 @@ fn random_call_sequences_always_replay_to_the_same_model() {
                     comment: None,
                     members: vec![x.into()],
                 },
+                9 => Command::TuneVolume {
+                    name: x.into(),
+                    tune: VolumeTune {
+                        cpg: TuneCpg::User(["SSD_r6", "SSD_r1"][next(2)].into()),
+                        conversion: [None, Some(Conversion::Dedup)][next(2)],
+                        compression: None,
+                        keep_vv: (next(2) == 0).then(|| format!("{y}k")),
+                    },
+                    data_mib: 2048,
+                },
+                10 if next(2) == 0 => {
+                    Command::AddVolumeKey { volume: x.into(), key: format!("k{}", next(2)), value: y.into() }
+                }
+                10 => Command::RemoveVolumeKey { volume: x.into(), key: format!("k{}", next(2)) },
                 _ => {
                     sim.now += next(8) as u64;
                     Command::Tick
@@ -887,4 +901,140 @@ fn random_call_sequences_always_replay_to_the_same_model() {
     }
     // The sequences reach the interesting states, not only refusals.
     assert!(successes > 500 && tasks > 10, "{successes} successes, {tasks} tasks");
+}
+
+fn tune(cpg: TuneCpg, conversion: Option<Conversion>, keep_vv: Option<&str>) -> VolumeTune {
+    VolumeTune { cpg, conversion, compression: None, keep_vv: keep_vv.map(str::to_string) }
+}
+
+impl Sim {
+    fn tune(&mut self, name: &str, tune: VolumeTune) -> Result<Reply, Fault> {
+        self.run(Command::TuneVolume { name: name.into(), tune, data_mib: 3 * GIB })
+    }
+}
+
+#[test]
+fn a_tune_is_a_task_and_the_volume_changes_when_it_completes() {
+    let mut sim = Sim::new();
+    sim.volume("v", 4 * GIB).unwrap();
+    let (r6, r1) = (sim.model.cpg_by_name("SSD_r6").unwrap().id, sim.model.cpg_by_name("SSD_r1").unwrap().id);
+    let id = task_of(sim.tune("v", tune(TuneCpg::User("SSD_r1".into()), Some(Conversion::Deco), None)).unwrap());
+    let task = sim.model.task(id).unwrap().clone();
+    // 3 GiB at 1024 MiB/s; a conversion is 19 CONVERT_VV, named after the volume.
+    assert_eq!((task.due_time, task.kind.wsapi_type(), task.name.as_str()), (NOW + 3, 19, "v"));
+    // Nothing changes while it runs, and the volume is busy.
+    assert_eq!((sim.get("v").user_cpg, sim.get("v").provisioning), (Some(r6), Provisioning::Thin));
+    assert_eq!(err(sim.tune("v", tune(TuneCpg::Snap("SSD_r1".into()), None, None))), (409, 151));
+    assert_eq!(err(sim.run(Command::GrowVolume { name: "v".into(), delta_mib: 256 })), (409, 151));
+    assert_eq!(err(sim.run(Command::DeleteVolume { name: "v".into(), cascade: false })), (409, 151));
+    // Its target CPG cannot go while the tune moves the volume into it.
+    assert_eq!(err(sim.run(Command::DeleteCpg { name: "SSD_r1".into() })), (409, 34));
+    sim.tick_at(NOW + 3);
+    let v = sim.get("v");
+    assert_eq!(
+        (v.user_cpg, v.snap_cpg, v.provisioning, v.compression),
+        (Some(r1), Some(r6), Provisioning::Dedup, true)
+    );
+    assert_eq!(sim.model.task(id).unwrap().status, TaskStatus::Done);
+    // A CPG-only move is 3 MOVE_REGIONS; cancelled, it leaves the volume as it was.
+    let id = task_of(sim.tune("v", tune(TuneCpg::Snap("SSD_r1".into()), None, None)).unwrap());
+    assert_eq!(sim.model.task(id).unwrap().kind.wsapi_type(), 3);
+    sim.run(Command::CancelTask { task: id.into() }).unwrap();
+    sim.tick_at(NOW + 10);
+    assert_eq!(sim.get("v").snap_cpg, Some(r6));
+    assert_replays(&sim);
+}
+
+#[test]
+fn tune_refusals() {
+    let mut sim = Sim::new();
+    sim.volume("v", GIB).unwrap();
+    let user = |c: &str| TuneCpg::User(c.into());
+    assert_eq!(err(sim.tune("zz", tune(user("SSD_r1"), None, None))), (404, 23));
+    let missing = sim.tune("v", tune(user("nope"), None, None)).unwrap_err();
+    assert_eq!((missing.status, missing.code, missing.reference), (404, 15, Some("userCPG")));
+    assert_eq!(err(sim.tune("v", tune(user("SSD_r1"), Some(Conversion::Thin), None))), (403, 325));
+    // Alletra families have no full volumes.
+    assert_eq!(err(sim.tune("v", tune(user("SSD_r1"), Some(Conversion::Full), None))), (400, 46));
+    let snap_conversion = tune(TuneCpg::Snap("SSD_r1".into()), Some(Conversion::Dedup), None);
+    assert_eq!(err(sim.tune("v", snap_conversion)), (400, 44));
+    assert_eq!(err(sim.tune("v", tune(user("SSD_r1"), None, Some("k")))), (400, 44));
+    sim.snap("v", "s", true).unwrap();
+    assert_eq!(err(sim.tune("s", tune(user("SSD_r1"), None, None))), (403, 309));
+    // Snapshots make a conversion need keepVV (Cinder matches 40 and "keepVV"), not a CPG move.
+    let refused = sim.tune("v", tune(user("SSD_r1"), Some(Conversion::Dedup), None)).unwrap_err();
+    assert_eq!((refused.status, refused.code, refused.reference), (400, 40, Some("keepVV")));
+    assert!(refused.desc.contains("keepVV"), "{refused}");
+    assert_eq!(err(sim.tune("v", tune(user("SSD_r1"), Some(Conversion::Dedup), Some("v")))), (409, 22));
+    // A CPG move of a volume with snapshots needs none.
+    sim.tune("v", tune(user("SSD_r1"), None, None)).unwrap();
+}
+
+#[test]
+fn a_conversion_with_keep_vv_keeps_the_original_and_its_snapshots_under_that_name() {
+    let mut sim = Sim::new();
+    sim.volume("v", GIB).unwrap();
+    sim.snap("v", "ro", true).unwrap();
+    sim.snap("ro", "rw", false).unwrap();
+    let old = sim.get("v").clone();
+    sim.tune("v", tune(TuneCpg::User("SSD_r1".into()), Some(Conversion::Dedup), Some("orig"))).unwrap();
+    let kept = sim.get("orig").clone();
+    assert_ne!((kept.id, &kept.wwn), (old.id, &old.wwn), "a new volume, its own WWN");
+    assert_eq!((kept.provisioning, kept.user_cpg, kept.origin), (old.provisioning, old.user_cpg, Origin::Base));
+    assert!(sim.journal.contains(&Effect::ContentCopied { source: old.id, destination: kept.id }));
+    assert_eq!(sim.get("ro").origin, Origin::VirtualCopy { parent: kept.id, read_only: true });
+    assert_eq!((sim.get("ro").base_id, sim.get("rw").base_id), (kept.id, kept.id));
+    assert_eq!(sim.model.children(old.id).count(), 0);
+    sim.tick_at(NOW + 5);
+    assert_eq!(sim.get("v").provisioning, Provisioning::Dedup);
+    // The tuned volume stands alone now; the kept one refuses delete for its child.
+    sim.run(Command::DeleteVolume { name: "v".into(), cascade: false }).unwrap();
+    assert_eq!(err(sim.run(Command::DeleteVolume { name: "orig".into(), cascade: false })), (409, 25));
+    assert_replays(&sim);
+}
+
+#[test]
+fn a_3par_converts_to_full_within_its_cpg_space() {
+    let mut sim = Sim::with(three_par());
+    sim.volume("t", 2 * GIB).unwrap();
+    sim.run(Command::CreateVolume(new_volume("f", GIB, Provisioning::Full))).unwrap();
+    let full = |keep: Option<&str>| tune(TuneCpg::User("SSD_r6".into()), Some(Conversion::Full), keep);
+    // 1 GiB of the CPG's 2 GiB is reserved: a 2 GiB full volume does not fit.
+    assert_eq!(err(sim.tune("t", full(None))), (400, 24));
+    assert_eq!(err(sim.tune("f", full(None))), (403, 324));
+    let compressed = VolumeTune { compression: Some(true), ..tune(TuneCpg::User("SSD_r6".into()), None, None) };
+    assert_eq!(err(sim.tune("f", compressed)), (403, 324));
+    sim.run(Command::DeleteVolume { name: "f".into(), cascade: false }).unwrap();
+    sim.tune("t", full(None)).unwrap();
+    sim.tick_at(NOW + 10);
+    assert_eq!(sim.get("t").provisioning, Provisioning::Full);
+    assert_eq!(sim.model.cpg_usage(sim.get("t").user_cpg.unwrap()).full_mib, 2 * GIB);
+}
+
+#[test]
+fn volume_keys_are_added_changed_and_removed_with_the_real_refusals() {
+    let mut sim = Sim::new();
+    sim.volume("v", GIB).unwrap();
+    let add = |k: &str, v: &str| Command::AddVolumeKey { volume: "v".into(), key: k.into(), value: v.into() };
+    sim.run(add("HPQ-cinder-CHAP-name", "user")).unwrap();
+    assert_eq!(err(sim.run(add("HPQ-cinder-CHAP-name", "other"))), (409, 181));
+    assert_eq!(err(sim.run(add("&", "x"))), (400, 69));
+    assert_eq!(err(sim.run(add(&"k".repeat(32), "x"))), (400, 57));
+    assert_eq!(err(sim.run(add("long", &"x".repeat(256)))), (400, 57));
+    let missing = Command::AddVolumeKey { volume: "zz".into(), key: "k".into(), value: "x".into() };
+    assert_eq!(err(sim.run(missing)), (404, 23));
+    sim.now += 60;
+    let set = |k: &str| Command::SetVolumeKey { volume: "v".into(), key: k.into(), value: "new".into() };
+    sim.run(set("HPQ-cinder-CHAP-name")).unwrap();
+    assert_eq!(err(sim.run(set("absent"))), (404, 180));
+    let kv = &sim.get("v").metadata["HPQ-cinder-CHAP-name"];
+    assert_eq!((kv.value.as_str(), kv.creation_time), ("new", NOW), "a new value keeps the key's time");
+    // Copies do not take the parent's keys.
+    sim.snap("v", "s", true).unwrap();
+    assert!(sim.get("s").metadata.is_empty());
+    assert_replays(&sim);
+    let remove = |k: &str| Command::RemoveVolumeKey { volume: "v".into(), key: k.into() };
+    sim.run(remove("HPQ-cinder-CHAP-name")).unwrap();
+    assert_eq!(err(sim.run(remove("HPQ-cinder-CHAP-name"))), (404, 180));
+    assert!(sim.get("v").metadata.is_empty());
 }

@@ -2,11 +2,12 @@
 
 use super::breakage::Breakage;
 use super::commands::{NewSnapshot, NewVolume, Plan, VolumeChange};
+use super::copies::busy_refusal;
 use super::effects::Effect;
 use super::fault::Fault;
 use super::ids::{self, Stream};
 use super::names::{check_name, check_text, hours_after, round_up};
-use super::objects::{Origin, Provisioning, SetKind, TaskKind, Volume};
+use super::objects::{Origin, Provisioning, SetKind, Volume};
 use super::topology::MAX_VOLUME_COMMENT_LENGTH;
 use super::Model;
 
@@ -108,6 +109,7 @@ pub(super) fn base_volume(model: &Model, spec: BaseSpec, id: Option<u32>, now: u
             creation_time: now,
             expiration_time: None,
             retention_time: None,
+            metadata: Default::default(),
         },
     ))
 }
@@ -180,11 +182,7 @@ pub(super) fn grow(model: &Model, name: &str, delta_mib: i64) -> Result<Plan, Fa
         return Err(Fault::unsupported_vv_type());
     }
     if let Some(task) = model.busy_tasks(v.id).find(|t| t.destination == v.id) {
-        return Err(if task.kind == TaskKind::Promote {
-            Fault::promote_in_progress()
-        } else {
-            Fault::copy_in_progress()
-        });
+        return Err(busy_refusal(task, Fault::copy_in_progress));
     }
     let asked = delta_mib as u64;
     let delta = if model.is_broken(Breakage::SkipGranularity) { asked } else { round_up(asked) };
@@ -308,6 +306,8 @@ fn virtual_copy(
             creation_time: now,
             expiration_time: hours_after(now, new.expiration_hours, "expirationHours")?,
             retention_time: hours_after(now, new.retention_hours, "retentionHours")?,
+            // Object keys are the volume's own (inferred: no source shows a copy with them).
+            metadata: Default::default(),
             ..p.clone()
         },
     ))
