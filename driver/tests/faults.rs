@@ -481,3 +481,62 @@ async fn alletra_survives_injected_faults() {
     fig.report("alletra");
     fig.assert_survived();
 }
+
+/// Pools for `gw` with the quick retries, in `dir`.
+fn powerflex_pools(gw: &TestGateway, dir: &std::path::Path) -> Pools {
+    let settings =
+        Settings { ca_pem: Some(gw.ca_cert_pem.clone().into_bytes()), retry: QUICK_RETRY, ..Settings::default() };
+    Pools::with_connector(StateDir::open(dir).unwrap(), settings, ConnectorChoice::Sim)
+}
+
+#[tokio::test]
+async fn a_delete_cut_short_keeps_what_is_left_and_a_second_delete_finishes() {
+    let gw = support::file_gateway().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pools = powerflex_pools(&gw, dir.path());
+    pools.create("p", ArrayKind::PowerFlex, &support::config(&gw, &[]).to_map()).await.unwrap();
+    let none = BTreeMap::new();
+    pools.volume_create("p", VolumeType::Custom, "v", ContentType::Block, &none).await.unwrap();
+    for s in ["s1", "s2"] {
+        pools.volume_snapshot("p", VolumeType::Custom, "v", s).await.unwrap();
+    }
+    // The volume itself cannot be removed (its snapshots can): the gateway keeps failing.
+    let id = pools.volume_show("p", VolumeType::Custom, "v").await.unwrap().array.unwrap().id;
+    let faults = FaultSurface::new(&gw.url, &gw.ca_cert_pem, &gw.user, &gw.password);
+    faults.add(&format!("POST /api/instances/Volume::{id}/action/removeVolume -> error 500")).await;
+    pools.volume_delete("p", VolumeType::Custom, "v").await.unwrap_err();
+
+    let rec = pools.state().pool("p").unwrap().volumes["custom/v"].clone();
+    assert!(rec.incomplete, "kept, marked incomplete: {rec:?}");
+    assert!(rec.snapshots.is_empty(), "the snapshots deleted are gone from local state: {rec:?}");
+    let err = pools.volume_snapshot("p", VolumeType::Custom, "v", "s3").await.unwrap_err();
+    assert!(err.to_string().contains("incomplete") && err.to_string().contains("delete it"), "{err}");
+
+    faults.clear().await;
+    pools.volume_delete("p", VolumeType::Custom, "v").await.unwrap();
+    assert!(pools.state().pool("p").unwrap().volumes.is_empty());
+    let ours = powerflex_holds(&gw, "none").await.volumes;
+    assert!(!ours.iter().any(|n| n.starts_with('u') || n.starts_with("su")), "left on the array: {ours:?}");
+}
+
+#[tokio::test]
+async fn a_login_the_gateway_cannot_serve_is_not_a_password_problem() {
+    let gw = support::file_gateway().await;
+    let faults = FaultSurface::new(&gw.url, &gw.ca_cert_pem, &gw.user, &gw.password);
+    faults.add("POST /rest/auth/login -> error 503 html").await;
+    let mut o = support::options(&gw);
+    o.retry = QUICK_RETRY;
+    let err = powerflex_driver::Client::new(o.clone()).unwrap().login().await.unwrap_err().to_string();
+    assert!(err.contains("unavailable") && err.contains("503") && !err.contains("refused"), "{err}");
+    faults.clear().await;
+    o.password = "wrong".into();
+    let err = powerflex_driver::Client::new(o).unwrap().login().await.unwrap_err().to_string();
+    assert!(err.contains("refused the credentials"), "{err}");
+
+    let a = TestArray::start().await;
+    let faults = FaultSurface::new(&a.url, &a.ca_cert_pem, support::alletra::USER, support::alletra::PASSWORD);
+    faults.add("POST /api/v1/credentials -> error 500").await;
+    let client = powerflex_driver::alletra::Client::new(support::alletra::options(&a)).unwrap();
+    let err = client.login().await.unwrap_err().to_string();
+    assert!(err.contains("unavailable") && err.contains("500") && !err.contains("refused"), "{err}");
+}
