@@ -27,7 +27,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -669,23 +669,11 @@ impl Driver {
                 self.create_host().await?
             }
         };
-        // Registered before the export so that, reverting newest first, it runs
-        // after the vLUN went: disconnect only a session this attach made, and
-        // only when nothing stays exported to this host.
-        let new_session = Arc::new(AtomicBool::new(false));
-        {
-            let (c, conn, t, h, flag) =
-                (client.clone(), connector.clone(), self.target(), host.clone(), new_session.clone());
-            r.add("disconnect the session", move || {
-                let (c, conn, t, h, flag) = (c.clone(), conn.clone(), t.clone(), h.clone(), flag.clone());
-                async move {
-                    if flag.load(Ordering::SeqCst) && c.host_vluns(&h).await?.is_empty() {
-                        conn.disconnect(&t).await?;
-                    }
-                    Ok(())
-                }
-            });
-        }
+        let (c, h) = (client.clone(), host.clone());
+        let new_session = host::undo_new_session(r, connector.clone(), self.target(), move || {
+            let (c, h) = (c.clone(), h.clone());
+            async move { Ok(!c.host_vluns(&h).await?.is_empty()) }
+        });
         let vref = volume_ref(&v);
         let newly_mapped = self.luns_of(&v.name, &host).await?.is_empty();
         if newly_mapped {

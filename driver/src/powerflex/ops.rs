@@ -19,7 +19,7 @@
 //! lock in the state directory given with [`Driver::with_lock_dir`]).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -465,23 +465,11 @@ impl Driver {
                 hosts::create_host(&client, &self.inner.identity).await?
             }
         };
-        // Registered before the mapping so that, reverting newest first, it runs
-        // after the unmap: disconnect only a session this attach made, and only
-        // when nothing of this host stays mapped.
-        let new_session = Arc::new(AtomicBool::new(false));
-        {
-            let (c, conn, t, h, flag) =
-                (client.clone(), connector.clone(), self.target(), host_id.clone(), new_session.clone());
-            r.add("disconnect the NVMe session", move || {
-                let (c, conn, t, h, flag) = (c.clone(), conn.clone(), t.clone(), h.clone(), flag.clone());
-                async move {
-                    if flag.load(Ordering::SeqCst) && c.host_volumes(&h).await?.is_empty() {
-                        conn.disconnect(&t).await?;
-                    }
-                    Ok(())
-                }
-            });
-        }
+        let (c, h) = (client.clone(), host_id.clone());
+        let new_session = host::undo_new_session(r, connector.clone(), self.target(), move || {
+            let (c, h) = (c.clone(), h.clone());
+            async move { Ok(!c.host_volumes(&h).await?.is_empty()) }
+        });
         let newly_mapped = !v.mappings().iter().any(|m| m.sdc_id == host_id);
         let vref = volume_ref(&v);
         if newly_mapped {
