@@ -540,3 +540,35 @@ async fn a_login_the_gateway_cannot_serve_is_not_a_password_problem() {
     let err = client.login().await.unwrap_err().to_string();
     assert!(err.contains("unavailable") && err.contains("500") && !err.contains("refused"), "{err}");
 }
+
+/// A virtual machine's block volume made though its answer was lost (found by its name and
+/// adopted), then its filesystem volume refused: the revert removes the block volume too.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_undone_when_a_later_step_fails() {
+    let vm = || Volume::new(VolumeType::VirtualMachine, ContentType::Block, uuid::Uuid::new_v4());
+    let opts = |size| powerflex_driver::CreateOptions { size, thick: false };
+
+    let gw = support::file_gateway().await;
+    let (d, _) = support::driver(&gw, &[]).await;
+    let before = support::volume_names(&d).await;
+    let faults = FaultSurface::new(&gw.url, &gw.ca_cert_pem, &gw.user, &gw.password);
+    faults.add("POST /api/types/Volume/instances -> drop next=1").await;
+    faults.add("POST /api/types/Volume/instances -> error 400 message=refused").await;
+    let err = d.create_volume(&vm(), &opts(8 * GIB)).await.unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    faults.clear().await;
+    assert_eq!(support::volume_names(&d).await, before, "the block volume made without an answer was removed");
+
+    let a = TestArray::start().await;
+    let d = support::alletra::driver(&a, "p", None).await;
+    d.create_pool().await.unwrap();
+    let before = alletra_holds(&a, d.host_name()).await;
+    let faults = FaultSurface::new(&a.url, &a.ca_cert_pem, support::alletra::USER, support::alletra::PASSWORD);
+    faults.add("POST /api/v1/volumes -> drop next=1").await;
+    faults.add("POST /api/v1/volumes -> error 400 message=refused").await;
+    let err = d.create_volume(&vm(), &opts(256 << 20)).await.unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    faults.clear().await;
+    assert_eq!(alletra_holds(&a, d.host_name()).await, before, "the block volume made without an answer was removed");
+    assert!(support::alletra::set_members(&d).await.is_empty());
+}
