@@ -133,6 +133,18 @@ pub enum Error {
     },
 }
 
+/// A gateway call whose outcome is unknown; the driver's own refusals and
+/// local failures are definite.
+impl crate::retry::Transient for Error {
+    fn is_transient(&self) -> bool {
+        match self {
+            Error::Gateway(e) => e.is_transient(),
+            Error::Wsapi(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
 impl Error {
     /// The WSAPI error code, when the failure came from an Alletra array.
     pub fn wsapi_code(&self) -> Option<crate::alletra::WsapiCode> {

@@ -10,14 +10,21 @@
 //! to this host, so changes to this host's mappings are serialised with
 //! [`lock_mappings`]: per host NQN within the process, and with a file lock in
 //! the state directory across processes (`pflex` invocations sharing it).
+//! [`undo_new_session`] is the undo both drivers' attaches register for the
+//! session they may make.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use uuid::Uuid;
 
+use crate::connector::{Connector, Target};
+use crate::error::Error;
+use crate::revert::Reverter;
 use crate::state::{self, StateError};
 
 /// The fixed prefix of the host NQN.
@@ -154,6 +161,35 @@ pub async fn lock_mappings(identity: &HostIdentity, dir: Option<&Path>) -> Resul
         }
     };
     Ok(MappingLock { _file: file, _local: local })
+}
+
+/// Registers the undo of the session an attach may make; the attach sets the
+/// flag returned when the connector says it made one. Reverting, the session
+/// is torn down only then, and only when nothing of this host stays mapped
+/// (`still_mapped` asks the array). Registered before the mapping, so that,
+/// reverting newest first, it runs after the unmap.
+pub fn undo_new_session<F, Fut>(
+    r: &mut Reverter,
+    connector: Arc<dyn Connector>,
+    target: Target,
+    still_mapped: F,
+) -> Arc<AtomicBool>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<bool, Error>> + Send + 'static,
+{
+    let made = Arc::new(AtomicBool::new(false));
+    let (flag, still_mapped) = (made.clone(), Arc::new(still_mapped));
+    r.add("disconnect the session", move || {
+        let (conn, t, flag, still_mapped) = (connector.clone(), target.clone(), flag.clone(), still_mapped.clone());
+        async move {
+            if flag.load(Ordering::SeqCst) && !still_mapped().await? {
+                conn.disconnect(&t).await?;
+            }
+            Ok(())
+        }
+    });
+    made
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::retry::Policy;
 use crate::session::TokenCell;
 
 /// Default time allowed for one request, connection included.
@@ -35,6 +36,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Concurrent requests allowed (at least 1).
     pub max_connections: usize,
+    /// How calls that are safe to repeat are tried again when their outcome is unknown.
+    pub retry: Policy,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_connections", &self.max_connections)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -64,6 +68,7 @@ impl ClientOptions {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            retry: Policy::default(),
         }
     }
 }
@@ -101,6 +106,8 @@ pub struct Connection {
     pub password: String,
     pub http: reqwest::Client,
     pub session: TokenCell,
+    /// How safe calls are tried again.
+    pub retry: Policy,
     limit: Semaphore,
 }
 
@@ -114,6 +121,7 @@ impl Connection {
             limit: Semaphore::new(options.max_connections.max(1)),
             user: options.user,
             password: options.password,
+            retry: options.retry,
             session: TokenCell::default(),
         })
     }

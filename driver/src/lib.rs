@@ -16,7 +16,8 @@
 //! * [`connector`]: the [`BlockDevice`] and [`Connector`] traits and the three
 //!   connectors: `nvme`, `loop` and `sim` (see below), plus a file-backed device.
 //! * [`blockcopy`]: the sparse-aware host-side copy between two block devices.
-//! * [`revert`]: the undo stack every driver operation uses.
+//! * [`retry`]: what is safe to try again when an answer was lost, and how often.
+//! * [`revert`]: the undo stack every driver operation uses (its steps retried).
 //! * [`session`]: a client's login secret, shared by its clones, one re-login at a time.
 //! * [`state`]: local state (pools, volume UUIDs, server UUID), written atomically.
 //! * [`pool`]: the state-backed facade the `pflex` command line uses.
@@ -66,6 +67,7 @@ pub mod keys;
 pub mod naming;
 pub mod pool;
 pub mod powerflex;
+pub mod retry;
 pub mod revert;
 pub mod session;
 pub mod state;

@@ -8,6 +8,12 @@
 //! never leaves an array volume that local state does not know about; a
 //! record whose volume is missing on the array is shown as such and can be
 //! deleted.
+//!
+//! A failure that may leave parts on the array (an undo that failed, a delete
+//! cut short) keeps the record, marked incomplete: a delete finishes the job,
+//! other commands refuse it with that advice instead of failing on a missing
+//! part. A delete updates the record part by part (each snapshot as it goes),
+//! and a part already gone from the array counts as deleted.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +33,7 @@ use crate::http::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTION
 use crate::keys::ConfigError;
 use crate::naming::{parse_size, ContentType, VolumeType};
 use crate::powerflex::{self, discovery};
+use crate::retry::Transient;
 use crate::state::{self, now, volume_key, PoolState, SnapshotRecord, StateDir, StateError, VolumeRecord};
 use crate::volume::{
     CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT, GONE_TIMEOUT,
@@ -51,6 +58,8 @@ pub struct Settings {
     pub task_poll: Duration,
     /// How long an Alletra task may run.
     pub task_timeout: Duration,
+    /// How calls safe to repeat are tried again when their outcome is unknown.
+    pub retry: crate::retry::Policy,
 }
 
 impl Default for Settings {
@@ -64,6 +73,7 @@ impl Default for Settings {
             device_timeout: DEVICE_TIMEOUT,
             task_poll: alletra::ops::TASK_POLL,
             task_timeout: alletra::ops::TASK_TIMEOUT,
+            retry: crate::retry::Policy::default(),
         }
     }
 }
@@ -101,6 +111,9 @@ pub struct SnapshotView {
     pub array_name: String,
     /// Creation time.
     pub created: u64,
+    /// Parts of it may be missing on the array; delete it to finish.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// A volume for display.
@@ -123,6 +136,9 @@ pub struct VolumeView {
     pub thick: bool,
     /// Snapshots, oldest first.
     pub snapshots: Vec<SnapshotView>,
+    /// Parts of it may be missing on the array; delete it to finish.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
     /// The array's view; `None` when the volume is missing there.
     pub array: Option<VolumeInfo>,
     /// The kernel device, when attached here.
@@ -181,6 +197,7 @@ impl Pools {
         o.timeout = self.settings.timeout;
         o.connect_timeout = self.settings.connect_timeout;
         o.max_connections = self.settings.max_connections;
+        o.retry = self.settings.retry;
         o
     }
 
@@ -277,7 +294,18 @@ impl Pools {
             volumes: BTreeMap::new(),
         };
         if let ArrayDriver::Alletra(a) = &d {
-            a.create_pool().await?;
+            if let Err(e) = a.create_pool().await {
+                // Not found out whether the set was made: take it away (deleting is safe to repeat).
+                if e.is_transient() {
+                    if let Err(undo) = a.delete_pool().await {
+                        return Err(Error::RevertFailed {
+                            error: Box::new(e),
+                            undo_failures: vec![format!("delete volume set {name}: {undo}")],
+                        });
+                    }
+                }
+                return Err(e);
+            }
         }
         let saved = (|| {
             let _lock = self.state.lock()?;
@@ -438,6 +466,7 @@ impl Pools {
             thick,
             created: now(),
             snapshots: Vec::new(),
+            incomplete: false,
         };
         self.insert_record(pool, &rec)?;
         let result = async {
@@ -448,10 +477,41 @@ impl Pools {
         match result {
             Ok(info) => Ok(self.volume_view(p.driver, &rec, Some(info), None)),
             Err(e) => {
-                self.remove_record(pool, &rec.key())?;
+                self.forget_failed(pool, &rec.key(), &e)?;
                 Err(e)
             }
         }
+    }
+
+    /// After a failed create or copy: the record goes, unless undoing failed
+    /// and parts may be left on the array; then it stays, incomplete, for a
+    /// delete to finish.
+    fn forget_failed(&self, pool: &str, key: &str, e: &Error) -> Result<()> {
+        let left = matches!(e, Error::RevertFailed { .. });
+        Ok(self.state.update_pool(pool, |p| {
+            if left {
+                if let Some(r) = p.volumes.get_mut(key) {
+                    r.incomplete = true;
+                }
+            } else {
+                p.volumes.remove(key);
+            }
+            Ok(())
+        })?)
+    }
+
+    /// Marks a volume (or, with `snapshot`, one of its snapshots) incomplete,
+    /// or drops the snapshot's record once it is gone.
+    fn mark(&self, pool: &str, key: &str, snapshot: Option<Uuid>, gone: bool) -> Result<()> {
+        Ok(self.state.update_pool(pool, |p| {
+            let Some(r) = p.volumes.get_mut(key) else { return Ok(()) };
+            match snapshot {
+                Some(uuid) if gone => r.snapshots.retain(|s| s.uuid != uuid),
+                Some(uuid) => r.snapshots.iter_mut().filter(|s| s.uuid == uuid).for_each(|s| s.incomplete = true),
+                None => r.incomplete = true,
+            }
+            Ok(())
+        })?)
     }
 
     fn insert_record(&self, pool: &str, rec: &VolumeRecord) -> Result<()> {
@@ -470,6 +530,20 @@ impl Pools {
             p.volumes.remove(key);
             Ok(())
         })?)
+    }
+
+    /// [`Pools::resolve`] for commands that need all of the volume (or
+    /// snapshot) on the array: an incomplete one is refused with the advice to delete it.
+    fn resolve_whole(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<(VolumeRecord, Volume)> {
+        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        let snap_incomplete = split_snapshot(name).1.and_then(|s| rec.snapshot(s)).is_some_and(|s| s.incomplete);
+        if rec.incomplete || snap_incomplete {
+            return Err(Error::Invalid(format!(
+                "{} {name:?} is incomplete (a failure left only some of its parts on the array); delete it to finish",
+                if snap_incomplete { "snapshot" } else { "volume" }
+            )));
+        }
+        Ok((rec, vol))
     }
 
     fn volume_view(
@@ -496,8 +570,10 @@ impl Pools {
                     uuid: s.uuid,
                     array_name: array_name(kind, &vol.snapshot(s.uuid)),
                     created: s.created,
+                    incomplete: s.incomplete,
                 })
                 .collect(),
+            incomplete: rec.incomplete,
             array,
             device,
         }
@@ -508,20 +584,20 @@ impl Pools {
         let (vol_name, snap) = split_snapshot(name);
         let (rec, target) = self.resolve(pool, vtype, name)?;
         let driver = self.driver(pool).await?;
+        let key = volume_key(vtype, vol_name);
         match snap {
             Some(s) => {
+                let uuid = rec.snapshot(s).expect("resolved").uuid;
+                self.mark(pool, &key, Some(uuid), false)?;
                 driver.delete_volume(&target).await?;
-                self.state.update_pool(pool, |p| {
-                    if let Some(r) = p.volumes.get_mut(&volume_key(vtype, vol_name)) {
-                        r.snapshots.retain(|x| x.name != s);
-                    }
-                    Ok(())
-                })?;
+                self.mark(pool, &key, Some(uuid), true)?;
             }
             None => {
                 let vol = record_volume(&rec);
+                self.mark(pool, &key, None, false)?;
                 for s in rec.snapshots.iter().rev() {
                     driver.delete_volume(&vol.snapshot(s.uuid)).await?;
+                    self.mark(pool, &key, Some(s.uuid), true)?;
                 }
                 driver.delete_volume(&vol).await?;
                 self.remove_record(pool, &rec.key())?;
@@ -532,7 +608,7 @@ impl Pools {
 
     /// Grows a volume; returns the new size.
     pub async fn volume_resize(&self, pool: &str, vtype: VolumeType, name: &str, size: u64) -> Result<u64> {
-        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        let (rec, vol) = self.resolve_whole(pool, vtype, name)?;
         if vol.snapshot {
             return Err(Error::Invalid("snapshots cannot be resized".into()));
         }
@@ -556,11 +632,11 @@ impl Pools {
         snapshot: &str,
     ) -> Result<SnapshotView> {
         state::check_name(snapshot)?;
-        let (rec, vol) = self.resolve(pool, vtype, name)?;
+        let (rec, vol) = self.resolve_whole(pool, vtype, name)?;
         if vol.snapshot {
             return Err(Error::Invalid("cannot snapshot a snapshot".into()));
         }
-        let srec = SnapshotRecord { name: snapshot.into(), uuid: Uuid::new_v4(), created: now() };
+        let srec = SnapshotRecord { name: snapshot.into(), uuid: Uuid::new_v4(), created: now(), incomplete: false };
         self.state.update_pool(pool, |p| {
             let r = p
                 .volumes
@@ -574,12 +650,9 @@ impl Pools {
         })?;
         let result = async { self.driver(pool).await?.create_snapshot(&vol, srec.uuid).await }.await;
         if let Err(e) = result {
-            self.state.update_pool(pool, |p| {
-                if let Some(r) = p.volumes.get_mut(&rec.key()) {
-                    r.snapshots.retain(|s| s.uuid != srec.uuid);
-                }
-                Ok(())
-            })?;
+            // Kept, incomplete, when undoing failed and parts may be left.
+            let left = matches!(e, Error::RevertFailed { .. });
+            self.mark(pool, &rec.key(), Some(srec.uuid), !left)?;
             return Err(e);
         }
         Ok(SnapshotView {
@@ -587,13 +660,14 @@ impl Pools {
             uuid: srec.uuid,
             array_name: array_name(self.state.pool(pool)?.driver, &vol.snapshot(srec.uuid)),
             created: srec.created,
+            incomplete: false,
         })
     }
 
     /// Restores a volume from its snapshot.
     pub async fn volume_restore(&self, pool: &str, vtype: VolumeType, name: &str, snapshot: &str) -> Result<()> {
-        let (_, vol) = self.resolve(pool, vtype, name)?;
-        let (_, snap) = self.resolve(pool, vtype, &format!("{name}/{snapshot}"))?;
+        let (_, vol) = self.resolve_whole(pool, vtype, name)?;
+        let (_, snap) = self.resolve_whole(pool, vtype, &format!("{name}/{snapshot}"))?;
         self.driver(pool).await?.restore_volume(&vol, &snap).await
     }
 
@@ -611,7 +685,7 @@ impl Pools {
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<CopyReport> {
         state::check_name(target)?;
-        let (src_rec, src_vol) = self.resolve(pool, source_type, source)?;
+        let (src_rec, src_vol) = self.resolve_whole(pool, source_type, source)?;
         if (source_type == VolumeType::VirtualMachine) != (target_type == VolumeType::VirtualMachine) {
             return Err(Error::Invalid("a virtual-machine volume copies only to a virtual-machine volume".into()));
         }
@@ -620,7 +694,12 @@ impl Pools {
             src_rec
                 .snapshots
                 .iter()
-                .map(|s| SnapshotRecord { name: s.name.clone(), uuid: Uuid::new_v4(), created: now() })
+                .map(|s| SnapshotRecord {
+                    name: s.name.clone(),
+                    uuid: Uuid::new_v4(),
+                    created: now(),
+                    incomplete: false,
+                })
                 .collect()
         } else {
             Vec::new()
@@ -634,6 +713,7 @@ impl Pools {
             thick: src_rec.thick,
             created: now(),
             snapshots: target_snaps.clone(),
+            incomplete: false,
         };
         let tvol = record_volume(&rec);
         let req = CopyRequest {
@@ -650,15 +730,15 @@ impl Pools {
         };
         self.insert_record(pool, &rec)?;
         let result = async { self.driver(pool).await?.copy_volume(&req, progress).await }.await;
-        if result.is_err() {
-            self.remove_record(pool, &rec.key())?;
+        if let Err(e) = &result {
+            self.forget_failed(pool, &rec.key(), e)?;
         }
         result
     }
 
     /// Attaches a volume or snapshot to this host; returns the device path.
     pub async fn volume_attach(&self, pool: &str, vtype: VolumeType, name: &str) -> Result<Option<PathBuf>> {
-        let (_, vol) = self.resolve(pool, vtype, name)?;
+        let (_, vol) = self.resolve_whole(pool, vtype, name)?;
         let att = self.driver(pool).await?.attach_volume(&vol).await?;
         Ok(att.path())
     }

@@ -1,19 +1,38 @@
 //! A small undo stack for multi-step operations.
 //!
 //! Each step that creates something (a volume, a snapshot, a mapping, a host
-//! entity, an NVMe session) pushes the action that removes it. If a later
-//! step fails, [`Reverter::revert`] runs the actions newest first; on success
-//! [`Reverter::success`] drops them. Failures while reverting are logged and
-//! returned; [`Reverter::finish`] reports them together with the original
-//! error ([`Error::RevertFailed`]), which they never hide.
+//! entity, an NVMe session) pushes the action that removes it, as soon as the
+//! array may have made it (a create whose answer was lost included: such an
+//! action finds the object by its name). If a later step fails,
+//! [`Reverter::revert`] runs the actions newest first; on success
+//! [`Reverter::success`] drops them.
+//!
+//! Undo actions are removals, safe to repeat ("already gone" counts as done),
+//! so one that fails with a transient error (a lost answer, a 5xx, a session
+//! lost on the way) or on a volume still busy with a copy is tried again, a
+//! bounded number of times with a growing pause ([`crate::retry`]); LXD runs
+//! each once and drops its error. What still fails is logged and returned;
+//! [`Reverter::finish`] reports it together with the original error
+//! ([`Error::RevertFailed`]), which it never hides.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::alletra::WsapiCode;
 use crate::error::Error;
+use crate::retry::{self, Transient};
 
 type UndoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
-type Undo = Box<dyn FnOnce() -> UndoFuture + Send>;
+type Undo = Box<dyn Fn() -> UndoFuture + Send>;
+
+/// How many times one undo action is tried: longer than [`retry::ATTEMPTS`],
+/// so that an Alletra copy task still running (it holds its volumes busy) can end.
+pub const UNDO_ATTEMPTS: u32 = retry::ATTEMPTS + 2;
+
+/// Whether a failed undo action is worth another try.
+fn worth_retrying(e: &Error) -> bool {
+    e.is_transient() || e.wsapi_code() == Some(WsapiCode::VolumeBusy)
+}
 
 /// The undo stack.
 #[derive(Default)]
@@ -27,10 +46,11 @@ impl Reverter {
         Reverter::default()
     }
 
-    /// Pushes the undo action for something just created.
+    /// Pushes the undo action for something just created (or perhaps
+    /// created); it may be run more than once, so it is a `Fn`.
     pub fn add<F, Fut>(&mut self, what: impl Into<String>, undo: F)
     where
-        F: FnOnce() -> Fut + Send + 'static,
+        F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.steps.push((what.into(), Box::new(move || Box::pin(undo()))));
@@ -51,12 +71,24 @@ impl Reverter {
         self.steps.clear();
     }
 
-    /// Runs the undo actions, newest first; returns those that failed.
+    /// Runs the undo actions, newest first, each tried again while it fails
+    /// transiently; returns those that failed for good.
     pub async fn revert(mut self) -> Vec<(String, Error)> {
         let mut failed = Vec::new();
         while let Some((what, undo)) = self.steps.pop() {
             tracing::info!(step = %what, "reverting");
-            if let Err(e) = undo().await {
+            let mut tried = 1;
+            let outcome = loop {
+                match undo().await {
+                    Err(e) if worth_retrying(&e) && tried < UNDO_ATTEMPTS => {
+                        tracing::debug!(step = %what, error = %e, attempt = tried, "revert step failed; trying again");
+                        tokio::time::sleep(retry::Policy::default().pause(tried)).await;
+                        tried += 1;
+                    }
+                    other => break other,
+                }
+            };
+            if let Err(e) = outcome {
                 tracing::warn!(step = %what, error = %e, "revert step failed");
                 failed.push((what, e));
             }
@@ -105,12 +137,15 @@ mod tests {
         let mut r = Reverter::new();
         for i in 0..3 {
             let log = log.clone();
-            r.add(format!("step {i}"), move || async move {
-                log.lock().unwrap().push(i);
-                if i == 1 {
-                    Err(Error::Invalid("boom".into()))
-                } else {
-                    Ok(())
+            r.add(format!("step {i}"), move || {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(i);
+                    if i == 1 {
+                        Err(Error::Invalid("boom".into()))
+                    } else {
+                        Ok(())
+                    }
                 }
             });
         }
@@ -141,13 +176,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn transient_undo_failures_are_tried_again_definite_ones_not() {
+        use crate::powerflex::client::ClientError;
+        let tries = Arc::new(Mutex::new((0, 0)));
+        let mut r = Reverter::new();
+        let t = tries.clone();
+        r.add("remove volume v1", move || {
+            let t = t.clone();
+            async move {
+                let mut t = t.lock().unwrap();
+                t.0 += 1;
+                if t.0 < 3 {
+                    Err(ClientError::Status { path: "/api".into(), status: 503, body: "<html>".into() }.into())
+                } else {
+                    Ok(())
+                }
+            }
+        });
+        let t = tries.clone();
+        r.add("unmap v1", move || {
+            let t = t.clone();
+            async move {
+                t.lock().unwrap().1 += 1;
+                Err(Error::Invalid("refused".into()))
+            }
+        });
+        let failed = r.revert().await;
+        assert_eq!(*tries.lock().unwrap(), (3, 1), "the 503 twice then done; the refusal once");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, "unmap v1");
+    }
+
+    #[tokio::test]
     async fn success_runs_nothing() {
         let log = Arc::new(Mutex::new(Vec::<i32>::new()));
         let mut r = Reverter::new();
         let l = log.clone();
-        r.add("x", move || async move {
-            l.lock().unwrap().push(1);
-            Ok(())
+        r.add("x", move || {
+            let l = l.clone();
+            async move {
+                l.lock().unwrap().push(1);
+                Ok(())
+            }
         });
         let out: Result<i32, Error> = r.finish(Ok(5)).await;
         assert_eq!(out.unwrap(), 5);

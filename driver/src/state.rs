@@ -123,6 +123,9 @@ pub struct SnapshotRecord {
     pub uuid: Uuid,
     /// Creation time, epoch seconds.
     pub created: u64,
+    /// Parts of it may be missing on the array (see [`VolumeRecord::incomplete`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// A volume known locally.
@@ -146,6 +149,11 @@ pub struct VolumeRecord {
     /// Snapshots, oldest first.
     #[serde(default)]
     pub snapshots: Vec<SnapshotRecord>,
+    /// Parts of it may be missing on the array, others left: a delete was cut
+    /// short, or a failed creation could not undo everything. Only delete
+    /// (which finishes the job) and detach take it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 impl VolumeRecord {

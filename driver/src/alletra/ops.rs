@@ -16,12 +16,18 @@
 //!   vLUN the session and the host entity go too.
 //!
 //! Every multi-step operation pushes undo actions on a [`Reverter`], so a
-//! failure part-way leaves nothing it created behind. Changes to this host's
+//! failure part-way leaves nothing it created behind. A creation whose
+//! answer was lost (no answer, a 5xx) is never sent again: the volume,
+//! snapshot, host entity or volume set is looked up by its name, the set
+//! membership in the set, the vLUN among the volume's, the task (physical
+//! copy, promote) among the tasks by its name; found, it is adopted. Undo
+//! steps are registered before such a creation and find what they remove. Changes to this host's
 //! exports run under [`host::lock_mappings`], as PowerFlex's do.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::client::types::{
-    CreateVolume, Volume as WireVolume, COPY_TYPE_VIRTUAL, LINK_READY, PROTOCOL_ISCSI, PROTOCOL_NVME,
+    CreateVolume, Task, Volume as WireVolume, COPY_TYPE_VIRTUAL, LINK_READY, PROTOCOL_ISCSI, PROTOCOL_NVME,
 };
 use super::client::{Client, ClientError, WsapiCode, WsapiError};
 use super::config::{check_size, Mode, PoolConfig};
@@ -38,6 +44,7 @@ use crate::connector::{Connector, Target, VolumeRef};
 use crate::error::{Error, Result};
 use crate::host::{self, HostIdentity};
 use crate::naming::ContentType;
+use crate::retry::{self, Transient};
 use crate::revert::Reverter;
 use crate::volume::{
     Attachment, CopyMethod, CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT,
@@ -140,6 +147,17 @@ fn ok_if(r: std::result::Result<(), ClientError>, code: WsapiCode) -> Result<()>
     match r {
         Err(e) if e.is(code) => Ok(()),
         other => other.map_err(Error::from),
+    }
+}
+
+/// Takes a volume out of a volume set; not in it (`MEMBER_NOT_IN_SET`, or the set gone) is done.
+async fn leave_set(client: &Client, set: &str, volume: &str) -> Result<()> {
+    match client.remove_from_volume_set(set, volume).await {
+        Err(ClientError::Api(e)) if e.status == 404 => {
+            tracing::debug!(%volume, error = %e, "not in the volume set");
+            Ok(())
+        }
+        other => Ok(other?),
     }
 }
 
@@ -285,15 +303,37 @@ impl Driver {
         self.inner.client.volume(&name).await?.ok_or(Error::VolumeNotFound { name })
     }
 
-    async fn wait_task(&self, id: i64) -> Result<()> {
-        Ok(self.inner.client.wait_task(id, self.inner.task_poll, self.inner.task_timeout).await?)
+    /// Starts a task (a physical copy, named after its destination volume; a
+    /// promote, after its base volume) and waits for it to end. Starting is
+    /// not sent twice: when its answer is lost, the task is the one of that
+    /// name newer than any before.
+    async fn run_task(
+        &self,
+        name: &str,
+        start: impl Future<Output = std::result::Result<i64, ClientError>>,
+    ) -> Result<()> {
+        let client = &self.inner.client;
+        let newest =
+            |tasks: Vec<Task>| tasks.into_iter().filter(|t| t.name.as_deref() == Some(name)).map(|t| t.id).max();
+        let before = newest(client.tasks().await?).unwrap_or(0);
+        let find = || async { Ok(newest(client.tasks().await?).filter(|id| *id > before)) };
+        let id = retry::create_or_find(name, start, find).await?;
+        Ok(client.wait_task(id, self.inner.task_poll, self.inner.task_timeout).await?)
     }
 
     // ----- The pool ------------------------------------------------------------------------------
 
-    /// Creates the pool's volume set.
+    /// Creates the pool's volume set; when the answer is lost, the set is looked up.
     pub async fn create_pool(&self) -> Result<()> {
-        Ok(self.inner.client.create_volume_set(&self.inner.discovery.volume_set).await?)
+        let (client, set) = (&self.inner.client, &self.inner.discovery.volume_set);
+        let find = || async {
+            match client.volume_set(set).await {
+                Ok(_) => Ok(Some(())),
+                Err(e) if e.is(WsapiCode::NonExistentSet) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        Ok(retry::create_or_find(set, client.create_volume_set(set), find).await?)
     }
 
     /// Deletes the pool's volume set (already gone is success).
@@ -346,23 +386,45 @@ impl Driver {
 
     // ----- Create and delete ---------------------------------------------------------------------
 
-    /// Creates one volume in the CPG and adds it to the volume set.
+    /// Runs the creation of the volume or snapshot `name` and registers its
+    /// undo (delete, already gone is done), also when the answer was lost (a
+    /// refusal made nothing, and the name may be someone else's). A creation
+    /// is never sent twice: when its answer is lost, the volume is looked up by its name.
+    async fn create_named(
+        &self,
+        r: &mut Reverter,
+        what: &str,
+        name: &str,
+        create: impl Future<Output = std::result::Result<(), ClientError>>,
+    ) -> Result<()> {
+        let made = create.await;
+        if made.as_ref().map_or_else(Transient::is_transient, |_| true) {
+            let (c, n) = (self.inner.client.clone(), name.to_string());
+            r.add(format!("delete {what} {name}"), move || {
+                let (c, n) = (c.clone(), n.clone());
+                async move { ok_if(c.delete_volume(&n).await, WsapiCode::NonExistentVolume) }
+            });
+        }
+        let find = || async { Ok(self.inner.client.volume(name).await?.map(drop)) };
+        Ok(retry::create_or_find(name, async { made }, find).await?)
+    }
+
+    /// Creates one volume in the CPG and adds it to the volume set (a lost
+    /// answer to that is looked up in the set's members).
     async fn create_one(&self, r: &mut Reverter, vol: &Volume, size: u64) -> Result<()> {
-        let client = self.inner.client.clone();
+        let client = &self.inner.client;
         let name = vol.alletra_name();
         let req =
             CreateVolume { name: name.clone(), cpg: self.inner.config.cpg.clone(), size_mib: to_mib(size), tpvv: true };
-        client.create_volume(&req).await?;
-        let (c, n) = (client.clone(), name.clone());
-        r.add(format!("delete volume {name}"), move || async move {
-            ok_if(c.delete_volume(&n).await, WsapiCode::NonExistentVolume)
-        });
+        self.create_named(r, "volume", &name, client.create_volume(&req)).await?;
         let set = self.inner.discovery.volume_set.clone();
-        client.add_to_volume_set(&set, &name).await?;
-        let (c, n) = (client, name.clone());
-        r.add(format!("remove {name} from volume set {set}"), move || async move {
-            Ok(c.remove_from_volume_set(&set, &n).await?)
+        let (c, s, n) = (client.clone(), set.clone(), name.clone());
+        r.add(format!("remove {name} from volume set {set}"), move || {
+            let (c, s, n) = (c.clone(), s.clone(), n.clone());
+            async move { leave_set(&c, &s, &n).await }
         });
+        let find = || async { Ok(client.volume_set(&set).await?.setmembers.contains(&name).then_some(())) };
+        retry::create_or_find(&name, client.add_to_volume_set(&set, &name), find).await?;
         Ok(())
     }
 
@@ -393,18 +455,11 @@ impl Driver {
         if !luns.is_empty() {
             let vref = volume_ref(&v);
             self.inner.connector.release(&self.target(), &vref).await?;
-            self.unexport(&name, &luns).await?;
+            self.unexport(&name, &luns, self.host_name()).await?;
             self.after_unexport(&vref).await?;
         }
         if !vol.snapshot {
-            let set = &self.inner.discovery.volume_set;
-            match client.remove_from_volume_set(set, &name).await {
-                // MEMBER_NOT_IN_SET (or the set gone): nothing to take out.
-                Err(ClientError::Api(e)) if e.status == 404 => {
-                    tracing::debug!(volume = %name, error = %e, "not in the volume set");
-                }
-                other => other?,
-            }
+            leave_set(client, &self.inner.discovery.volume_set, &name).await?;
         }
         ok_if(client.delete_volume(&name).await, WsapiCode::NonExistentVolume)
     }
@@ -439,12 +494,7 @@ impl Driver {
     // ----- Snapshots -----------------------------------------------------------------------------
 
     async fn snapshot_one(&self, r: &mut Reverter, source: &str, name: &str) -> Result<()> {
-        self.inner.client.create_snapshot(source, name).await?;
-        let (c, n) = (self.inner.client.clone(), name.to_string());
-        r.add(format!("delete snapshot {name}"), move || async move {
-            ok_if(c.delete_volume(&n).await, WsapiCode::NonExistentVolume)
-        });
-        Ok(())
+        self.create_named(r, "snapshot", name, self.inner.client.create_snapshot(source, name)).await
     }
 
     /// Takes a snapshot (both volumes of a virtual machine); returns its descriptor.
@@ -476,10 +526,9 @@ impl Driver {
                 return Err(Error::Attached { name });
             }
         }
-        for snap_part in snapshot.parts() {
+        for (part, snap_part) in vol.parts().iter().zip(snapshot.parts()) {
             let snap = self.wire_volume(&snap_part).await?;
-            let task = self.inner.client.promote_snapshot(&snap.name).await?;
-            self.wait_task(task).await?;
+            self.run_task(&part.alletra_name(), self.inner.client.promote_snapshot(&snap.name)).await?;
         }
         Ok(())
     }
@@ -540,13 +589,11 @@ impl Driver {
             self.create_one(r, &dst_part, size).await?;
             let dst = dst_part.alletra_name();
             for (snap, ts) in snaps.iter().zip(&req.target_snapshots) {
-                let task = self.inner.client.physical_copy(snap, &dst).await?;
-                self.wait_task(task).await?;
+                self.run_task(&dst, self.inner.client.physical_copy(snap, &dst)).await?;
                 passes += 1;
                 self.snapshot_one(r, &dst, &ts.parts()[i].alletra_name()).await?;
             }
-            let task = self.inner.client.physical_copy(&src.name, &dst).await?;
-            self.wait_task(task).await?;
+            self.run_task(&dst, self.inner.client.physical_copy(&src.name, &dst)).await?;
             passes += 1;
         }
         Ok(CopyReport { method: CopyMethod::PhysicalCopy, stats: Default::default(), passes })
@@ -554,32 +601,48 @@ impl Driver {
 
     // ----- Attach and detach ---------------------------------------------------------------------
 
-    /// This host's entity: found by its NQN (NVMe) or IQN (iSCSI), else created.
-    /// The flag says whether this call created it.
-    async fn ensure_host(&self) -> Result<(String, bool)> {
-        let client = &self.inner.client;
-        let (mode, name) = (self.inner.discovery.mode, self.host_name().to_string());
+    /// This host's entity, found by its NQN (NVMe) or IQN (iSCSI).
+    async fn find_own_host(&self) -> Result<Option<String>> {
+        let mode = self.inner.discovery.mode;
         let (nqn, iqn) = (self.inner.identity.nqn(), host::initiator_iqn(&self.inner.identity));
-        let found = client.hosts().await?.into_iter().find(|h| match mode {
+        let found = self.inner.client.hosts().await?.into_iter().find(|h| match mode {
             Mode::Nvme => h.nvme_paths.iter().any(|p| p.nqn.as_deref() == Some(nqn.as_str())),
             Mode::Iscsi => h.iscsi_paths.iter().any(|p| p.name.as_deref() == Some(iqn.as_str())),
         });
-        if let Some(h) = found {
-            return Ok((h.name, false));
-        }
-        let created = match mode {
-            Mode::Nvme => client.create_nvme_host(&name, &nqn).await,
-            Mode::Iscsi => client.create_iscsi_host(&name, &iqn).await,
+        Ok(found.map(|h| h.name))
+    }
+
+    /// Creates this host's entity; when the answer is lost, it is looked up.
+    async fn create_host(&self) -> Result<String> {
+        let client = &self.inner.client;
+        let name = self.host_name().to_string();
+        let (nqn, iqn) = (self.inner.identity.nqn(), host::initiator_iqn(&self.inner.identity));
+        let create = async {
+            match self.inner.discovery.mode {
+                Mode::Nvme => client.create_nvme_host(&name, &nqn).await,
+                Mode::Iscsi => client.create_iscsi_host(&name, &iqn).await,
+            }
         };
-        match created {
+        let find = || async { Ok(client.hosts().await?.into_iter().any(|h| h.name == name).then_some(())) };
+        match retry::create_or_find(&name, create, find).await {
             // LXD treats a host of that name as this host's.
-            Err(e) if e.is(WsapiCode::ExistentHost) => Ok((name, false)),
+            Err(e) if e.is(WsapiCode::ExistentHost) => Ok(name),
             Err(e) => Err(e.into()),
             Ok(()) => {
                 tracing::info!(host = %name, "created the host entity");
-                Ok((name, true))
+                Ok(name)
             }
         }
+    }
+
+    /// Deletes this host's entity if it exists and nothing is exported to it:
+    /// the undo of a creation whose answer may have been lost.
+    async fn delete_own_host_if_unused(&self) -> Result<()> {
+        let Some(host) = self.find_own_host().await? else { return Ok(()) };
+        if self.inner.client.host_vluns(&host).await?.is_empty() {
+            ok_if(self.inner.client.delete_host(&host).await, WsapiCode::NonExistentHost)?;
+        }
+        Ok(())
     }
 
     /// Exports a volume to this host, connects, and opens its device.
@@ -594,49 +657,49 @@ impl Driver {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
         let v = self.wire_volume(vol).await?;
-        let (host, created) = self.ensure_host().await?;
-        if created {
-            let (c, h) = (client.clone(), host.clone());
-            r.add(format!("delete the host entity {host}"), move || async move { Ok(c.delete_host(&h).await?) });
-        }
-        // Registered before the export so that, reverting newest first, it runs
-        // after the vLUN went: disconnect only a session this attach made, and
-        // only when nothing stays exported to this host.
-        let new_session = Arc::new(AtomicBool::new(false));
-        {
-            let (c, conn, t, h, flag) =
-                (client.clone(), connector.clone(), self.target(), host.clone(), new_session.clone());
-            r.add("disconnect the session", move || async move {
-                if flag.load(Ordering::SeqCst) && c.host_vluns(&h).await?.is_empty() {
-                    conn.disconnect(&t).await?;
-                }
-                Ok(())
-            });
-        }
+        let host = match self.find_own_host().await? {
+            Some(h) => h,
+            None => {
+                // Registered before the creation: its answer may be lost after the entity was made.
+                let d = self.clone();
+                r.add(format!("delete the host entity {}", self.host_name()), move || {
+                    let d = d.clone();
+                    async move { d.delete_own_host_if_unused().await }
+                });
+                self.create_host().await?
+            }
+        };
+        let (c, h) = (client.clone(), host.clone());
+        let new_session = host::undo_new_session(r, connector.clone(), self.target(), move || {
+            let (c, h) = (c.clone(), h.clone());
+            async move { Ok(!c.host_vluns(&h).await?.is_empty()) }
+        });
         let vref = volume_ref(&v);
-        let exported =
-            client.volume_vluns(&v.name).await?.into_iter().any(|l| l.hostname.as_deref() == Some(host.as_str()));
-        let newly_mapped = !exported;
+        let newly_mapped = self.luns_of(&v.name, &host).await?.is_empty();
         if newly_mapped {
-            let lun = match client.create_vlun(&host, &v.name).await {
-                Ok(Some(lun)) => Some(lun),
-                // Already exported (LXD's reading of code 29), or no Location: look it up.
-                Ok(None) | Err(ClientError::Api(WsapiError { code: WsapiCode::Other29, .. })) => client
-                    .volume_vluns(&v.name)
-                    .await?
-                    .into_iter()
-                    .find(|l| l.hostname.as_deref() == Some(host.as_str()))
-                    .map(|l| l.lun),
-                Err(e) => return Err(e.into()),
-            };
-            let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host.clone());
-            r.add(format!("unexport {}", v.name), move || async move {
-                conn.release(&t, &vr).await?;
-                match lun {
-                    Some(lun) => ok_if(c.delete_vlun(&vr.name, lun, &h).await, WsapiCode::NonExistentVlun),
-                    None => Ok(()),
+            // Registered before the export, which may be made though its answer is lost;
+            // it finds the LUNs then.
+            let (d, vr, h) = (self.clone(), vref.clone(), host.clone());
+            r.add(format!("unexport {}", v.name), move || {
+                let (d, vr, h) = (d.clone(), vr.clone(), h.clone());
+                async move {
+                    d.inner.connector.release(&d.target(), &vr).await?;
+                    let luns = d.luns_of(&vr.name, &h).await?;
+                    d.unexport(&vr.name, &luns, &h).await
                 }
             });
+            match client.create_vlun(&host, &v.name).await {
+                // Already exported: LXD's reading of code 29.
+                Ok(_) | Err(ClientError::Api(WsapiError { code: WsapiCode::Other29, .. })) => {}
+                // Lost: this host's vLUNs of the volume say whether it was made.
+                Err(e) if e.is_transient() => {
+                    if self.luns_of(&v.name, &host).await?.is_empty() {
+                        return Err(e.into());
+                    }
+                    tracing::warn!(volume = %v.name, error = %e, "the answer to the export was lost; it was made");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let target = self.target();
         new_session.store(connector.connect(&target).await?, Ordering::SeqCst);
@@ -653,7 +716,11 @@ impl Driver {
     /// The LUNs this host sees a volume at (its vLUN templates and the active
     /// vLUNs derived from them share the LUN).
     async fn own_luns(&self, volume: &str) -> Result<Vec<i64>> {
-        let host = self.host_name();
+        self.luns_of(volume, self.host_name()).await
+    }
+
+    /// The LUNs `host` sees a volume at.
+    async fn luns_of(&self, volume: &str, host: &str) -> Result<Vec<i64>> {
         let mut luns: Vec<i64> = self
             .inner
             .client
@@ -670,9 +737,9 @@ impl Driver {
 
     /// Deletes this host's exports of a volume. Deleting a template takes its
     /// active vLUNs along, so one already gone (code 19) is fine.
-    async fn unexport(&self, volume: &str, luns: &[i64]) -> Result<()> {
+    async fn unexport(&self, volume: &str, luns: &[i64], host: &str) -> Result<()> {
         for lun in luns {
-            ok_if(self.inner.client.delete_vlun(volume, *lun, self.host_name()).await, WsapiCode::NonExistentVlun)?;
+            ok_if(self.inner.client.delete_vlun(volume, *lun, host).await, WsapiCode::NonExistentVlun)?;
         }
         Ok(())
     }
@@ -704,7 +771,7 @@ impl Driver {
         }
         let vref = volume_ref(&v);
         self.inner.connector.release(&self.target(), &vref).await?;
-        self.unexport(&v.name, &luns).await?;
+        self.unexport(&v.name, &luns, self.host_name()).await?;
         self.after_unexport(&vref).await
     }
 }

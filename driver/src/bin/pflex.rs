@@ -432,7 +432,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
                                     v.vtype.to_string(),
                                     v.name.clone(),
                                     v.content.to_string(),
-                                    v.array.as_ref().map(|a| format_size(a.size)).unwrap_or_else(|| "MISSING".into()),
+                                    match &v.array {
+                                        _ if v.incomplete => "INCOMPLETE".into(),
+                                        Some(a) => format_size(a.size),
+                                        None => "MISSING".into(),
+                                    },
                                     v.snapshots.len().to_string(),
                                     v.array_name.clone(),
                                     v.array.as_ref().map(|a| a.id.clone()).unwrap_or_default(),

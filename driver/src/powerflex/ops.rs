@@ -8,7 +8,10 @@
 //!
 //! Every multi-step operation pushes undo actions on a [`Reverter`], so a
 //! failure part-way leaves no volume, snapshot, mapping, host entity or NVMe
-//! session behind.
+//! session behind. A creation whose answer was lost (no answer, a 5xx) is
+//! never sent again: the volume, snapshot or host entity is looked up by its
+//! name (the mapping in the volume's mappings) and, found, adopted; its undo
+//! is registered before the lookup, and finds it by name too.
 //!
 //! Attach (with its revert), detach and delete change this host's mappings,
 //! its host entity and its session, which all users of the host share; they
@@ -16,7 +19,7 @@
 //! lock in the state directory given with [`Driver::with_lock_dir`]).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +37,7 @@ use crate::powerflex::config::PoolConfig;
 use crate::powerflex::discovery::{self, Discovery};
 use crate::powerflex::hosts;
 use crate::powerflex::naming::{self, round_size, PowerFlexName};
+use crate::retry::{self, Transient};
 use crate::revert::Reverter;
 use crate::volume::{
     Attachment, CopyMethod, CopyReport, CopyRequest, CreateOptions, PoolUsage, Volume, VolumeInfo, DEVICE_TIMEOUT,
@@ -276,12 +280,40 @@ impl Driver {
             volume_type: if thick { "ThickProvisioned" } else { "ThinProvisioned" }.into(),
             storage_pool_id: self.inner.discovery.pool.id.clone(),
         };
-        let id = self.inner.client.create_volume(&req).await?;
-        let (client, rid) = (self.inner.client.clone(), id.clone());
-        r.add(format!("remove volume {}", req.name), move || async move {
-            not_found_ok(client.remove_volume(&rid).await, ErrorCode::VolumeNotFound).map_err(Error::from)
-        });
+        let id = self.create_named(r, "volume", &req.name, self.inner.client.create_volume(&req)).await?;
         Ok(id)
+    }
+
+    /// Registers the removal of the volume or snapshot `name`, looked up by
+    /// its name when the undo runs (so that one whose creation answer was
+    /// lost goes too); already gone is done.
+    fn undo_by_name(&self, r: &mut Reverter, what: &str, name: &str) {
+        let (client, name) = (self.inner.client.clone(), name.to_string());
+        r.add(format!("remove {what} {name}"), move || {
+            let (client, name) = (client.clone(), name.clone());
+            async move {
+                let Some(id) = client.find_volume_id(&name).await? else { return Ok(()) };
+                not_found_ok(client.remove_volume(&id).await, ErrorCode::VolumeNotFound).map_err(Error::from)
+            }
+        });
+    }
+
+    /// Runs the creation of the volume or snapshot `name` and registers its
+    /// undo, also when the answer was lost (a refusal made nothing, and the
+    /// name may be someone else's). A creation is never sent twice: when its
+    /// answer is lost, the volume is looked up by its name and, found, adopted.
+    async fn create_named(
+        &self,
+        r: &mut Reverter,
+        what: &str,
+        name: &str,
+        create: impl std::future::Future<Output = Result<String, ClientError>>,
+    ) -> Result<String> {
+        let made = create.await;
+        if made.as_ref().map_or_else(Transient::is_transient, |_| true) {
+            self.undo_by_name(r, what, name);
+        }
+        Ok(retry::create_or_find(name, async { made }, || self.inner.client.find_volume_id(name)).await?)
     }
 
     /// Creates a volume (and a virtual machine's filesystem volume).
@@ -365,12 +397,8 @@ impl Driver {
 
     async fn snapshot_one(&self, r: &mut Reverter, source: &Volume, name: &str) -> Result<String> {
         let src_id = self.volume_id(source).await?;
-        let id = self.inner.client.snapshot_volume(&self.inner.discovery.system.id, &src_id, name).await?;
-        let (client, rid) = (self.inner.client.clone(), id.clone());
-        r.add(format!("remove snapshot {name}"), move || async move {
-            not_found_ok(client.remove_volume(&rid).await, ErrorCode::VolumeNotFound).map_err(Error::from)
-        });
-        Ok(id)
+        let system = &self.inner.discovery.system.id;
+        self.create_named(r, "snapshot", name, self.inner.client.snapshot_volume(system, &src_id, name)).await
     }
 
     /// Takes a snapshot (both volumes of a virtual machine); returns its descriptor.
@@ -424,34 +452,47 @@ impl Driver {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
         let v = self.wire_volume(vol).await?;
-        let (host_id, created) = hosts::ensure_host(&client, &self.inner.identity).await?;
-        if created {
-            let (c, h) = (client.clone(), host_id.clone());
-            r.add("remove the host entity", move || async move { c.remove_host(&h).await.map_err(Error::from) });
-        }
-        // Registered before the mapping so that, reverting newest first, it runs
-        // after the unmap: disconnect only a session this attach made, and only
-        // when nothing of this host stays mapped.
-        let new_session = Arc::new(AtomicBool::new(false));
-        {
-            let (c, conn, t, h, flag) =
-                (client.clone(), connector.clone(), self.target(), host_id.clone(), new_session.clone());
-            r.add("disconnect the NVMe session", move || async move {
-                if flag.load(Ordering::SeqCst) && c.host_volumes(&h).await?.is_empty() {
-                    conn.disconnect(&t).await?;
-                }
-                Ok(())
-            });
-        }
+        let nqn = self.inner.identity.nqn();
+        let host_id = match hosts::find_host(&client, &nqn).await? {
+            Some(h) => h.id,
+            None => {
+                // Registered before the creation: its answer may be lost after the entity was made.
+                let (c, n) = (client.clone(), nqn.clone());
+                r.add("remove the host entity", move || {
+                    let (c, n) = (c.clone(), n.clone());
+                    async move { Ok(hosts::remove_own_host_if_unused(&c, &n).await?) }
+                });
+                hosts::create_host(&client, &self.inner.identity).await?
+            }
+        };
+        let (c, h) = (client.clone(), host_id.clone());
+        let new_session = host::undo_new_session(r, connector.clone(), self.target(), move || {
+            let (c, h) = (c.clone(), h.clone());
+            async move { Ok(!c.host_volumes(&h).await?.is_empty()) }
+        });
         let newly_mapped = !v.mappings().iter().any(|m| m.sdc_id == host_id);
         let vref = volume_ref(&v);
         if newly_mapped {
-            client.add_mapped_host(&v.id, &host_id).await?;
+            // Registered before the mapping, which may be made though its answer is lost.
             let (c, conn, t, vr, h) = (client.clone(), connector.clone(), self.target(), vref.clone(), host_id.clone());
-            r.add(format!("unmap {}", v.name()), move || async move {
-                conn.release(&t, &vr).await?;
-                not_found_ok(c.remove_mapped_host(&vr.id, &h).await, ErrorCode::MappingMissing).map_err(Error::from)
+            r.add(format!("unmap {}", v.name()), move || {
+                let (c, conn, t, vr, h) = (c.clone(), conn.clone(), t.clone(), vr.clone(), h.clone());
+                async move {
+                    conn.release(&t, &vr).await?;
+                    not_found_ok(c.remove_mapped_host(&vr.id, &h).await, ErrorCode::MappingMissing).map_err(Error::from)
+                }
             });
+            match client.add_mapped_host(&v.id, &host_id).await {
+                Ok(()) => {}
+                // Lost: the volume's mappings say whether it was made.
+                Err(e) if e.is_transient() => {
+                    if !client.volume(&v.id).await?.mappings().iter().any(|m| m.sdc_id == host_id) {
+                        return Err(e.into());
+                    }
+                    tracing::warn!(volume = %v.name(), error = %e, "the answer to the mapping was lost; it was made");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let target = self.target();
         new_session.store(connector.connect(&target).await?, Ordering::SeqCst);
@@ -645,7 +686,10 @@ impl Driver {
         let att = self.attach_volume(vol).await?;
         if att.newly_mapped {
             let (d, v) = (self.clone(), *vol);
-            r.add(format!("detach {}", vol.name()), move || async move { d.detach_volume(&v).await });
+            r.add(format!("detach {}", vol.name()), move || {
+                let d = d.clone();
+                async move { d.detach_volume(&v).await }
+            });
         }
         Ok(att)
     }

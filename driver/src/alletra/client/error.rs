@@ -32,6 +32,8 @@ pub enum WsapiCode {
     NonExistentSet,
     /// 145 NON_EXISTENT_TASK (404).
     NonExistentTask,
+    /// 151: the volume is busy with a background task (409), a physical copy or promote into or from it.
+    VolumeBusy,
     /// Any other code.
     Other(i64),
 }
@@ -51,6 +53,7 @@ impl WsapiCode {
             101 => WsapiCode::ExistentSet,
             102 => WsapiCode::NonExistentSet,
             145 => WsapiCode::NonExistentTask,
+            151 => WsapiCode::VolumeBusy,
             other => WsapiCode::Other(other),
         }
     }
@@ -69,6 +72,7 @@ impl WsapiCode {
             WsapiCode::ExistentSet => 101,
             WsapiCode::NonExistentSet => 102,
             WsapiCode::NonExistentTask => 145,
+            WsapiCode::VolumeBusy => 151,
             WsapiCode::Other(c) => c,
         }
     }
@@ -127,6 +131,17 @@ pub enum ClientError {
         /// The array's text.
         message: String,
     },
+    /// Login was answered with a 5xx: the WSAPI server is failing (the
+    /// credentials were not checked).
+    #[error(
+        "WSAPI unavailable at login (HTTP {status}): {message}; the credentials were not checked, try again later"
+    )]
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// The array's text, or the body's start.
+        message: String,
+    },
     /// The array answered with an error body.
     #[error(transparent)]
     Api(#[from] WsapiError),
@@ -141,10 +156,12 @@ pub enum ClientError {
         body: String,
     },
     /// A non-empty body that is not `application/json` (LXD refuses these too).
-    #[error("WSAPI {path}: the answer's Content-Type is {content_type:?}, not application/json")]
+    #[error("WSAPI {path}: HTTP {status}, the answer's Content-Type is {content_type:?}, not application/json")]
     ContentType {
         /// The path.
         path: String,
+        /// The HTTP status.
+        status: u16,
         /// What came.
         content_type: Option<String>,
     },
@@ -181,6 +198,19 @@ impl ClientError {
     }
 }
 
+/// A lost answer, a 5xx (with the array's body or a proxy's page) and a login
+/// the array could not serve are worth another try; a 4xx is a verdict.
+impl crate::retry::Transient for ClientError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Transport { .. } | ClientError::Unavailable { .. } => true,
+            ClientError::Status { status, .. } | ClientError::ContentType { status, .. } => *status >= 500,
+            ClientError::Api(e) => e.status >= 500,
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +230,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for c in [5, 6, 16, 17, 19, 22, 23, 29, 101, 102, 145, 32, 34] {
+        for c in [5, 6, 16, 17, 19, 22, 23, 29, 101, 102, 145, 151, 32, 34] {
             assert_eq!(WsapiCode::from_code(c).code(), c);
         }
     }

@@ -24,6 +24,7 @@ pub use error::{ClientError, WsapiCode, WsapiError};
 use types::*;
 
 use crate::http::{snippet, ClientOptions, Connection};
+use crate::retry;
 
 /// The session key header.
 pub const SESSION_HEADER: &str = "X-HP3PAR-WSAPI-SessionKey";
@@ -103,7 +104,12 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         if status >= 400 {
             let message = WsapiError::from_body(status, &bytes).map(|e| e.desc).unwrap_or_else(|| snippet(&bytes));
-            return Err(ClientError::Unauthorized { status, message });
+            // A 5xx is the server (or a proxy) failing, not a verdict on the password.
+            return Err(if status >= 500 {
+                ClientError::Unavailable { status, message }
+            } else {
+                ClientError::Unauthorized { status, message }
+            });
         }
         let key: SessionKey = decode("/credentials", &bytes)?;
         if key.key.is_empty() {
@@ -154,7 +160,7 @@ impl Client {
             let (content_type, location) = (header(CONTENT_TYPE), header(LOCATION));
             let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
             if !bytes.is_empty() && content_type.as_deref() != Some("application/json") {
-                return Err(ClientError::ContentType { path: path.to_string(), content_type });
+                return Err(ClientError::ContentType { path: path.to_string(), status, content_type });
             }
             if status < 400 {
                 return Ok((bytes.to_vec(), location));
@@ -172,8 +178,19 @@ impl Client {
         }
     }
 
+    /// A call that is safe to repeat (a read, a delete, a removal from a set),
+    /// tried again while its outcome is unknown ([`crate::retry`]).
+    async fn call_safe(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ClientError> {
+        retry::idempotent(&self.inner.retry, path, || self.call(method.clone(), path, body)).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let bytes = self.call(Method::GET, path, None).await?;
+        let bytes = self.call_safe(Method::GET, path, None).await?;
         decode(path, &bytes)
     }
 
@@ -190,7 +207,7 @@ impl Client {
 
     /// `DELETE /volumesets/<name>`.
     pub async fn delete_volume_set(&self, name: &str) -> Result<(), ClientError> {
-        self.call(Method::DELETE, &format!("/volumesets/{}", percent(name)), None).await.map(drop)
+        self.call_safe(Method::DELETE, &format!("/volumesets/{}", percent(name)), None).await.map(drop)
     }
 
     /// `GET /volumesets/<name>`.
@@ -200,7 +217,12 @@ impl Client {
 
     async fn set_members(&self, set: &str, action: SetAction, volume: &str) -> Result<(), ClientError> {
         let body = json!({"action": action as i64, "setmembers": [volume]});
-        self.send(Method::PUT, &format!("/volumesets/{}", percent(set)), body).await.map(drop)
+        let path = format!("/volumesets/{}", percent(set));
+        match action {
+            // Adding twice is refused, so a lost answer is looked up by the caller.
+            SetAction::Add => self.send(Method::PUT, &path, body).await.map(drop),
+            SetAction::Remove => self.call_safe(Method::PUT, &path, Some(&body)).await.map(drop),
+        }
     }
 
     /// Adds a volume to a volume set.
@@ -231,7 +253,7 @@ impl Client {
 
     /// `DELETE /volumes/<name>?cascade=true`: the volume and its snapshot tree.
     pub async fn delete_volume(&self, name: &str) -> Result<(), ClientError> {
-        self.call(Method::DELETE, &format!("/volumes/{}?cascade=true", percent(name)), None).await.map(drop)
+        self.call_safe(Method::DELETE, &format!("/volumes/{}?cascade=true", percent(name)), None).await.map(drop)
     }
 
     /// `PUT /volumes/<name> {"action":3}`: grows by `delta_mib`.
@@ -266,6 +288,11 @@ impl Client {
             "parameters": {"destVolume": destination, "saveSnapshot": false, "priority": 1}});
         let bytes = self.send(Method::POST, &path, body).await?;
         Ok(decode::<TaskRef>(&path, &bytes)?.taskid)
+    }
+
+    /// `GET /tasks`: every task the array keeps.
+    pub async fn tasks(&self) -> Result<Vec<Task>, ClientError> {
+        Ok(self.get::<Collection<Task>>("/tasks").await?.members)
     }
 
     /// `GET /tasks/<id>?view=excludeDetail`.
@@ -313,7 +340,7 @@ impl Client {
 
     /// `DELETE /hosts/<name>`.
     pub async fn delete_host(&self, name: &str) -> Result<(), ClientError> {
-        self.call(Method::DELETE, &format!("/hosts/{}", percent(name)), None).await.map(drop)
+        self.call_safe(Method::DELETE, &format!("/hosts/{}", percent(name)), None).await.map(drop)
     }
 
     /// `GET /vluns?query="volumeName==<name>"`.
@@ -338,7 +365,7 @@ impl Client {
     /// `DELETE /vluns/<volume>,<lun>,<host>`.
     pub async fn delete_vlun(&self, volume: &str, lun: i64, host: &str) -> Result<(), ClientError> {
         let path = format!("/vluns/{},{lun},{}", percent(volume), percent(host));
-        self.call(Method::DELETE, &path, None).await.map(drop)
+        self.call_safe(Method::DELETE, &path, None).await.map(drop)
     }
 
     /// `GET /ports`.
@@ -348,7 +375,7 @@ impl Client {
 
     /// `POST /spacereporter {"cpg"}`.
     pub async fn space_report(&self, cpg: &str) -> Result<SpaceReport, ClientError> {
-        let bytes = self.send(Method::POST, "/spacereporter", json!({"cpg": cpg})).await?;
+        let bytes = self.call_safe(Method::POST, "/spacereporter", Some(&json!({"cpg": cpg}))).await?;
         decode("/spacereporter", &bytes)
     }
 }

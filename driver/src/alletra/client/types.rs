@@ -200,6 +200,9 @@ pub mod task_status {
 pub struct Task {
     /// Its ID.
     pub id: i64,
+    /// Its name: a physical copy's is its destination volume's.
+    #[serde(default)]
+    pub name: Option<String>,
     /// 1 done, 2 active, 3 cancelled, 4 failed.
     pub status: i64,
 }

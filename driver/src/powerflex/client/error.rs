@@ -152,6 +152,17 @@ pub enum ClientError {
         /// The message from the body, or the status line.
         message: String,
     },
+    /// Login was answered with a 5xx: the gateway or its ingress is failing (the
+    /// credentials were not checked).
+    #[error(
+        "gateway unavailable at login (HTTP {status}): {message}; the credentials were not checked, try again later"
+    )]
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// The message from the body, or its start.
+        message: String,
+    },
     /// Login succeeded but gave no `access_token`.
     #[error("gateway login returned no access_token")]
     NoToken,
@@ -220,6 +231,20 @@ impl ClientError {
     }
 }
 
+/// The gateway's own failures carry return code 0 (no MDM verdict): a 5xx of
+/// that kind, a 5xx that is not a PowerFlex body (an ingress's page), a login
+/// the gateway could not serve and a lost answer are worth another try.
+impl crate::retry::Transient for ClientError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Transport { .. } | ClientError::Unavailable { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500,
+            ClientError::Api(e) => e.http_status >= 500 && e.code == ErrorCode::Other(0),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +281,27 @@ mod tests {
         let err = ClientError::from(e);
         assert!(err.is(ErrorCode::TooManySnapshots));
         assert!(err.to_string().contains("182"));
+    }
+
+    #[test]
+    fn only_gateway_level_failures_are_transient() {
+        use crate::retry::Transient;
+        let api = |status, code| {
+            ClientError::Api(
+                ApiError::from_body(
+                    status,
+                    format!(r#"{{"message":"m","httpStatusCode":{status},"errorCode":{code}}}"#).as_bytes(),
+                )
+                .unwrap(),
+            )
+        };
+        assert!(api(500, 0).is_transient(), "an MDM switch-over's 500");
+        assert!(!api(500, 182).is_transient(), "a real refusal arrives as 500 too");
+        assert!(!api(400, 0).is_transient());
+        let page = ClientError::Status { path: "/api".into(), status: 503, body: "<html>".into() };
+        assert!(page.is_transient());
+        assert!(ClientError::Unavailable { status: 503, message: String::new() }.is_transient());
+        assert!(!ClientError::Unauthorized { status: 401, message: String::new() }.is_transient());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use error::{ApiError, ClientError, ErrorCode};
 use types::*;
 
 use crate::http::{snippet, ClientOptions, Connection};
+use crate::retry;
 
 /// A gateway client; cheap to clone, clones share the token and the connection limit.
 #[derive(Clone)]
@@ -38,6 +39,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Body<'a> {
     None,
     Json(&'a serde_json::Value),
@@ -76,7 +78,12 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         if status != 200 {
             let message = ApiError::from_body(status, &bytes).map(|e| e.message).unwrap_or_else(|| snippet(&bytes));
-            return Err(ClientError::Unauthorized { status, message });
+            // A 5xx is the gateway (or its ingress) failing, not a verdict on the password.
+            return Err(if status >= 500 {
+                ClientError::Unavailable { status, message }
+            } else {
+                ClientError::Unauthorized { status, message }
+            });
         }
         let login: LoginResponse = serde_json::from_slice(&bytes)
             .map_err(|source| ClientError::Decode { path: "/rest/auth/login".into(), source })?;
@@ -129,9 +136,27 @@ impl Client {
         unreachable!("the loop returns on its second attempt")
     }
 
+    /// A call that is safe to repeat (a read, a removal, an absolute setting),
+    /// tried again while its outcome is unknown ([`crate::retry`]).
+    async fn call_safe(&self, method: Method, path: &str, body: Body<'_>) -> Result<Vec<u8>, ClientError> {
+        retry::idempotent(&self.inner.retry, path, || self.call(method.clone(), path, body)).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let bytes = self.call(Method::GET, path, Body::None).await?;
+        let bytes = self.call_safe(Method::GET, path, Body::None).await?;
         decode(path, &bytes)
+    }
+
+    /// A `queryIdByKey` look-up: a read, so tried again while its outcome is unknown.
+    async fn query_id(&self, path: &str, name: &str) -> Result<String, ClientError> {
+        let body = serde_json::json!({ "name": name });
+        let bytes = self.call_safe(Method::POST, path, Body::Json(&body)).await?;
+        decode(path, &bytes)
+    }
+
+    /// An action that is safe to repeat, tried again while its outcome is unknown.
+    async fn post_safe_action(&self, path: &str, body: &serde_json::Value) -> Result<(), ClientError> {
+        self.call_safe(Method::POST, path, Body::Json(body)).await.map(|_| ())
     }
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, ClientError> {
@@ -159,8 +184,7 @@ impl Client {
 
     /// `POST /api/types/ProtectionDomain/instances/action/queryIdByKey`: 142 when unknown.
     pub async fn query_domain_id(&self, name: &str) -> Result<String, ClientError> {
-        self.post("/api/types/ProtectionDomain/instances/action/queryIdByKey", &serde_json::json!({ "name": name }))
-            .await
+        self.query_id("/api/types/ProtectionDomain/instances/action/queryIdByKey", name).await
     }
 
     /// `GET /api/instances/ProtectionDomain::{id}`.
@@ -197,7 +221,7 @@ impl Client {
 
     /// `POST /api/types/Volume/instances/action/queryIdByKey`: 79 when unknown.
     pub async fn query_volume_id(&self, name: &str) -> Result<String, ClientError> {
-        self.post("/api/types/Volume/instances/action/queryIdByKey", &serde_json::json!({ "name": name })).await
+        self.query_id("/api/types/Volume/instances/action/queryIdByKey", name).await
     }
 
     /// The volume ID for `name`, or `None` when the gateway says 79.
@@ -222,7 +246,7 @@ impl Client {
 
     /// `setVolumeSize` with a size in GiB.
     pub async fn set_volume_size(&self, id: &str, size_gib: u64) -> Result<(), ClientError> {
-        self.post_action(
+        self.post_safe_action(
             &format!("/api/instances/Volume::{id}/action/setVolumeSize"),
             &serde_json::json!({ "sizeInGB": size_gib.to_string() }),
         )
@@ -231,7 +255,7 @@ impl Client {
 
     /// `overwriteVolumeContent` of `id` from `src_id` (same VTree).
     pub async fn overwrite_volume_content(&self, id: &str, src_id: &str) -> Result<(), ClientError> {
-        self.post_action(
+        self.post_safe_action(
             &format!("/api/instances/Volume::{id}/action/overwriteVolumeContent"),
             &serde_json::json!({ "srcVolumeId": src_id }),
         )
@@ -240,7 +264,7 @@ impl Client {
 
     /// `removeVolume` with `ONLY_ME`.
     pub async fn remove_volume(&self, id: &str) -> Result<(), ClientError> {
-        self.post_action(
+        self.post_safe_action(
             &format!("/api/instances/Volume::{id}/action/removeVolume"),
             &serde_json::json!({ "removeMode": "ONLY_ME" }),
         )
@@ -282,7 +306,9 @@ impl Client {
 
     /// `removeSdc` (no body, as LXD sends it).
     pub async fn remove_host(&self, id: &str) -> Result<(), ClientError> {
-        self.call(Method::POST, &format!("/api/instances/Sdc::{id}/action/removeSdc"), Body::None).await.map(|_| ())
+        self.call_safe(Method::POST, &format!("/api/instances/Sdc::{id}/action/removeSdc"), Body::None)
+            .await
+            .map(|_| ())
     }
 
     /// `GET /api/instances/Sdc::{id}/relationships/Volume`: volumes mapped to a host.
@@ -301,7 +327,7 @@ impl Client {
 
     /// `removeMappedHost`: 4039 when there is no such mapping.
     pub async fn remove_mapped_host(&self, volume_id: &str, host_id: &str) -> Result<(), ClientError> {
-        self.post_action(
+        self.post_safe_action(
             &format!("/api/instances/Volume::{volume_id}/action/removeMappedHost"),
             &serde_json::json!({ "hostId": host_id }),
         )
