@@ -92,6 +92,7 @@ impl Report {
             ("Gateway", self.gateway.clone()),
             ("Gateway version", self.version.clone()),
             ("Content checks", self.content.clone()),
+            ("Faults injected", self.faults.as_ref().map_or_else(|| "none".to_string(), |f| f.describe())),
             ("Seed", seed),
             ("Run tag", self.run_tag.clone()),
             ("Duration", format!("{:.1} s, {} gateway exchanges", self.seconds, self.exchanges)),
@@ -227,6 +228,7 @@ mod tests {
             }],
             cleanup_errors: vec![],
             exchanges: 9,
+            faults: None,
             seconds: 1.0,
             interrupted: None,
         }

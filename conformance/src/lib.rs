@@ -15,6 +15,7 @@
 //! * [`gateway_calls`]: raw calls the driver's `Client` lacks.
 //! * [`transcript`]: the recording proxy that keeps each case's exchanges.
 //! * [`data`]: connectors and content patterns.
+//! * [`faults`]: faults injected into the property's steps (`--faults RATE`).
 //! * [`scenarios`]: fixed flows (LXD, CloudStack, token expiry, error shapes).
 //! * [`progress`]: the live status line or plain progress lines.
 //! * [`report`]: terminal, JSON and JUnit output; [`html`]: the report for
@@ -28,6 +29,7 @@ pub mod alletra;
 pub mod areas;
 pub mod array;
 pub mod data;
+pub mod faults;
 pub mod gateway_calls;
 pub mod html;
 pub mod machine;

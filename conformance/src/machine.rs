@@ -18,6 +18,7 @@ use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestEr
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 use crate::areas::{self, Area};
+use crate::faults::StepOutcome;
 use crate::model::{Model, NameChoice, Op, RemoveMode, GIB, HOSTS, SLOTS};
 use crate::progress::Progress;
 use crate::report::ScenarioResult;
@@ -196,12 +197,69 @@ pub trait Case: Sized {
     fn harness() -> Arc<Self::Harness>;
     /// A new case.
     fn new(hx: Arc<Self::Harness>) -> Self;
-    /// Performs a step and checks its outcome.
-    fn apply(&mut self, m: &Self::Model, op: &Self::Op);
-    /// Compares the gateway with the model.
+    /// Whether `--faults` may hit this step (not a harness macro whose many
+    /// requests only set up the one under test).
+    fn faultable(_op: &Self::Op) -> bool {
+        true
+    }
+    /// Performs a step; `Err` says how its outcome differs from the model's
+    /// (`m` is the model after the step).
+    fn perform(&mut self, m: &Self::Model, op: &Self::Op) -> Result<(), String>;
+    /// Takes in what the step made, as the model after it says (the ids and
+    /// names of new volumes), and checks content where the step changed it.
+    fn adopt(&mut self, m: &Self::Model, op: &Self::Op) -> Result<(), String>;
+    /// Every difference between the gateway and the model, content included
+    /// where the data mode reaches it (after a step whose outcome is unknown).
+    fn differences(&mut self, m: &Self::Model) -> Vec<String>;
+    /// Compares the gateway with the model (after every step).
     fn check(&self, m: &Self::Model);
-    /// Removes what the case made.
-    fn teardown(self);
+    /// Audits for leaked objects (on the gateway, of the case, not in the
+    /// model `m`), then removes what the case made.
+    fn teardown(self, m: &Self::Model);
+}
+
+/// A case and the model the gateway is really at: the reference's own state
+/// unless an injected fault left a step's outcome unknown and the gateway
+/// showed it did not happen (then the steps after it act on this state).
+pub struct Tracked<C, S> {
+    case: C,
+    state: S,
+}
+
+impl<C: Case> Tracked<C, C::Model>
+where
+    C::Model: Clone,
+    C::Op: std::fmt::Debug,
+{
+    /// After a step that failed with `failure` while `hits` injected faults
+    /// made its outcome unknown: the gateway must be exactly as if it had
+    /// been made (`after`) or exactly as before it, never in between.
+    fn settle_unknown(&mut self, after: C::Model, op: &C::Op, failure: &str, hits: u64) -> StepOutcome {
+        let made = self.as_if(&after, op);
+        if made.is_empty() {
+            self.state = after;
+            return StepOutcome::Made;
+        }
+        let before = self.state.clone();
+        let not_made = self.as_if(&before, op);
+        if not_made.is_empty() {
+            return StepOutcome::NotMade;
+        }
+        panic!(
+            "{failure}\nafter {hits} injected fault(s) in this step, the gateway is neither as if the step had been \
+             made:\n  {}\nnor as if it had not:\n  {}",
+            made.join("\n  "),
+            not_made.join("\n  ")
+        );
+    }
+
+    /// How the gateway differs from `m`, once the case has taken in what `m` says the step made.
+    fn as_if(&mut self, m: &C::Model, op: &C::Op) -> Vec<String> {
+        match self.case.adopt(m, op) {
+            Ok(()) => self.case.differences(m),
+            Err(why) => vec![why],
+        }
+    }
 }
 
 /// The system-under-test side: reference `R`, case `C`.
@@ -210,31 +268,70 @@ pub struct GatewayTest<R, C>(std::marker::PhantomData<(R, C)>);
 impl<R, C> StateMachineTest for GatewayTest<R, C>
 where
     R: ReferenceStateMachine,
+    R::State: Clone,
+    R::Transition: std::fmt::Debug,
     C: Case<Model = R::State, Op = R::Transition>,
 {
-    type SystemUnderTest = C;
+    type SystemUnderTest = Tracked<C, R::State>;
     type Reference = R;
 
-    fn init_test(_ref_state: &R::State) -> C {
+    fn init_test(ref_state: &R::State) -> Self::SystemUnderTest {
         let hx = C::harness();
         hx.proxy().recorder.clear();
         if hx.interrupted() {
             panic!("{INTERRUPTED}");
         }
-        C::new(hx)
+        Tracked { case: C::new(hx), state: ref_state.clone() }
     }
 
-    fn apply(mut sut: C, ref_state: &R::State, op: R::Transition) -> C {
-        sut.apply(ref_state, &op);
+    fn apply(mut sut: Self::SystemUnderTest, ref_state: &R::State, op: R::Transition) -> Self::SystemUnderTest {
+        let hx = C::harness();
+        let faults = hx.proxy().faults.clone();
+        if !faults.enabled() {
+            let done = sut.case.perform(ref_state, &op).and_then(|()| sut.case.adopt(ref_state, &op));
+            if let Err(e) = done {
+                panic!("{e}");
+            }
+            sut.state = ref_state.clone();
+            return sut;
+        }
+        if !R::preconditions(&sut.state, &op) {
+            faults.record(StepOutcome::Skipped);
+            return sut;
+        }
+        let after = R::apply(sut.state.clone(), &op);
+        let rt = hx.runtime();
+        let armed = C::faultable(&op);
+        if armed {
+            if let Err(e) = rt.block_on(faults.arm()) {
+                panic!("step {op:?}: {e}");
+            }
+        }
+        let performed = sut.case.perform(&after, &op);
+        let hits = if armed { rt.block_on(faults.disarm()).unwrap_or_else(|e| panic!("step {op:?}: {e}")) } else { 0 };
+        match performed {
+            Ok(()) => {
+                if hits > 0 {
+                    faults.record(StepOutcome::HitAndExpected);
+                }
+                if let Err(e) = sut.case.adopt(&after, &op) {
+                    panic!("{e}");
+                }
+                sut.state = after;
+            }
+            Err(e) if hits == 0 => panic!("{e}"),
+            Err(e) => faults.record(sut.settle_unknown(after, &op, &e, hits)),
+        }
         sut
     }
 
-    fn check_invariants(sut: &C, ref_state: &R::State) {
-        sut.check(ref_state)
+    fn check_invariants(sut: &Self::SystemUnderTest, _ref_state: &R::State) {
+        sut.case.check(&sut.state)
     }
 
-    fn teardown(sut: C) {
-        sut.teardown()
+    fn teardown(sut: Self::SystemUnderTest) {
+        let Tracked { case, state } = sut;
+        case.teardown(&state)
     }
 }
 
@@ -302,6 +399,8 @@ pub trait RunFrame {
     fn progress(&self) -> &Progress;
     /// Whether the run was interrupted.
     fn interrupted(&self) -> bool;
+    /// The runtime the run's calls are driven on.
+    fn runtime(&self) -> &tokio::runtime::Handle;
 }
 
 impl RunFrame for Harness {
@@ -313,6 +412,9 @@ impl RunFrame for Harness {
     }
     fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+    }
+    fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.rt
     }
 }
 
@@ -533,10 +635,58 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     static SEEN: AtomicUsize = AtomicUsize::new(0);
+    /// Held by the tests here that panic: the hook test counts every panic.
+    static PANICS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// A gateway that is one number, for the settling of unknown outcomes.
+    struct OneNumber(i32);
+
+    impl Case for OneNumber {
+        type Harness = Harness;
+        type Model = i32;
+        type Op = i32;
+        fn harness() -> Arc<Harness> {
+            unreachable!("settling needs no harness")
+        }
+        fn new(_: Arc<Harness>) -> Self {
+            unreachable!("made by the test")
+        }
+        fn perform(&mut self, _: &i32, _: &i32) -> Result<(), String> {
+            unreachable!("settling performs nothing")
+        }
+        fn adopt(&mut self, _: &i32, _: &i32) -> Result<(), String> {
+            Ok(())
+        }
+        fn differences(&mut self, m: &i32) -> Vec<String> {
+            if *m == self.0 {
+                Vec::new()
+            } else {
+                vec![format!("the gateway is at {}, the model at {m}", self.0)]
+            }
+        }
+        fn check(&self, _: &i32) {}
+        fn teardown(self, _: &i32) {}
+    }
+
+    #[test]
+    fn an_unknown_outcome_settles_on_made_or_not_made_and_nothing_between() {
+        let mut made = Tracked { case: OneNumber(2), state: 1 };
+        assert_eq!(made.settle_unknown(2, &0, "lost", 1), StepOutcome::Made);
+        assert_eq!(made.state, 2, "the case goes on from the state after the step");
+        let mut not_made = Tracked { case: OneNumber(1), state: 1 };
+        assert_eq!(not_made.settle_unknown(2, &0, "lost", 1), StepOutcome::NotMade);
+        assert_eq!(not_made.state, 1, "the case goes on from the state before the step");
+        let _alone = PANICS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut half = Tracked { case: OneNumber(5), state: 1 };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| half.settle_unknown(2, &0, "lost", 1)));
+        let msg = panic_message(r.expect_err("half made fails").as_ref());
+        assert!(msg.contains("neither as if the step had been made") && msg.contains("at 5, the model at 1"), "{msg}");
+    }
 
     #[test]
     fn only_the_case_thread_is_quiet_and_the_hook_comes_back() {
         // The only test in this binary that touches the process-wide hook.
+        let _alone = PANICS.lock().unwrap_or_else(|e| e.into_inner());
         let original = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {
             SEEN.fetch_add(1, Ordering::SeqCst);

@@ -11,10 +11,12 @@ use clap::{Parser, Subcommand};
 use powerflex_conformance::alletra;
 use powerflex_conformance::array::{Array, ArrayRun};
 use powerflex_conformance::data::DataMode;
+use powerflex_conformance::faults::Via;
 use powerflex_conformance::machine::PropertyConfig;
 use powerflex_conformance::progress::{Progress, ProgressMode};
 use powerflex_conformance::report::{PropertyFailureReport, PropertyResult, Report, ScenarioResult};
 use powerflex_conformance::sut::{Harness, PoolSel, Target};
+use powerflex_conformance::transcript::upstream_client;
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +95,15 @@ struct RunArgs {
     /// Skip the property.
     #[arg(long)]
     no_property: bool,
+    /// Inject faults into this share of the gateway requests of each property
+    /// step (0 < RATE ≤ 1): through the gateway's /sim/faults where it has one,
+    /// else through the harness's proxy. A step whose outcome a fault made
+    /// unknown may have happened or not, never half; every case ends with an audit.
+    #[arg(long, value_name = "RATE")]
+    faults: Option<f64>,
+    /// Where --faults are injected.
+    #[arg(long, value_enum, default_value_t = Via::Auto)]
+    faults_via: Via,
 }
 
 fn main() -> ExitCode {
@@ -173,6 +184,7 @@ impl Run {
             scenarios: self.scenarios.lock().expect("results lock").clone(),
             cleanup_errors,
             exchanges: self.hx.proxy().recorder.total(),
+            faults: self.hx.proxy().faults.tally(),
             seconds: self.started.elapsed().as_secs_f64(),
             interrupted: signal.map(|(name, _)| name.to_string()),
         };
@@ -244,6 +256,7 @@ fn run(args: RunArgs) -> Result<Verdict, String> {
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => None,
     };
+    let surface_client = upstream_client(args.insecure, ca_pem.as_deref())?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
@@ -279,6 +292,22 @@ fn run(args: RunArgs) -> Result<Verdict, String> {
             rt.block_on(alletra::sut::Harness::connect(target, seed, progress))?
         }
     };
+    if let Some(rate) = args.faults {
+        let via = rt.block_on(hx.proxy().faults.enable(
+            rate,
+            args.faults_via,
+            seed,
+            &args.gateway,
+            surface_client,
+            &args.user,
+            &args.password,
+        ))?;
+        hx.progress().note(&format!(
+            "pflex-conformance: injecting faults into {:.1}% of each step's requests, through the {}",
+            rate * 100.0,
+            if via == "surface" { "gateway's /sim/faults" } else { "harness's proxy (the gateway has no /sim/faults)" }
+        ));
+    }
     let version = rt.block_on(hx.version());
     hx.progress().note(&format!(
         "pflex-conformance: {} gateway {} (version {version}), {}, run tag {}, seed {seed}",

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::areas::Area;
 use crate::array::Array;
 use crate::data::DataMode;
+use crate::faults::Tally;
 use crate::transcript::Exchange;
 
 /// One fixed scenario's result.
@@ -78,6 +79,8 @@ pub struct Report {
     pub cleanup_errors: Vec<String>,
     /// Gateway exchanges made.
     pub exchanges: u64,
+    /// What injected faults did (`--faults`).
+    pub faults: Option<Tally>,
     /// Seconds taken.
     pub seconds: f64,
     /// The signal that stopped the run early (`SIGTERM`, `SIGINT`): the
@@ -105,6 +108,9 @@ impl Report {
             self.run_tag
         ));
         out.push_str(&format!("content checks: {}\n", self.content));
+        if let Some(f) = &self.faults {
+            out.push_str(&format!("faults: {}\n", f.describe()));
+        }
         for s in &self.scenarios {
             out.push_str(&format!(
                 "  scenario {:<28} {} ({} ms)\n",
@@ -269,6 +275,7 @@ mod tests {
             }],
             cleanup_errors: vec![],
             exchanges: 0,
+            faults: None,
             seconds: 1.0,
             interrupted: None,
         };

@@ -320,6 +320,20 @@ impl Harness {
         errors
     }
 
+    /// The driver's own host entities of this run (named after the run, not
+    /// the two harness hosts): none should outlive the exports they serve.
+    pub async fn driver_hosts(&self) -> Result<Vec<(String, String)>, ClientError> {
+        let prefix = format!("{MARKER_TEXT}{}", self.tag);
+        Ok(self
+            .client()
+            .hosts()
+            .await?
+            .into_iter()
+            .filter(|h| !self.hosts.contains(&h.id))
+            .filter_map(|h| h.name.filter(|n| n.starts_with(&prefix)).map(|n| (h.id, n)))
+            .collect())
+    }
+
     /// Removes everything this run created: volumes in every pool of the
     /// domain, then the harness hosts and the driver's host entity.
     pub async fn cleanup_run(&self) -> Vec<String> {
@@ -466,8 +480,13 @@ impl Case for Sut {
         }
     }
 
-    /// Performs `op` (the model `m` is the state after it) and compares.
-    fn apply(&mut self, m: &Model, op: &Op) {
+    /// Fill makes 125 snapshots to test the 126th: only that one is the step.
+    fn faultable(op: &Op) -> bool {
+        !matches!(op, Op::Fill { .. })
+    }
+
+    /// Performs `op` (the model `m` is the state after it) and compares its outcome.
+    fn perform(&mut self, m: &Model, op: &Op) -> Result<(), String> {
         let hx = self.hx.clone();
         // Stop between steps once interrupted; the run removes what was made.
         if hx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
@@ -476,30 +495,87 @@ impl Case for Sut {
         hx.progress.step(&format!("{op:?}"));
         let actual = hx.rt.block_on(self.exec(m, op));
         if !actual.matches(m.expect) {
-            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
+            return Err(format!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect));
         }
-        // Learn the ids of what was created, by name.
+        Ok(())
+    }
+
+    /// Learns the ids of what was created, by name, and checks content after
+    /// a step that changes it.
+    fn adopt(&mut self, m: &Model, op: &Op) -> Result<(), String> {
+        let hx = self.hx.clone();
         for h in m.created.clone() {
             let name = self.spell(m.vols[&h].name);
             match hx.rt.block_on(hx.client().query_volume_id(&name)) {
                 Ok(id) => {
                     self.ids.insert(h, id);
                 }
-                Err(e) => panic!("step {op:?}: created volume {name} cannot be found: {e}"),
+                Err(e) => return Err(format!("step {op:?}: created volume {name} cannot be found: {e}")),
             }
         }
         self.names = m.vols.iter().map(|(h, v)| (*h, v.name)).collect::<BTreeMap<_, _>>();
         if m.data && matches!(op, Op::Write { .. } | Op::Restore { .. } | Op::Copy { .. } | Op::Snapshot { .. }) {
-            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
-                panic!("after {op:?}: {e}");
+            hx.rt.block_on(self.verify_content(m)).map_err(|e| format!("after {op:?}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn differences(&mut self, m: &Model) -> Vec<String> {
+        let mut problems = self.structure_differences(m);
+        if problems.is_empty() && m.data {
+            if let Err(e) = self.hx.rt.block_on(self.verify_content(m)) {
+                problems.push(e);
             }
+        }
+        problems
+    }
+
+    fn check(&self, m: &Model) {
+        let problems = self.structure_differences(m);
+        if !problems.is_empty() {
+            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
         }
     }
 
+    /// Audits the pool for volumes of the case the model does not have
+    /// (leaked), removes the case's volumes and checks that none is left.
+    fn teardown(mut self, m: &Model) {
+        let hx = self.hx.clone();
+        let inst = self.inst;
+        self.done = true;
+        let expected: BTreeSet<String> = m.vols.values().map(|v| self.spell(v.name)).collect();
+        let mut leaked = Vec::new();
+        let leftover = hx.rt.block_on(async {
+            let vols = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
+            leaked.extend(vols.iter().map(|v| v.name().to_string()).filter(|n| !expected.contains(n)));
+            let errors = hx.remove_all(&vols).await;
+            if !errors.is_empty() {
+                return Err(errors.join("; "));
+            }
+            let left = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
+            // The case's exports are gone with its volumes; so must the driver's host entity be.
+            for (id, name) in hx.driver_hosts().await.map_err(|e| e.to_string())? {
+                leaked.push(format!("host entity {name}"));
+                hx.client().remove_host(&id).await.map_err(|e| format!("remove host {name}: {e}"))?;
+            }
+            Ok::<_, String>(left.into_iter().map(|v| v.name().to_string()).collect::<Vec<_>>())
+        });
+        if !leaked.is_empty() {
+            panic!("audit: the gateway holds objects of this case that the model does not (leaked; removed now): {leaked:?}");
+        }
+        match leftover {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => panic!("teardown: removed the case's volumes but these remain: {left:?}"),
+            Err(e) => panic!("teardown failed: {e}"),
+        }
+    }
+}
+
+impl Sut {
     /// Compares the gateway with the model: the model's volumes and VTrees,
     /// nothing else in those VTrees, removed volumes gone. It costs a request
     /// per VTree and per volume removed or asked for, never a pool listing.
-    fn check(&self, m: &Model) {
+    fn structure_differences(&self, m: &Model) -> Vec<String> {
         let hx = self.hx.clone();
         let expected: BTreeMap<String, H> = m.vols.iter().map(|(h, v)| (self.spell(v.name), *h)).collect();
         let mut problems = Vec::new();
@@ -592,34 +668,9 @@ impl Case for Sut {
                 _ => {}
             }
         }
-        if !problems.is_empty() {
-            panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
-        }
+        problems
     }
 
-    /// Removes the case's volumes and checks that none is left.
-    fn teardown(mut self) {
-        let hx = self.hx.clone();
-        let inst = self.inst;
-        self.done = true;
-        let leftover = hx.rt.block_on(async {
-            let vols = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
-            let errors = hx.remove_all(&vols).await;
-            if !errors.is_empty() {
-                return Err(errors.join("; "));
-            }
-            let left = hx.own_volumes(hx.pool_id(), Some(inst)).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(left.into_iter().map(|v| v.name().to_string()).collect::<Vec<_>>())
-        });
-        match leftover {
-            Ok(left) if left.is_empty() => {}
-            Ok(left) => panic!("teardown: removed the case's volumes but these remain: {left:?}"),
-            Err(e) => panic!("teardown failed: {e}"),
-        }
-    }
-}
-
-impl Sut {
     /// The case's instance number (in its volumes' names).
     pub fn instance(&self) -> u32 {
         self.inst

@@ -9,6 +9,8 @@
 //! The proxy can also replace the bearer token of the next request with a
 //! dead one, so the gateway itself answers 401 the way it does for an expired
 //! token; the token-expiry scenario uses that to watch the client log in again.
+//! And it injects the faults of a step ([`Faults`]) for a gateway that has no
+//! fault surface of its own.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,6 +23,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
+
+use crate::faults::{Faults, ProxyFault};
 
 /// The most exchanges kept per case.
 pub const KEEP: usize = 60;
@@ -103,6 +107,7 @@ struct Upstream {
     base: String,
     http: reqwest::Client,
     recorder: Arc<Recorder>,
+    faults: Arc<Faults>,
 }
 
 /// A running proxy.
@@ -111,6 +116,8 @@ pub struct Proxy {
     pub url: String,
     /// The transcript.
     pub recorder: Arc<Recorder>,
+    /// Fault injection into the steps (off unless enabled).
+    pub faults: Arc<Faults>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -137,14 +144,20 @@ pub fn upstream_client(insecure: bool, ca_pem: Option<&[u8]>) -> Result<reqwest:
 /// Starts the proxy in front of `gateway` on an ephemeral loopback port.
 pub async fn start(gateway: &str, http: reqwest::Client) -> std::io::Result<Proxy> {
     let recorder = Arc::new(Recorder::default());
-    let up = Upstream { base: gateway.trim_end_matches('/').to_string(), http, recorder: recorder.clone() };
+    let faults = Arc::new(Faults::default());
+    let up = Upstream {
+        base: gateway.trim_end_matches('/').to_string(),
+        http,
+        recorder: recorder.clone(),
+        faults: faults.clone(),
+    };
     let app = axum::Router::new().fallback(forward).with_state(up);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(Proxy { url: format!("http://{addr}"), recorder, task })
+    Ok(Proxy { url: format!("http://{addr}"), recorder, faults, task })
 }
 
 /// Cuts text to [`BODY_CHARS`] characters.
@@ -169,6 +182,28 @@ fn redact(path: &str, body: &str) -> String {
     body.to_string()
 }
 
+type Answer = (u16, Option<HeaderValue>, Option<HeaderValue>, Bytes);
+
+/// An injected failure's answer: an ingress's page, or a 500 in the array's
+/// error body (the WSAPI's under `/api/v1`, PowerFlex's elsewhere).
+fn injected_answer(path: &str, status: u16, html: bool) -> Answer {
+    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+    let (ctype, text) = if html {
+        let page = format!(
+            "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        );
+        ("text/html", page)
+    } else if path.starts_with("/api/v1/") {
+        ("application/json", serde_json::json!({ "code": 1, "desc": reason }).to_string())
+    } else {
+        (
+            "application/json",
+            serde_json::json!({ "message": reason, "httpStatusCode": status, "errorCode": 0 }).to_string(),
+        )
+    };
+    (status, Some(HeaderValue::from_static(ctype)), None, Bytes::from(text))
+}
+
 async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     let url = format!("{}{}", up.base, path);
@@ -188,8 +223,19 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
         }
     }
     let request_text = redact(&path, &String::from_utf8_lossy(&body));
-    let (status, ctype, location, bytes) = match req.send().await {
-        Ok(resp) => {
+    let fault = up.faults.draw();
+    if let Some(ProxyFault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    let sent = match fault {
+        Some(ProxyFault::Answer { status, html }) => Err(injected_answer(&path, status, html)),
+        _ => Ok(req.send().await),
+    };
+    let mut lost = None;
+    let (status, ctype, location, bytes) = match sent {
+        Err(answer) => answer,
+        Ok(_) if fault == Some(ProxyFault::LoseAnswer) => injected_answer(&path, 502, true),
+        Ok(Ok(resp)) => {
             let status = resp.status().as_u16();
             let ctype = resp.headers().get("content-type").cloned();
             // The WSAPI names a new vLUN's LUN in `Location`.
@@ -197,9 +243,12 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
             let bytes = resp.bytes().await.unwrap_or_default();
             (status, ctype, location, bytes)
         }
-        Err(e) => {
-            let text = Bytes::from(format!("pflex-conformance proxy: {e}"));
-            (502, Some(HeaderValue::from_static("text/plain")), None, text)
+        // The gateway closed the connection unanswered (or could not be
+        // reached): the client gets what an ingress answers then, the
+        // transcript says what happened.
+        Ok(Err(e)) => {
+            lost = Some(format!("(no answer: the harness's proxy answered 502) {e}"));
+            injected_answer(&path, 502, true)
         }
     };
     up.recorder.push(Exchange {
@@ -208,7 +257,7 @@ async fn forward(State(up): State<Upstream>, method: Method, uri: Uri, headers: 
         path,
         request: cut(&request_text),
         status,
-        response: cut(&String::from_utf8_lossy(&bytes)),
+        response: cut(&lost.unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())),
         millis: started.elapsed().as_millis() as u64,
     });
     let mut resp = Response::new(Body::from(bytes));

@@ -31,7 +31,9 @@ fn connect(sim: &common::Sim, rt: &tokio::runtime::Runtime) -> Arc<Harness> {
 
 fn step(sut: &mut Sut, m: &mut Model, op: Op) {
     m.apply(&op);
-    sut.apply(m, &op);
+    if let Err(e) = sut.perform(m, &op).and_then(|()| sut.adopt(m, &op)) {
+        panic!("{e}");
+    }
     sut.check(m);
 }
 
@@ -70,7 +72,7 @@ fn checks_skip_the_pool_listing_and_cleanup_leaves_strangers_alone() {
     assert!(msg.contains("someone-elses-snap") && msg.contains("not this case's"), "{msg}");
 
     // Clean-up removes the case's volumes, reports the stranger and leaves it.
-    let msg = panic_message(catch_unwind(AssertUnwindSafe(move || sut.teardown())));
+    let msg = panic_message(catch_unwind(AssertUnwindSafe(move || sut.teardown(&m))));
     assert!(msg.contains("left alone: volume someone-elses-snap"), "{msg}");
     let left = rt.block_on(hx.own_volumes(hx.pool_id(), None)).unwrap();
     assert!(left.is_empty(), "harness volumes left: {:?}", left.iter().map(|v| v.name()).collect::<Vec<_>>());
@@ -102,4 +104,32 @@ fn a_removed_volume_that_still_answers_is_caught() {
         step(&mut sut, &mut m, Op::Remove { vol: 1, mode: RemoveMode::OnlyMe })
     })));
     assert!(msg.contains("volume #1 was removed, but its id"), "{msg}");
+}
+
+#[test]
+fn the_case_audit_catches_a_leaked_volume_and_a_leaked_host_entity() {
+    let sim = common::start(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hx = connect(&sim, &rt);
+    let mut sut = Sut::new(hx.clone());
+    let mut m = Model::new(false);
+    step(&mut sut, &mut m, Op::Create { size: 1, thick: false });
+    // What a driver that lost a create's answer would leave: a volume of the
+    // case the model never made, in a VTree of its own, so no step's check sees it.
+    let leak = hx.descriptor(sut.instance(), 9, false, VolumeType::Custom, ContentType::Block);
+    let opts = powerflex_driver::CreateOptions { size: 1, thick: false };
+    rt.block_on(hx.drv.create_volume(&leak, &opts)).expect("create the leaked volume");
+    sut.check(&m);
+    // And a host entity of the driver that outlived its exports.
+    let host = rt.block_on(hx.client().create_host(
+        &format!("pfLx{}-driver-leak", hx.tag),
+        "nqn.2014-08.org.nvmexpress:uuid:0badc0de-0000-4000-8000-000000000001",
+    ));
+    host.expect("create the leaked host entity");
+    let msg = panic_message(catch_unwind(AssertUnwindSafe(move || sut.teardown(&m))));
+    assert!(msg.contains("audit") && msg.contains(&leak.name()), "{msg}");
+    assert!(msg.contains("host entity"), "{msg}");
+    assert!(rt.block_on(hx.driver_hosts()).unwrap().is_empty(), "the audit removes what it found");
+    assert!(rt.block_on(hx.own_volumes(hx.pool_id(), None)).unwrap().is_empty());
+    assert!(rt.block_on(hx.cleanup_run()).is_empty());
 }

@@ -89,6 +89,9 @@ impl RunFrame for Harness {
     fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
+    fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.rt
+    }
 }
 
 fn check<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, String> {
@@ -238,6 +241,13 @@ impl Harness {
         Ok(self.raw.member_names("volumes").await?.into_iter().filter(|n| self.owns(n, inst)).collect())
     }
 
+    /// The driver's host entities (`<hostname>-nvme-tcp`, `-iscsi`): none
+    /// should outlive its last vLUN.
+    pub async fn driver_hosts(&self) -> Result<Vec<String>, RawError> {
+        let prefix = format!("{MARKER_TEXT}{}-drv", self.tag);
+        Ok(self.raw.member_names("hosts").await?.into_iter().filter(|n| n.starts_with(&prefix)).collect())
+    }
+
     /// Removes everything this run created: volumes, the host entity, the pool.
     pub async fn cleanup_run(&self) -> Vec<String> {
         let mut errors = match self.own_names(None).await {
@@ -341,8 +351,8 @@ impl Case for Sut {
         Sut { hx, inst, names: BTreeMap::new(), done: false }
     }
 
-    /// Performs `op` (the model `m` is the state after it) and compares.
-    fn apply(&mut self, m: &Model, op: &Op) {
+    /// Performs `op` (the model `m` is the state after it) and compares its outcome.
+    fn perform(&mut self, m: &Model, op: &Op) -> Result<(), String> {
         let hx = self.hx.clone();
         if hx.interrupted.load(Ordering::SeqCst) {
             panic!("{}", crate::sut::INTERRUPTED);
@@ -350,8 +360,13 @@ impl Case for Sut {
         hx.progress.step(&format!("{op:?}"));
         let actual = hx.rt.block_on(self.exec(m, op));
         if !actual.matches(m.expect) {
-            panic!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect);
+            return Err(format!("step {op:?}: the model expects {:?}, the gateway/driver gave {actual:?}", m.expect));
         }
+        Ok(())
+    }
+
+    /// Names what the step created (names follow from handles).
+    fn adopt(&mut self, m: &Model, _op: &Op) -> Result<(), String> {
         for &h in &m.created {
             let name = match m.vols[&h].name {
                 Name::Driver => self.desc(m, h).alletra_name(),
@@ -359,40 +374,51 @@ impl Case for Sut {
             };
             self.names.insert(h, name);
         }
+        Ok(())
+    }
+
+    fn differences(&mut self, m: &Model) -> Vec<String> {
+        self.compare(m)
     }
 
     /// Compares the gateway with the model; panics with every difference.
     fn check(&self, m: &Model) {
-        let hx = self.hx.clone();
-        let mut problems = hx.rt.block_on(self.observe(m));
-        if problems.is_empty() && m.data {
-            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
-                problems.push(e);
-            }
-        }
+        let problems = self.compare(m);
         if !problems.is_empty() {
             panic!("the gateway differs from the model:\n  {}", problems.join("\n  "));
         }
     }
 
-    /// Removes the case's volumes and checks none is left.
-    fn teardown(mut self) {
+    /// Audits for volumes of the case the model does not have (leaked),
+    /// removes the case's volumes and checks none is left.
+    fn teardown(mut self, m: &Model) {
         self.done = true;
         let hx = self.hx.clone();
         let inst = self.inst;
+        let expected: BTreeSet<&String> = m.vols.keys().filter_map(|h| self.names.get(h)).collect();
+        let mut leaked = Vec::new();
         let leftover = hx.rt.block_on(async {
             let names = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
+            leaked.extend(names.iter().filter(|n| !expected.contains(n)).cloned());
             let errors = hx.remove_names(&names).await;
             if !errors.is_empty() {
                 return Err(errors.join("; "));
             }
             let left = hx.own_names(Some(inst)).await.map_err(|e| e.to_string())?;
+            // The case's vLUNs are gone with its volumes; so must the driver's host entity be.
+            for name in hx.driver_hosts().await.map_err(|e| e.to_string())? {
+                leaked.push(format!("host entity {name}"));
+                hx.raw.delete_host(&name).await.map_err(|e| format!("remove host {name}: {e}"))?;
+            }
             if left.is_empty() {
                 Ok(())
             } else {
                 Err(format!("left after the case's cleanup: {left:?}"))
             }
         });
+        if !leaked.is_empty() {
+            panic!("audit: the gateway holds objects of this case that the model does not (leaked; removed now): {leaked:?}");
+        }
         if let Err(e) = leftover {
             panic!("teardown: {e}");
         }
@@ -400,6 +426,18 @@ impl Case for Sut {
 }
 
 impl Sut {
+    /// Every difference between the gateway and the model, content included.
+    fn compare(&self, m: &Model) -> Vec<String> {
+        let hx = self.hx.clone();
+        let mut problems = hx.rt.block_on(self.observe(m));
+        if problems.is_empty() && m.data {
+            if let Err(e) = hx.rt.block_on(self.verify_content(m)) {
+                problems.push(e);
+            }
+        }
+        problems
+    }
+
     fn uuid(&self, h: H) -> Uuid {
         harness_uuid(self.hx.tag_bytes, self.inst, h, 0)
     }

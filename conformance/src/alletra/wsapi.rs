@@ -107,6 +107,11 @@ impl Raw {
         self.call(reqwest::Method::DELETE, &format!("/volumes/{name}")).await.map(drop)
     }
 
+    /// `DELETE /hosts/<name>`.
+    pub async fn delete_host(&self, name: &str) -> Result<(), RawError> {
+        self.call(reqwest::Method::DELETE, &format!("/hosts/{name}")).await.map(drop)
+    }
+
     /// The names of every member of a collection (`volumes`, `hosts`, `volumesets`).
     pub async fn member_names(&self, collection: &str) -> Result<Vec<String>, RawError> {
         let v = self.call(reqwest::Method::GET, &format!("/{collection}")).await?;
