@@ -15,6 +15,7 @@
 //! an outage is configuration, not state: never journaled, kept by `/sim/reset` for the paths
 //! that remain, gone at a restart (every path serves again).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -48,8 +49,8 @@ pub trait Paths: Front {
     fn no_such_path(&self, segment: &str) -> String;
 }
 
-fn listing(path: &HostPath, plane: &dyn DataPlane) -> Value {
-    let down = plane.down();
+/// A path's listing, given the listeners that are down.
+fn listing(path: &HostPath, down: &BTreeSet<Listener>) -> Value {
     let listeners: Vec<Value> = path
         .listeners
         .iter()
@@ -73,7 +74,8 @@ fn listing(path: &HostPath, plane: &dyn DataPlane) -> Value {
 
 pub async fn list<T: Paths>(State(array): State<Arc<T>>) -> Response {
     let plane = array.plane().clone();
-    let paths: Vec<Value> = array.paths().iter().map(|p| listing(p, plane.as_ref())).collect();
+    let down = plane.down();
+    let paths: Vec<Value> = array.paths().iter().map(|p| listing(p, &down)).collect();
     answer(StatusCode::OK, json!({ "dataPlane": plane.kind().to_string(), "paths": paths }))
 }
 
@@ -99,11 +101,15 @@ pub async fn set<T: Paths>(State(array): State<Arc<T>>, Path(segment): Path<Stri
     }
     let plane = array.plane().clone();
     let listeners = path.listeners.clone();
-    let outcome = tokio::task::spawn_blocking(move || switch(plane.as_ref(), &listeners, down)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let change = |l: &Listener, down: bool| if down { plane.take_down(l) } else { plane.bring_up(l) };
+        switch(change, &plane.down(), &listeners, down)
+    })
+    .await;
     match outcome {
         Ok(Ok(())) => {
             tracing::warn!("fault: path {} {}", path.name, if down { "down" } else { "up" });
-            answer(StatusCode::OK, listing(&path, array.plane().as_ref()))
+            answer(StatusCode::OK, listing(&path, &array.plane().down()))
         }
         Ok(Err(e)) if e.is_unsupported() => refuse(StatusCode::CONFLICT, &e.to_string()),
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -111,11 +117,15 @@ pub async fn set<T: Paths>(State(array): State<Arc<T>>, Path(segment): Path<Stri
     }
 }
 
-/// Every listener down, or every one up; a failure half-way puts back the ones already
-/// switched, so the path is left as it was.
-fn switch(plane: &dyn DataPlane, listeners: &[Listener], down: bool) -> Result<(), PlaneError> {
-    let change = |l: &Listener, down: bool| if down { plane.take_down(l) } else { plane.bring_up(l) };
-    let before = plane.down();
+/// Every listener down, or every one up, by `change(listener, down)`; a failure half-way puts
+/// back the ones already switched (those not already as asked in `before`), so the path is
+/// left as it was.
+fn switch(
+    change: impl Fn(&Listener, bool) -> Result<(), PlaneError>,
+    before: &BTreeSet<Listener>,
+    listeners: &[Listener],
+    down: bool,
+) -> Result<(), PlaneError> {
     for (done, listener) in listeners.iter().enumerate() {
         if let Err(e) = change(listener, down) {
             for back in listeners[..done].iter().filter(|l| before.contains(*l) != down) {
@@ -131,75 +141,52 @@ fn switch(plane: &dyn DataPlane, listeners: &[Listener], down: bool) -> Result<(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
     use std::sync::Mutex;
 
     use super::*;
-    use crate::dataplane::{Key, PlaneKind, VolumeSpec};
-
-    /// A plane whose listeners go down and up in a set, and that fails to switch `broken`.
-    struct Switches {
-        down: Mutex<BTreeSet<Listener>>,
-        broken: Listener,
-    }
-
-    impl DataPlane for Switches {
-        fn kind(&self) -> PlaneKind {
-            PlaneKind::Nvmet
-        }
-        fn create(&self, _: VolumeSpec) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn snapshot(&self, _: Key, _: VolumeSpec) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn resize(&self, _: Key, _: u64) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn overwrite(&self, _: Key, _: Key) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn remove(&self, _: Key) -> Result<(), PlaneError> {
-            Ok(())
-        }
-        fn take_down(&self, l: &Listener) -> Result<(), PlaneError> {
-            if *l == self.broken {
-                return Err(PlaneError::new("nvmet", "taking down", std::io::Error::other("busy")));
-            }
-            self.down.lock().unwrap().insert(l.clone());
-            Ok(())
-        }
-        fn bring_up(&self, l: &Listener) -> Result<(), PlaneError> {
-            if *l == self.broken {
-                return Err(PlaneError::new("nvmet", "bringing up", std::io::Error::other("busy")));
-            }
-            self.down.lock().unwrap().remove(l);
-            Ok(())
-        }
-        fn down(&self) -> BTreeSet<Listener> {
-            self.down.lock().unwrap().clone()
-        }
-    }
 
     fn listener(trsvcid: u16) -> Listener {
         Listener { traddr: "127.0.0.2".into(), trsvcid }
     }
 
+    /// Switches listeners in `down`, failing for `broken`.
+    fn switcher<'a>(
+        down: &'a Mutex<BTreeSet<Listener>>,
+        broken: &'a Listener,
+    ) -> impl Fn(&Listener, bool) -> Result<(), PlaneError> + 'a {
+        move |l, to_down| {
+            if l == broken {
+                return Err(PlaneError::new("nvmet", "switching", std::io::Error::other("busy")));
+            }
+            let mut down = down.lock().unwrap();
+            if to_down {
+                down.insert(l.clone());
+            } else {
+                down.remove(l);
+            }
+            Ok(())
+        }
+    }
+
     #[test]
     fn a_failed_switch_puts_back_what_it_switched_and_nothing_else() {
-        let plane = Switches { down: Mutex::new(BTreeSet::new()), broken: listener(3) };
-        plane.take_down(&listener(2)).unwrap();
-        let err = switch(&plane, &[listener(1), listener(2), listener(3)], true).unwrap_err();
+        let (down, broken) = (Mutex::new(BTreeSet::from([listener(2)])), listener(3));
+        let now = || down.lock().unwrap().clone();
+        let change = switcher(&down, &broken);
+        let err = switch(&change, &now(), &[listener(1), listener(2), listener(3)], true).unwrap_err();
         assert!(!err.is_unsupported(), "a failure, not a refusal: {err}");
-        assert_eq!(plane.down(), BTreeSet::from([listener(2)]), "1 back up, 2 left down as it was");
+        assert_eq!(now(), BTreeSet::from([listener(2)]), "1 back up, 2 left down as it was");
 
-        switch(&plane, &[listener(1), listener(2)], true).unwrap();
+        switch(&change, &now(), &[listener(1), listener(2)], true).unwrap();
         let path = HostPath { name: "sdt1".into(), id: None, listeners: vec![listener(1), listener(2), listener(4)] };
-        let value = listing(&path, &plane);
+        let value = listing(&path, &now());
         assert_eq!(value["state"], "partly down");
         assert_eq!(value["listeners"][2], json!({"address": "127.0.0.2", "port": 4, "state": "up"}));
         assert!(value.get("id").is_none());
-        switch(&plane, &path.listeners[..2], false).unwrap();
-        assert_eq!(listing(&path, &plane)["state"], "up");
+        switch(&change, &now(), &path.listeners[..2], false).unwrap();
+        assert_eq!(listing(&path, &now())["state"], "up");
+        let all = HostPath { listeners: vec![listener(1)], ..path };
+        switch(&change, &now(), &all.listeners, true).unwrap();
+        assert_eq!(listing(&all, &now())["state"], "down");
     }
 }
