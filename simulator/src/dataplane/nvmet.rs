@@ -113,8 +113,9 @@ pub struct NvmetPlane {
     owned: Mutex<Owned>,
     exports: Mutex<BTreeMap<Key, HostExport>>,
     /// Listeners taken down (`DataPlane::take_down`): wanted, but without a port. Its lock
-    /// also serialises every change to the ports, so a path fault and an SDT change (which
-    /// run on different threads) see each other's result.
+    /// also serialises every change to the ports and every export (which links a new
+    /// subsystem to each port), so a path fault and a change (which run on different
+    /// threads) see each other's result. Taken before `exports`.
     down: Mutex<BTreeSet<Listener>>,
 }
 
@@ -579,6 +580,9 @@ impl DataPlane for NvmetPlane {
             tracing::debug!(%host, "host without an NQN: no NVMe export");
             return Ok(());
         };
+        // The ports' lock first (as `listen` takes it before this one): a port taken down
+        // while a new subsystem is linked to every port would fail the export.
+        let _ports = self.down.lock().expect("lock");
         let mut exports = self.exports.lock().expect("lock");
         let existing = exports.get(&host).map(|h| (h.subsystem.clone(), h.namespaces.is_empty()));
         let new_subsystem = existing.is_none();
