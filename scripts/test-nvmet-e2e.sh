@@ -40,7 +40,8 @@
 #   8. simulator/tests/path_failover.rs: `pflex-sim serve --data-plane nvmet`, a host connected
 #      to one volume through sdt1 and sdt2 with the kernel's native NVMe multipath (round-robin)
 #      writes continuously with O_DIRECT while `POST /sim/faults/paths/sdt1` takes sdt1's
-#      listeners down for six seconds and brings them back: no write fails, the path leaves
+#      listeners down for six seconds (moving its discovery port meanwhile, which leaves its
+#      NVMe listener down) and brings them back: no write fails, the path leaves
 #      `live` and comes back, the other path carries the writes meanwhile, and every block
 #      read back through the device and at the array is its last write.
 #

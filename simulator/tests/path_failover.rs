@@ -2,7 +2,8 @@
 //! multipath: a host connected to one volume through two SDTs keeps writing while one SDT's
 //! listeners are taken away (`POST /sim/faults/paths/sdt1 {"state":"down"}`) and brought
 //! back; no write fails, the path goes to a non-live state and comes back live, and every
-//! byte written is there afterwards, through the device and at the array.
+//! byte written is there afterwards, through the device and at the array. A change to the SDT
+//! during the outage (its discovery port moved) leaves its NVMe listener down.
 //!
 //! Needs what `dataplane_nvmet.rs` needs (root, nvmet, nvmet-tcp, nvme-tcp, `pflex-sim` on
 //! PATH) and `nvme_core.multipath=Y`; `scripts/test-nvmet-e2e.sh` runs it in its VM with
@@ -187,6 +188,7 @@ async fn sdt_outage_fails_over_under_io() {
     println!("paths: {listed}");
     assert_eq!(listed["dataPlane"], "nvmet");
     assert!(listed["paths"].as_array().unwrap().iter().all(|p| p["state"] == "up"), "{listed}");
+    assert_eq!(listed["paths"][0]["name"], DOWN.0);
 
     let host = api.create_host("failover-host", &hostnqn).await;
     let volume = api.create_volume("failover-vol", 8, false).await;
@@ -259,6 +261,22 @@ async fn sdt_outage_fails_over_under_io() {
     let noticed = cut.elapsed();
     println!("path state {lost:?} {noticed:?} after the outage began");
     let at_loss = (writes(), down.writes(), kept.writes());
+    // The outage is not undone by a change to the SDT: its moved discovery port listens, its
+    // NVMe port stays down.
+    let sdt1 = listed["paths"][0]["id"].as_str().unwrap().to_string();
+    api.post(&format!("/api/instances/Sdt::{sdt1}/action/modifyDiscoveryPort"), json!({ "newDiscoveryPort": 8010 }))
+        .await;
+    let listed_now = api.ok(Method::GET, "/sim/faults/paths", None).await;
+    let moved = &listed_now["paths"][0];
+    assert_eq!(moved["state"], "partly down", "{moved}");
+    let states: Vec<(u64, &str)> = moved["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["port"].as_u64().unwrap(), l["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [(4420, "down"), (8010, "up")], "{moved}");
+    assert!(refused(DOWN.1), "the SDT change opened {}:4420 again", DOWN.1);
     while cut.elapsed() < OUTAGE {
         healthy();
         assert_ne!(down.state(), "live", "the path came back during the outage");
@@ -284,13 +302,10 @@ async fn sdt_outage_fails_over_under_io() {
         assert_eq!(during.1, at_loss.1, "writes went through the path that was down");
         assert!(during.2 > at_loss.2, "the other path carried no writes");
     }
-    let listed = api.ok(Method::GET, "/sim/faults/paths", None).await;
-    let sdt1 = listed["paths"].as_array().unwrap().iter().find(|p| p["name"] == DOWN.0).unwrap().clone();
-    assert_eq!(sdt1["state"], "down", "{listed}");
 
     // Back: the host reconnects within its reconnect delay and uses both paths again.
     let restored = Instant::now();
-    set_path(&api, DOWN.0, "up").await;
+    set_path(&api, &sdt1, "up").await;
     assert!(!refused(DOWN.1), "{} does not accept connections again", DOWN.1);
     nvme::wait_for("the path to come back live", Duration::from_secs(30), || {
         healthy();
