@@ -2,8 +2,8 @@
 # scripts/test-nvmet-e2e.sh - NVMe/TCP and iSCSI end to end, with the real kernel targets and
 # initiators.
 #
-# Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance) and five test binaries,
-# then runs seven stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
+# Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance) and six test binaries,
+# then runs eight stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
 # nvme-tcp and nvme-cli, and LIO, iscsi_tcp and open-iscsi (scripts/vm-run):
 #   1. simulator/tests/dataplane_nvmet.rs: `pflex-sim serve --data-plane auto|nvmet` as a
 #      process; registers the VM's host NQN, maps a volume, discovers and connects with
@@ -37,6 +37,13 @@
 #   7. `pflex-conformance run --array alletra --data nvme` against `alletra-sim serve
 #      --data-plane nvmet`, with the same cases, steps and seed: the Alletra driver's
 #      alletra.mode=nvme attach reads every checked slot through the kernel.
+#   8. simulator/tests/path_failover.rs: `pflex-sim serve --data-plane nvmet`, a host connected
+#      to one volume through sdt1 and sdt2 with the kernel's native NVMe multipath (round-robin)
+#      writes continuously with O_DIRECT while `POST /sim/faults/paths/sdt1` takes sdt1's
+#      listeners down for six seconds (moving its discovery port meanwhile, which leaves its
+#      NVMe listener down) and brings them back: no write fails, the path leaves
+#      `live` and comes back, the other path carries the writes meanwhile, and every block
+#      read back through the device and at the array is its last write.
 #
 # Where nvmet and LIO work natively (root, `modprobe` of nvmet, nvmet-tcp, nvme-tcp,
 # target_core_file, iscsi_target_mod and iscsi_tcp succeeds, iscsiadm installed), the stages
@@ -62,7 +69,7 @@ test_binary() {
 
 echo "test-nvmet-e2e: building release binaries and the tests" >&2
 cargo build --release -p powerflex-sim --bin pflex-sim --bin alletra-sim -p powerflex-conformance --bin pflex-conformance
-cargo test --release -p powerflex-sim --test dataplane_nvmet --test dataplane_lio --test dataplane_alletra --no-run
+cargo test --release -p powerflex-sim --test dataplane_nvmet --test dataplane_lio --test dataplane_alletra --test path_failover --no-run
 cargo test --release -p powerflex-driver --test nvme --test alletra_kernel --no-run
 bins=$(mktemp -d)
 log=$(mktemp)
@@ -71,6 +78,7 @@ mkdir "$bins/e2e"
 cp "$(test_binary powerflex-sim dataplane_nvmet)" "$bins/e2e/dataplane_nvmet"
 cp "$(test_binary powerflex-sim dataplane_lio)" "$bins/e2e/dataplane_lio"
 cp "$(test_binary powerflex-sim dataplane_alletra)" "$bins/e2e/dataplane_alletra"
+cp "$(test_binary powerflex-sim path_failover)" "$bins/e2e/path_failover"
 cp "$(test_binary powerflex-driver nvme)" "$bins/e2e/nvme"
 cp "$(test_binary powerflex-driver alletra_kernel)" "$bins/e2e/alletra_kernel"
 cp "$repo/scripts/vm/nvmet-e2e-stages.sh" "$bins/e2e/stages.sh"
@@ -106,13 +114,13 @@ if [[ $status -ne 0 ]]; then
     echo "test-nvmet-e2e: FAILED (exit $status)" >&2
     exit "$status"
 fi
-for stage in simulator lio alletra alletra-driver driver conformance alletra-conformance; do
+for stage in simulator lio alletra alletra-driver driver conformance alletra-conformance failover; do
     if ! grep -q "^nvmet-e2e stage $stage: PASS" "$log"; then
         echo "test-nvmet-e2e: FAILED: stage $stage did not report a pass" >&2
         exit 1
     fi
 done
-if ! grep -q '^nvmet-e2e stages: 7 passed, 0 failed' "$log"; then
+if ! grep -q '^nvmet-e2e stages: 8 passed, 0 failed' "$log"; then
     echo "test-nvmet-e2e: FAILED: the stages did not all run" >&2
     exit 1
 fi

@@ -3,8 +3,9 @@
 # and iSCSI), run where the kernel targets work (inside scripts/vm-run's VM, or natively as root).
 #
 # Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
-#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet`, `dataplane_lio` and
-#   `dataplane_alletra` (simulator/tests) and `nvme` and `alletra_kernel` (driver/tests);
+#   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet`, `dataplane_lio`,
+#   `dataplane_alletra` and `path_failover` (simulator/tests) and `nvme` and `alletra_kernel`
+#   (driver/tests);
 #   `pflex-sim`, `alletra-sim` and `pflex-conformance` must be on PATH, and for the iSCSI
 #   stages iscsiadm with iscsid running (the VM's /init starts it).
 # Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
@@ -21,6 +22,8 @@
 #   6. conformance: pflex-conformance run --data nvme against pflex-sim --data-plane nvmet
 #   7. alletra-conformance: pflex-conformance run --array alletra --data nvme against
 #      alletra-sim --data-plane nvmet
+#   8. failover: an SDT outage under I/O with native NVMe multipath (path_failover,
+#      PFLEX_NVMET_E2E=1)
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -154,6 +157,11 @@ conformance_stage alletra-conformance 18444 nvme alletra-sim --data-plane nvmet 
 disconnect_all
 logout_all
 
+# 8. One SDT's listeners taken down and brought back while a host writes through both SDTs
+# with native NVMe multipath. About a minute; the limit keeps a hung path from holding the run.
+test_stage failover FAILOVER-E2E-COMPLETE env PFLEX_NVMET_E2E=1 timeout -k 10 300 "$bins/path_failover"
+disconnect_all
+
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && $passed == 7 ]]
+[[ $failed == 0 && $passed == 8 ]]

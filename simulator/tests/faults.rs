@@ -334,6 +334,62 @@ async fn pflex_bad_rules_are_refused_and_sim_is_never_faulted() {
     ok(api.get("/api/version").await);
 }
 
+/// `/sim/faults/paths` on pflex-sim: every SDT with its host-facing listeners; a plane with
+/// no network side refuses an outage; unknown SDTs, bad bodies and SDTs that serve no hosts
+/// are refused in the gateway's error body. (The outage itself needs the kernel target:
+/// `tests/path_failover.rs`, in the VM.)
+#[tokio::test]
+async fn pflex_paths_are_listed_and_refused_where_they_cannot_go_down() {
+    let (_gw, api, sim) = pflex().await;
+    let listed = ok(sim.call(Method::GET, "/sim/faults/paths", None).await);
+    assert_eq!(listed["dataPlane"], "none");
+    let paths = listed["paths"].as_array().unwrap();
+    let names: Vec<&str> = paths.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sdt1", "sdt2", "sdt3"]);
+    assert_eq!(paths[0]["state"], "up");
+    let listener = |port: u16| json!({"address": "127.0.0.2", "port": port, "state": "up"});
+    assert_eq!(paths[0]["listeners"], json!([listener(4420), listener(8009)]));
+    let sdt1 = paths[0]["id"].as_str().unwrap().to_string();
+    let id = ok(api.post("/api/types/Sdt/instances/action/queryIdByKey", json!({"name": "sdt1"})).await);
+    assert_eq!(id, json!(sdt1), "a path's id is its SDT's");
+
+    let down = Some(r#"{"state": "down"}"#);
+    let no_network = "data plane (none): taking down tcp 127.0.0.2:4420: this data plane has no network side for \
+                      hosts to lose (serve with --data-plane nvmet)";
+    assert_error(&sim.call(Method::POST, "/sim/faults/paths/sdt1", down).await, 409, 0, no_network);
+    assert_error(&sim.call(Method::POST, &format!("/sim/faults/paths/{sdt1}"), down).await, 409, 0, no_network);
+    assert_error(
+        &sim.call(Method::POST, "/sim/faults/paths/sdt9", down).await,
+        404,
+        0,
+        "no SDT named \"sdt9\" or with that id (GET /sim/faults/paths lists them)",
+    );
+    let bad_body = "the body must be {\"state\": \"down\"} or {\"state\": \"up\"}";
+    for body in [r#"{"state": "off"}"#, r#"{}"#, r#"{"state": 0}"#] {
+        assert_error(&sim.call(Method::POST, "/sim/faults/paths/sdt1", Some(body)).await, 400, 0, bad_body);
+    }
+    let not_json = sim.call(Method::POST, "/sim/faults/paths/sdt1", Some("down")).await;
+    assert_eq!(not_json.0, 400, "{not_json:?}");
+    assert!(not_json.2["message"].as_str().unwrap().starts_with("the body is not JSON"), "{not_json:?}");
+
+    // An SDT whose only address is storage-only has no listener to lose.
+    let pd = ok(api.post("/api/types/ProtectionDomain/instances/action/queryIdByKey", json!({"name": "pd1"})).await);
+    let storage_only =
+        json!({"name": "sdt-s", "protectionDomainId": pd, "ips": [{"ip": "127.0.0.9", "role": "StorageOnly"}]});
+    ok(api.post("/api/types/Sdt/instances", storage_only).await);
+    let listed = ok(sim.call(Method::GET, "/sim/faults/paths", None).await);
+    let sdt_s = listed["paths"].as_array().unwrap().iter().find(|p| p["name"] == "sdt-s").unwrap().clone();
+    assert_eq!((sdt_s["state"].clone(), sdt_s["listeners"].clone()), (json!("up"), json!([])));
+    assert_error(
+        &sim.call(Method::POST, "/sim/faults/paths/sdt-s", down).await,
+        409,
+        0,
+        "sdt-s serves no hosts now (no host-facing listener to take down)",
+    );
+    // The rules are another list: path outages are not rules.
+    assert!(sim.rules().await.is_empty());
+}
+
 // ---- Alletra ------------------------------------------------------------------------------
 
 /// As on PowerFlex: a reset keeps every rule, a restart only the flags'.
@@ -461,4 +517,50 @@ async fn alletra_fault_flags_and_bad_rules() {
     assert_eq!(sim.call(Method::DELETE, "/sim/faults", None).await.2, json!({"cleared": 1}));
     process.child.kill().unwrap();
     process.child.wait().unwrap();
+}
+
+/// `/sim/faults/paths` on alletra-sim: the NVMe ports by position; an iSCSI port or an
+/// unknown one is refused, as is an outage on a plane with no network side, in the WSAPI's
+/// error body.
+#[tokio::test]
+async fn alletra_paths_are_the_nvme_ports() {
+    let (_array, _api, sim) = alletra().await;
+    let listed = ok(sim.call(Method::GET, "/sim/faults/paths", None).await);
+    let port = |ip: &str| {
+        let listener = |port: u16| json!({"address": ip, "port": port, "state": "up"});
+        json!([listener(4420), listener(8009)])
+    };
+    assert_eq!(
+        listed,
+        json!({"dataPlane": "none", "paths": [
+            {"name": "0:4:1", "state": "up", "listeners": port("127.0.0.4")},
+            {"name": "1:4:1", "state": "up", "listeners": port("127.0.0.5")},
+        ]})
+    );
+    let down = Some(r#"{"state": "down"}"#);
+    wsapi_refused(
+        &sim.call(Method::POST, "/sim/faults/paths/0:4:1", down).await,
+        409,
+        1,
+        "data plane (none): taking down tcp 127.0.0.4:4420: this data plane has no network side for hosts to lose \
+         (serve with --data-plane nvmet)",
+    );
+    wsapi_refused(
+        &sim.call(Method::POST, "/sim/faults/paths/0:3:1", down).await,
+        404,
+        11,
+        "port 0:3:1 is an iSCSI port: only NVMe ports are taken down",
+    );
+    wsapi_refused(
+        &sim.call(Method::POST, "/sim/faults/paths/2:1:1", down).await,
+        404,
+        11,
+        "no NVMe port 2:1:1 (ports are named N:S:P; GET /sim/faults/paths lists them)",
+    );
+    wsapi_refused(
+        &sim.call(Method::POST, "/sim/faults/paths/0:4:1", Some(r#"{"state": "sideways"}"#)).await,
+        400,
+        12,
+        "the body must be {\"state\": \"down\"} or {\"state\": \"up\"}",
+    );
 }

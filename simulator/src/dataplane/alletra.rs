@@ -20,7 +20,7 @@ use super::{
     VolumeSpec,
 };
 use crate::alletra::model::topology::PortProtocol;
-use crate::alletra::model::{Effect, ExportTarget, Model, Provisioning, SetKind, Vlun, Volume};
+use crate::alletra::model::{Effect, ExportTarget, Model, Port, Provisioning, SetKind, Vlun, Volume};
 
 const NVME_TCP_PORT: u16 = 4420;
 const DISCOVERY_PORT: u16 = 8009;
@@ -39,13 +39,18 @@ fn spec(v: &Volume) -> VolumeSpec {
     }
 }
 
+/// Where NVMe/TCP hosts connect through one port: its NVMe/TCP and discovery listeners, on
+/// an NVMe port; none on an iSCSI port.
+pub fn port_listeners(port: &Port) -> Vec<Listener> {
+    if port.protocol != PortProtocol::Nvme {
+        return Vec::new();
+    }
+    [NVME_TCP_PORT, DISCOVERY_PORT].map(|trsvcid| Listener { traddr: port.ip.clone(), trsvcid }).to_vec()
+}
+
 /// Where NVMe/TCP hosts connect: every NVMe port.
 pub fn listeners(model: &Model) -> BTreeSet<Listener> {
-    model
-        .ports()
-        .filter(|p| p.protocol == PortProtocol::Nvme)
-        .flat_map(|p| [NVME_TCP_PORT, DISCOVERY_PORT].map(|trsvcid| Listener { traddr: p.ip.clone(), trsvcid }))
-        .collect()
+    model.ports().flat_map(port_listeners).collect()
 }
 
 /// The hosts a template exports to, with host sets' members as `members` gives them.

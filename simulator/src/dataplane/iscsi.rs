@@ -259,6 +259,16 @@ impl DataPlane for IscsiPlane {
     fn listening(&self) -> BTreeSet<Listener> {
         self.inner.listening()
     }
+    /// The inner plane's NVMe/TCP listeners; iSCSI portals are not taken down.
+    fn take_down(&self, listener: &Listener) -> Result<(), PlaneError> {
+        self.inner.take_down(listener)
+    }
+    fn bring_up(&self, listener: &Listener) -> Result<(), PlaneError> {
+        self.inner.bring_up(listener)
+    }
+    fn down(&self) -> BTreeSet<Listener> {
+        self.inner.down()
+    }
     /// Withdraws the port targets, backstores and HBA, then the inner plane's exports.
     fn shutdown(&self) {
         self.withdraw_all();

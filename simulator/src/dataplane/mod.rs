@@ -48,14 +48,20 @@ pub enum PlaneKind {
     None,
 }
 
-impl fmt::Display for PlaneKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl PlaneKind {
+    pub fn name(self) -> &'static str {
+        match self {
             PlaneKind::Auto => "auto",
             PlaneKind::Nvmet => "nvmet",
             PlaneKind::File => "file",
             PlaneKind::None => "none",
-        })
+        }
+    }
+}
+
+impl fmt::Display for PlaneKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -78,6 +84,21 @@ impl PlaneError {
     pub fn unsupported(plane: &'static str, what: impl Into<String>) -> PlaneError {
         let source = std::io::Error::new(std::io::ErrorKind::Unsupported, "this data plane keeps no volume bytes");
         PlaneError::new(plane, what, source)
+    }
+
+    /// A path outage asked of a plane that hosts do not connect to (`none`, `file`).
+    pub fn no_network(plane: PlaneKind, what: impl Into<String>) -> PlaneError {
+        let source = std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this data plane has no network side for hosts to lose (serve with --data-plane nvmet)",
+        );
+        PlaneError::new(plane.name(), what, source)
+    }
+
+    /// Whether the plane cannot carry the operation out at all (`unsupported`, `no_network`),
+    /// rather than having failed at it.
+    pub fn is_unsupported(&self) -> bool {
+        self.source.kind() == std::io::ErrorKind::Unsupported
     }
 }
 
@@ -152,6 +173,12 @@ pub struct IscsiPorts {
 pub struct Listener {
     pub traddr: String,
     pub trsvcid: u16,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tcp {}:{}", self.traddr, self.trsvcid)
+    }
 }
 
 /// What the saved state holds, as a plane needs it at start to reconcile its files and
@@ -233,8 +260,25 @@ pub trait DataPlane: Send + Sync + 'static {
     fn stop_listening(&self, _listener: &Listener) -> Result<(), PlaneError> {
         Ok(())
     }
-    /// What the plane listens on now.
+    /// What the plane listens on by configuration, including listeners taken down (which
+    /// the configuration still wants: they come back with `bring_up`).
     fn listening(&self) -> BTreeSet<Listener> {
+        BTreeSet::new()
+    }
+    /// Takes a listener away as an outage of the SDT or port behind it would (a fault on
+    /// demand): hosts connected through it lose the path, new connections are refused. It
+    /// stays among `listening()`: changes to the configuration meanwhile keep it down (a
+    /// `listen` is a no-op) or drop it (`stop_listening`). Taking down a listener that is down
+    /// already does nothing.
+    fn take_down(&self, listener: &Listener) -> Result<(), PlaneError> {
+        Err(PlaneError::no_network(self.kind(), format!("taking down {listener}")))
+    }
+    /// Serves a listener taken down again: hosts reconnect. One that is up is left alone.
+    fn bring_up(&self, listener: &Listener) -> Result<(), PlaneError> {
+        Err(PlaneError::no_network(self.kind(), format!("bringing up {listener}")))
+    }
+    /// The listeners taken down and not yet brought up.
+    fn down(&self) -> BTreeSet<Listener> {
         BTreeSet::new()
     }
     /// Withdraws everything the plane set up in the kernel (clean stop).

@@ -112,6 +112,11 @@ pub struct NvmetPlane {
     record: PathBuf,
     owned: Mutex<Owned>,
     exports: Mutex<BTreeMap<Key, HostExport>>,
+    /// Listeners taken down (`DataPlane::take_down`): wanted, but without a port. Its lock
+    /// also serialises every change to the ports and every export (which links a new
+    /// subsystem to each port), so a path fault and a change (which run on different
+    /// threads) see each other's result. Taken before `exports`.
+    down: Mutex<BTreeSet<Listener>>,
 }
 
 fn io_err(what: impl Into<String>, source: io::Error) -> PlaneError {
@@ -167,6 +172,7 @@ impl NvmetPlane {
             anchor: format!("{system_nqn}:ports"),
             owned: Mutex::new(Owned::default()),
             exports: Mutex::new(BTreeMap::new()),
+            down: Mutex::new(BTreeSet::new()),
         };
         plane.load_record();
         plane.remove_ours();
@@ -492,7 +498,24 @@ impl NvmetPlane {
     }
 
     fn remove_all(&self) {
+        self.down.lock().expect("lock").clear();
         self.remove_ours();
+    }
+
+    /// A port for `listener`, linked to the anchor and to every host subsystem, so hosts
+    /// with mappings discover (and reconnect to) their subsystem on it at once.
+    fn open_port(&self, listener: &Listener) -> Result<(), PlaneError> {
+        let id = self.make_port(listener)?;
+        let subsystems: Vec<String> =
+            self.exports.lock().expect("lock").values().map(|e| e.subsystem.clone()).collect();
+        let port_subsystems = self.root.join("ports").join(id.to_string()).join("subsystems");
+        for name in subsystems {
+            if let Err(e) = symlink(&self.root.join("subsystems").join(&name), &port_subsystems.join(&name)) {
+                self.remove_port(id);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -557,6 +580,9 @@ impl DataPlane for NvmetPlane {
             tracing::debug!(%host, "host without an NQN: no NVMe export");
             return Ok(());
         };
+        // The ports' lock first (as `listen` takes it before this one): a port taken down
+        // while a new subsystem is linked to every port would fail the export.
+        let _ports = self.down.lock().expect("lock");
         let mut exports = self.exports.lock().expect("lock");
         let existing = exports.get(&host).map(|h| (h.subsystem.clone(), h.namespaces.is_empty()));
         let new_subsystem = existing.is_none();
@@ -642,24 +668,20 @@ impl DataPlane for NvmetPlane {
     fn backing_path(&self, volume: Key) -> Option<PathBuf> {
         self.store.backing_path(volume)
     }
-    /// Withdraws every subsystem, namespace, port and host entry this plane made.
-    /// A new port, linked to the anchor and to every host subsystem, so hosts with mappings
-    /// discover their subsystem on it at once.
+    /// A new port (`open_port`); nothing for a listener taken down, which stays down.
     fn listen(&self, listener: &Listener) -> Result<(), PlaneError> {
-        let id = self.make_port(listener)?;
-        let subsystems: Vec<String> =
-            self.exports.lock().expect("lock").values().map(|e| e.subsystem.clone()).collect();
-        let port_subsystems = self.root.join("ports").join(id.to_string()).join("subsystems");
-        for name in subsystems {
-            if let Err(e) = symlink(&self.root.join("subsystems").join(&name), &port_subsystems.join(&name)) {
-                self.remove_port(id);
-                return Err(e);
-            }
+        let down = self.down.lock().expect("lock");
+        if down.contains(listener) {
+            return Ok(());
         }
-        Ok(())
+        self.open_port(listener)
     }
 
     fn stop_listening(&self, listener: &Listener) -> Result<(), PlaneError> {
+        let mut down = self.down.lock().expect("lock");
+        if down.remove(listener) {
+            return Ok(());
+        }
         if let Some(id) = self.port_of(listener) {
             self.remove_port(id);
         }
@@ -667,12 +689,48 @@ impl DataPlane for NvmetPlane {
     }
 
     fn listening(&self) -> BTreeSet<Listener> {
-        self.ports()
+        let down = self.down.lock().expect("lock");
+        let open = self
+            .ports()
             .into_iter()
-            .filter_map(|(_, traddr, port)| Some(Listener { traddr, trsvcid: port.parse().ok()? }))
-            .collect()
+            .filter_map(|(_, traddr, port)| Some(Listener { traddr, trsvcid: port.parse().ok()? }));
+        open.chain(down.iter().cloned()).collect()
     }
 
+    /// Unlinks every subsystem from the listener's port (nvmet deletes the controllers
+    /// connected through it, so their hosts see the connection drop and start reconnecting)
+    /// and removes the port, so the reconnects are refused until `bring_up`.
+    fn take_down(&self, listener: &Listener) -> Result<(), PlaneError> {
+        let mut down = self.down.lock().expect("lock");
+        if down.contains(listener) {
+            return Ok(());
+        }
+        let id = self.port_of(listener).ok_or_else(|| {
+            io_err(format!("taking down {listener}"), io::Error::new(io::ErrorKind::NotFound, "not listening there"))
+        })?;
+        self.remove_port(id);
+        down.insert(listener.clone());
+        tracing::warn!("fault: {listener} taken down");
+        Ok(())
+    }
+
+    /// Opens the port again with every subsystem linked, as `listen` does.
+    fn bring_up(&self, listener: &Listener) -> Result<(), PlaneError> {
+        let mut down = self.down.lock().expect("lock");
+        if !down.contains(listener) {
+            return Ok(());
+        }
+        self.open_port(listener)?;
+        down.remove(listener);
+        tracing::warn!("fault: {listener} brought up");
+        Ok(())
+    }
+
+    fn down(&self) -> BTreeSet<Listener> {
+        self.down.lock().expect("lock").clone()
+    }
+
+    /// Withdraws every subsystem, namespace, port and host entry this plane made.
     fn shutdown(&self) {
         self.remove_all();
         self.store.close();

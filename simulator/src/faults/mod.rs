@@ -1,6 +1,7 @@
 //! Faults on demand, for both emulators: rules that make matching requests fail the way real
 //! gateways do (an error answer, latency, a change made but its answer lost, a session
-//! revoked), set with `serve --fault RULE` and changed at run time under `/sim/faults`.
+//! revoked), set with `serve --fault RULE` and changed at run time under `/sim/faults`; and
+//! path outages (an SDT's or port's listeners taken away) under `/sim/faults/paths`.
 //!
 //! Faults are configuration, not state: nothing here is journaled, `/sim/reset` keeps the
 //! rules, and a restart starts again from the `--fault` rules alone. The `/sim/` surface is
@@ -13,8 +14,11 @@
 //!   whose `Front` trait is what faults need of an array (its error body, its sessions).
 //! - `surface`: `GET`/`POST`/`DELETE /sim/faults`.
 //! - `sever`: the per-connection switch that lets a `drop` close a connection unanswered.
+//! - `paths`: `/sim/faults/paths`, host paths (an SDT's or port's listeners) taken down and
+//!   brought up again, carried out by the data plane; `Paths` is what it needs of an array.
 
 mod inject;
+pub mod paths;
 pub mod rule;
 pub mod sever;
 mod surface;

@@ -1,5 +1,5 @@
 //! `/sim/faults`: list (`GET`), add (`POST {"rule": "..."}`), clear all (`DELETE`) or one
-//! (`DELETE /sim/faults/{id}`). Each array nests these among its own `/sim/` routes, behind
+//! (`DELETE /sim/faults/{id}`), and path outages under `/sim/faults/paths` (`paths`). Each array nests these among its own `/sim/` routes, behind
 //! its admin credentials; refusals come in the array's own error body.
 
 use std::sync::Arc;
@@ -8,20 +8,24 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::paths::{self, Paths};
 use super::{Rule, Source};
 use crate::front::Front;
 
-pub fn routes<T: Front>() -> Router<Arc<T>> {
+pub fn routes<T: Paths>() -> Router<Arc<T>> {
     Router::new()
         .route("/faults", get(list::<T>).post(add::<T>).delete(clear::<T>))
+        // Before `{id}`: added after it, `/faults/paths` is routed to `{id}` (axum 0.8.9).
+        .route("/faults/paths", get(paths::list::<T>))
+        .route("/faults/paths/{path}", post(paths::set::<T>))
         .route("/faults/{id}", delete(remove::<T>))
 }
 
-fn answer(status: StatusCode, value: Value) -> Response {
+pub(super) fn answer(status: StatusCode, value: Value) -> Response {
     let mut response = (status, value.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -1,11 +1,17 @@
 //! What the shared front door (`crate::front`: body intake, faults) needs of the PowerFlex
-//! gateway: its error bodies, body limit and tokens.
+//! gateway: its error bodies, body limit and tokens; and what path outages
+//! (`crate::faults::paths`) need: its SDTs, by name or id.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
 use super::error::ApiError;
 use super::Gateway;
+use crate::dataplane::powerflex::sdt_listeners;
+use crate::dataplane::DataPlane;
+use crate::faults::paths::{HostPath, Paths};
 use crate::faults::Faults;
 use crate::front::Front;
 
@@ -35,5 +41,28 @@ impl Front for Gateway {
 
     fn body_limit(&self) -> usize {
         self.body_limit
+    }
+}
+
+/// Each SDT, with the listeners of its host-facing addresses (none while in maintenance).
+impl Paths for Gateway {
+    fn plane(&self) -> &Arc<dyn DataPlane> {
+        Gateway::plane(self)
+    }
+
+    fn paths(&self) -> Vec<HostPath> {
+        let model = self.read();
+        model
+            .sdts()
+            .map(|s| HostPath {
+                name: s.name.clone(),
+                id: Some(s.id.to_string()),
+                listeners: sdt_listeners(s).collect(),
+            })
+            .collect()
+    }
+
+    fn no_such_path(&self, segment: &str) -> String {
+        format!("no SDT named {segment:?} or with that id (GET /sim/faults/paths lists them)")
     }
 }
