@@ -3,7 +3,7 @@
 # initiators.
 #
 # Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance) and six test binaries,
-# then runs eight stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
+# then runs nine stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
 # nvme-tcp and nvme-cli, and LIO, iscsi_tcp and open-iscsi (scripts/vm-run):
 #   1. simulator/tests/dataplane_nvmet.rs: `pflex-sim serve --data-plane auto|nvmet` as a
 #      process; registers the VM's host NQN, maps a volume, discovers and connects with
@@ -44,6 +44,10 @@
 #      NVMe listener down) and brings them back: no write fails, the path leaves
 #      `live` and comes back, the other path carries the writes meanwhile, and every block
 #      read back through the device and at the array is its last write.
+#   9. `pflex-conformance run --array alletra --data iscsi` against `alletra-sim serve
+#      --data-plane nvmet` (its iSCSI ports through LIO): the driver's alletra.mode=iscsi attach
+#      through iscsiadm, PFLEX_E2E_CONFORMANCE_ISCSI_CASES (default 2) cases besides the fixed
+#      LXD flows, same steps and seed as stage 6.
 #
 # Where nvmet and LIO work natively (root, `modprobe` of nvmet, nvmet-tcp, nvme-tcp,
 # target_core_file, iscsi_target_mod and iscsi_tcp succeeds, iscsiadm installed), the stages
@@ -94,6 +98,7 @@ if [[ $native == auto ]]; then
     echo "test-nvmet-e2e: $( ((native)) && echo "nvmet and LIO load natively: running here" || echo "no native nvmet or LIO: running in the VM")" >&2
 fi
 conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_E2E_CONFORMANCE_CASES:-6} PFLEX_CONFORMANCE_MAX_STEPS=${PFLEX_E2E_CONFORMANCE_MAX_STEPS:-10}"
+conf_env+=" PFLEX_CONFORMANCE_ISCSI_CASES=${PFLEX_E2E_CONFORMANCE_ISCSI_CASES:-2}"
 [[ -n ${PFLEX_E2E_CONFORMANCE_SEED:-} ]] && conf_env+=" PFLEX_CONFORMANCE_SEED=$PFLEX_E2E_CONFORMANCE_SEED"
 set +e # the stages' status is read from PIPESTATUS below
 if [[ $native == 1 ]]; then
@@ -102,7 +107,7 @@ if [[ $native == 1 ]]; then
         bash "$bins/e2e/stages.sh" "$bins/e2e" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
 else
-    "$repo/scripts/vm-run" --mem 3072 --timeout 2400 --share "$bins/e2e" -- \
+    "$repo/scripts/vm-run" --mem 3072 --timeout 3000 --share "$bins/e2e" -- \
         "$conf_env bash /share/e2e/stages.sh /share/e2e 2>&1" \
         | tee "$log"
     status=${PIPESTATUS[0]}
@@ -120,7 +125,7 @@ for stage in simulator lio alletra alletra-driver driver conformance alletra-con
         exit 1
     fi
 done
-if ! grep -q '^nvmet-e2e stages: 8 passed, 0 failed' "$log"; then
+if ! grep -q '^nvmet-e2e stages: 9 passed, 0 failed' "$log"; then
     echo "test-nvmet-e2e: FAILED: the stages did not all run" >&2
     exit 1
 fi
