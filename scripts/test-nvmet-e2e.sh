@@ -128,7 +128,10 @@ if [[ $status -ne 0 ]]; then
     echo "test-nvmet-e2e: FAILED (exit $status)" >&2
     exit "$status"
 fi
-for stage in simulator lio alletra alletra-driver driver conformance alletra-conformance failover; do
+stages="simulator lio alletra alletra-driver driver conformance alletra-conformance failover alletra-iscsi-conformance"
+for stage in ${only//,/ }; do [[ " $stages " == *" $stage "* ]] || { echo "test-nvmet-e2e: no stage '$stage'" >&2; exit 2; }; done
+checked=${only//,/ }
+for stage in ${checked:-$stages}; do
     if ! grep -q "^nvmet-e2e stage $stage: PASS" "$log"; then
         echo "test-nvmet-e2e: FAILED: stage $stage did not report a pass" >&2
         exit 1
