@@ -73,9 +73,9 @@ stage "client guides (the runnable snippets of docs/clients against pflex-sim)"
 bash scripts/test-client-guides.sh
 record "client guides: ok"
 
-stage "conformance harness against the simulator (file plane; sim and loop connectors)"
+stage "conformance harness against the simulator (file plane; sim, loop and sdc connectors)"
 bash scripts/test-conformance.sh
-record "conformance (sim, loop): ok"
+record "conformance (sim, loop, sdc): ok"
 
 # About 12-15 minutes in the emulated VM: the simulator's nvmet test, its LIO test (seconds),
 # alletra-sim's test and the Alletra driver's (about 15 s and 80 s), the driver's nvme data

@@ -4,7 +4,10 @@
 //! ([`crate::devices`]).
 //!
 //! Files are opened with `FOPEN_DIRECT_IO`, so the kernel keeps no second cache of them and
-//! every read reaches the gateway; a write is answered once the gateway has made it durable, so
+//! every read reaches the gateway. A read asks first where the range holds data
+//! (`/sim/volumes/{id}/extents`) and fetches only that, the rest being zeros: a thin volume's
+//! unwritten space, most of it usually, costs a small answer instead of its bytes (a block copy
+//! reads every byte of a device); a write is answered once the gateway has made it durable, so
 //! `fsync` has nothing left to do. A volume the gateway stops serving to this SDC (unmapped
 //! between two polls) fails its I/O with `EIO`, as a real SDC's device does.
 
@@ -18,6 +21,7 @@ use fuser::{
     ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, WriteFlags,
 };
 use powerflex_driver::connector::sim::{AdminClient, MAX_CHUNK};
+use powerflex_driver::powerflex::client::ClientError;
 
 /// Attributes are never cached: a resized volume shows its new size at the next `stat`.
 const TTL: Duration = Duration::ZERO;
@@ -80,6 +84,28 @@ impl VolumeFs {
 
     fn lookup_entry(&self, ino: INodeNo) -> Option<Entry> {
         self.exposed.read().unwrap_or_else(|e| e.into_inner()).entry(ino).cloned()
+    }
+}
+
+impl VolumeFs {
+    /// `len` bytes at `offset`: zeros where the gateway says there is no data, its bytes elsewhere.
+    fn read_range(&self, volume: &str, offset: u64, len: usize) -> Result<Vec<u8>, ClientError> {
+        let map = self.admin.extents_blocking(volume, &self.sdc_id, offset, len as u64)?;
+        if map.length < len as u64 {
+            // The list was cut: take the bytes as they are.
+            return self.admin.read_blocking(volume, &self.sdc_id, offset, len);
+        }
+        let mut out = vec![0u8; len];
+        for x in &map.extents {
+            let start = x.offset.max(offset);
+            let end = (x.offset + x.length).min(offset + len as u64);
+            if start < end {
+                let bytes = self.admin.read_blocking(volume, &self.sdc_id, start, (end - start) as usize)?;
+                let at = (start - offset) as usize;
+                out[at..at + bytes.len()].copy_from_slice(&bytes);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -154,7 +180,7 @@ impl Filesystem for VolumeFs {
         if len == 0 {
             return reply.data(&[]);
         }
-        match self.admin.read_blocking(&e.volume, &self.sdc_id, offset, len) {
+        match self.read_range(&e.volume, offset, len) {
             Ok(bytes) => reply.data(&bytes),
             Err(err) => {
                 tracing::warn!(volume = %e.volume, offset, len, "read refused: {err}");

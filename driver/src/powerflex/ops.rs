@@ -30,9 +30,9 @@ use crate::http::ClientOptions;
 use crate::naming::{VolumeType, GIB};
 use crate::powerflex::client::types::{CreateVolume, Volume as WireVolume};
 use crate::powerflex::client::{Client, ClientError, ErrorCode};
-use crate::powerflex::config::PoolConfig;
+use crate::powerflex::config::{Mode, PoolConfig};
 use crate::powerflex::discovery::{self, Discovery};
-use crate::powerflex::hosts;
+use crate::powerflex::hosts::{self, HostKey};
 use crate::powerflex::naming::{self, round_size, PowerFlexName};
 use crate::revert::Reverter;
 use crate::volume::{
@@ -186,6 +186,21 @@ impl Driver {
         &self.inner.identity
     }
 
+    /// How the MDM knows this host: by NQN, or in `sdc` mode by the SDC's GUID, which the
+    /// connector (the SDC's) reports.
+    async fn host_key(&self) -> Result<HostKey> {
+        match self.inner.discovery.mode {
+            Mode::Nvme => Ok(HostKey::Nqn(self.inner.identity.nqn())),
+            Mode::Sdc => match self.inner.connector.sdc_guid().await? {
+                Some(guid) => Ok(HostKey::SdcGuid(guid)),
+                None => Err(Error::Invalid(format!(
+                    "powerflex.mode=sdc needs the sdc connector (this one is {:?})",
+                    self.inner.connector.kind()
+                ))),
+            },
+        }
+    }
+
     /// The target description handed to the connector.
     pub fn target(&self) -> Target {
         let d = &self.inner.discovery;
@@ -311,7 +326,7 @@ impl Driver {
             Err(e) if e.is(ErrorCode::VolumeNotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let own = hosts::find_host(client, &self.inner.identity.nqn()).await?;
+        let own = hosts::find_host(client, &self.host_key().await?).await?;
         let vref = volume_ref(&v);
         let mut unmapped_own = false;
         for m in v.mappings() {
@@ -390,7 +405,7 @@ impl Driver {
     /// Restores a volume from one of its snapshots (`overwriteVolumeContent`).
     /// The volume must not be attached to this host.
     pub async fn restore_volume(&self, vol: &Volume, snapshot: &Volume) -> Result<()> {
-        let own = hosts::find_host(&self.inner.client, &self.inner.identity.nqn()).await?;
+        let own = hosts::find_host(&self.inner.client, &self.host_key().await?).await?;
         let mut pairs = Vec::new();
         for (part, snap_part) in vol.parts().iter().zip(snapshot.parts()) {
             let v = self.wire_volume(part).await?;
@@ -424,7 +439,7 @@ impl Driver {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
         let v = self.wire_volume(vol).await?;
-        let (host_id, created) = hosts::ensure_host(&client, &self.inner.identity).await?;
+        let (host_id, created) = hosts::ensure_host(&client, &self.inner.identity, &self.host_key().await?).await?;
         if created {
             let (c, h) = (client.clone(), host_id.clone());
             r.add("remove the host entity", move || async move { c.remove_host(&h).await.map_err(Error::from) });
@@ -473,7 +488,7 @@ impl Driver {
         self.inner.connector.wait_gone(&target, vref, self.inner.gone_timeout).await?;
         if self.inner.client.host_volumes(host_id).await?.is_empty() {
             self.inner.connector.disconnect(&target).await?;
-            hosts::remove_host_if_unused(&self.inner.client, host_id).await?;
+            hosts::remove_host_if_unused(&self.inner.client, host_id, &self.host_key().await?).await?;
         }
         Ok(())
     }
@@ -484,7 +499,7 @@ impl Driver {
     pub async fn detach_volume(&self, vol: &Volume) -> Result<()> {
         let client = &self.inner.client;
         let _lock = self.lock_mappings().await?;
-        let Some(h) = hosts::find_host(client, &self.inner.identity.nqn()).await? else {
+        let Some(h) = hosts::find_host(client, &self.host_key().await?).await? else {
             return Ok(());
         };
         let Some(id) = client.find_volume_id(&vol.name()).await? else {
