@@ -343,7 +343,7 @@ mod tests {
             (with(&[(KEY_GATEWAY, "https://gw/?x=1")]), KEY_GATEWAY),
             (with(&[(KEY_GATEWAY_VERIFY, "maybe")]), KEY_GATEWAY_VERIFY),
             (with(&[(KEY_MODE, "iscsi")]), KEY_MODE),
-            (with(&[(KEY_MODE, "sdc")]), KEY_MODE),
+            (with(&[(KEY_MODE, "sdc"), (KEY_SDT, "127.0.0.2")]), KEY_SDT),
             (with(&[(KEY_SDT, "10.0.0.1:4420")]), KEY_SDT),
             (with(&[(KEY_SDT, "host.example")]), KEY_SDT),
             (with(&[(KEY_CLONE_COPY, "2")]), KEY_CLONE_COPY),
