@@ -65,6 +65,15 @@ stage "python-3parclient compatibility (HPE's WSAPI client from PyPI, unmodified
 ALLETRA_SIM=target/release/alletra-sim bash scripts/compat/python-3parclient.sh
 record "python-3parclient compatibility: ok"
 
+stage "os-brick compatibility (OpenStack's ScaleIO connector from PyPI, unmodified, through pflex-sdc)"
+if [[ $EUID == 0 && -e /dev/fuse && -e /dev/loop-control ]]; then
+    PFLEX_SIM=target/release/pflex-sim PFLEX_SDC=target/release/pflex-sdc bash scripts/compat/os-brick.sh
+    record "os-brick compatibility: ok"
+else
+    echo "NOT RUNNING the os-brick compatibility test: it needs root, /dev/fuse and /dev/loop-control" >&2
+    record "os-brick compatibility: NOT RUN (no root, /dev/fuse or loop devices)"
+fi
+
 stage "CI start script (scripts/ci/start-emulator.sh as a CI job uses it)"
 bash scripts/ci/test-start-emulator.sh
 record "CI start script: ok"
@@ -73,9 +82,9 @@ stage "client guides (the runnable snippets of docs/clients against pflex-sim)"
 bash scripts/test-client-guides.sh
 record "client guides: ok"
 
-stage "conformance harness against the simulator (file plane; sim and loop connectors)"
+stage "conformance harness against the simulator (file plane; sim, loop and sdc connectors)"
 bash scripts/test-conformance.sh
-record "conformance (sim, loop): ok"
+record "conformance (sim, loop, sdc): ok"
 
 # About 12-15 minutes in the emulated VM: the simulator's nvmet test, its LIO test (seconds),
 # alletra-sim's test and the Alletra driver's (about 15 s and 80 s), the driver's nvme data

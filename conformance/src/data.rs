@@ -4,7 +4,8 @@
 //! `--data nvme` uses the driver's NVMe/TCP connector, `--data iscsi` (Alletra) its iSCSI
 //! connector with the driver in `alletra.mode=iscsi`, `--data sim` the emulator's data
 //! surface, `--data loop` the emulator's backing file as a loop device (root, same machine),
-//! and `--data none` a [`NullConnector`] whose devices read zeros and drop writes, so host
+//! `--data sdc` the SDC's `emc-vol-` devices with the driver in `powerflex.mode=sdc` (an SDC on
+//! this host: Dell's, or `pflex-sdc`), and `--data none` a [`NullConnector`] whose devices read zeros and drop writes, so host
 //! copies still run but content is not checked.
 
 use std::io;
@@ -32,6 +33,9 @@ pub enum DataMode {
     /// The volume's backing file on this machine as a loop device (root; the emulator on the
     /// same machine).
     Loop,
+    /// The ScaleIO Data Client's devices, the driver in `powerflex.mode=sdc` (an SDC on this
+    /// host; `PFLEX_SDC_BY_ID` and `PFLEX_SDC_DRV_CFG` point at an emulated one's).
+    Sdc,
     /// No content checks.
     None,
 }
@@ -48,9 +52,12 @@ pub fn connector(mode: DataMode, gateway: &ClientOptions) -> Result<Arc<dyn Conn
     let choice = match mode {
         DataMode::None => return Ok(Arc::new(NullConnector)),
         DataMode::Nvme => ConnectorChoice::Nvme,
-        DataMode::Iscsi => return Err("--data iscsi reaches Alletra's iSCSI ports only; use nvme, sim or loop".into()),
+        DataMode::Iscsi => {
+            return Err("--data iscsi reaches Alletra's iSCSI ports only; use nvme, sim, loop or sdc".into())
+        }
         DataMode::Sim => ConnectorChoice::Sim,
         DataMode::Loop => ConnectorChoice::Loop,
+        DataMode::Sdc => ConnectorChoice::Sdc,
     };
     powerflex_driver::connector::build(choice, gateway).map_err(|e| format!("the {choice} connector: {e}"))
 }

@@ -152,7 +152,9 @@ impl Harness {
         map.insert("powerflex.gateway".to_string(), proxy.url.clone());
         map.insert("powerflex.user.name".into(), target.user.clone());
         map.insert("powerflex.user.password".into(), target.password.clone());
-        map.insert("powerflex.mode".into(), "nvme".into());
+        // Through the SDC the driver runs as LXD's sdc mode does; otherwise NVMe/TCP's.
+        let mode = if target.data == DataMode::Sdc { "sdc" } else { "nvme" };
+        map.insert("powerflex.mode".into(), mode.into());
         map.insert("powerflex.clone_copy".into(), "false".into());
         match &target.pool {
             PoolSel::Id(id) => {

@@ -77,9 +77,6 @@ pub enum Error {
     /// The host has neither the NVMe/TCP modules nor the ScaleIO client.
     #[error("cannot choose powerflex.mode: the host has neither the nvme_fabrics and nvme_tcp kernel modules nor the ScaleIO client (/dev/scini); load the modules or set powerflex.mode")]
     NoModeDetected,
-    /// The host only offers a mode this driver does not support yet.
-    #[error("powerflex.mode {0:?} (detected on this host) is not yet supported")]
-    ModeNotSupported(String),
     /// A volume is missing on the array.
     #[error("volume {name} not found on the gateway")]
     VolumeNotFound {

@@ -34,14 +34,6 @@ pub enum ConfigError {
         /// Why the value is refused.
         reason: String,
     },
-    /// The value is understood but not supported yet.
-    #[error("{key:?}: {reason}")]
-    Unsupported {
-        /// The key concerned.
-        key: &'static str,
-        /// What is not supported.
-        reason: String,
-    },
     /// A key given as `key=value` on a command line lacks the `=`.
     #[error("expected key=value, got {0:?}")]
     NotKeyValue(String),

@@ -215,6 +215,10 @@ impl Pools {
         };
         let options = self.client_options(cfg);
         Ok(match (cfg, choice) {
+            // As LXD: in sdc mode the volumes come through the SDC.
+            (ArrayConfig::PowerFlex(c), ConnectorChoice::Nvme) if c.mode == Some(powerflex::Mode::Sdc) => {
+                Arc::new(connector::SdcConnector::new())
+            }
             (ArrayConfig::PowerFlex(_), choice) => connector::build(choice, &options)?,
             (ArrayConfig::Alletra(c), ConnectorChoice::Nvme) if c.mode == alletra::Mode::Iscsi => {
                 Arc::new(connector::IscsiConnector::new())
@@ -222,6 +226,13 @@ impl Pools {
             (ArrayConfig::Alletra(_), ConnectorChoice::Nvme) => connector::build(ConnectorChoice::Nvme, &options)?,
             (ArrayConfig::Alletra(_), ConnectorChoice::Sim) => {
                 Arc::new(SimConnector::for_alletra(&options, host_name)?)
+            }
+            (ArrayConfig::Alletra(_), ConnectorChoice::Sdc) => {
+                return Err(ConnectorError::Unavailable {
+                    connector: "sdc",
+                    reason: "the ScaleIO Data Client serves PowerFlex volumes only".into(),
+                }
+                .into())
             }
             (ArrayConfig::Alletra(_), ConnectorChoice::Loop) => {
                 return Err(ConnectorError::Unavailable {
@@ -242,7 +253,10 @@ impl Pools {
             ArrayConfig::PowerFlex(c) => {
                 let client = powerflex::Client::new(options)?;
                 let d = discovery::discover(&client, &c, &s.probe).await?;
-                let connector = self.connector_for(&ArrayConfig::PowerFlex(c.clone()), &identity.hostname)?;
+                // The discovered mode decides the default connector too.
+                let mut discovered = c.clone();
+                discovered.mode = Some(d.mode);
+                let connector = self.connector_for(&ArrayConfig::PowerFlex(discovered), &identity.hostname)?;
                 ArrayDriver::PowerFlex(
                     powerflex::Driver::from_parts(client, c, d, identity, connector)
                         .with_timeouts(s.device_timeout, GONE_TIMEOUT)

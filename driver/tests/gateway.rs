@@ -10,6 +10,7 @@ use powerflex_driver::naming::{ContentType, VolumeType, GIB};
 use powerflex_driver::powerflex::client::{Client, ClientError, ErrorCode};
 use powerflex_driver::powerflex::config::{Mode, PoolConfig, PoolRef};
 use powerflex_driver::powerflex::discovery;
+use powerflex_driver::powerflex::hosts::HostKey;
 use powerflex_driver::powerflex::PowerFlexName;
 use powerflex_driver::{ClientOptions, CopyMethod, CopyRequest, CreateOptions, Error, Volume};
 use support::*;
@@ -362,7 +363,7 @@ async fn attach_creates_the_host_and_detach_removes_it_with_the_last_mapping() {
     let att = d.attach_volume(&a).await.unwrap();
     assert!(att.newly_mapped);
     assert_eq!(att.device.size().unwrap(), 8 * GIB);
-    let host = powerflex_driver::powerflex::hosts::find_host(d.client(), &d.identity().nqn())
+    let host = powerflex_driver::powerflex::hosts::find_host(d.client(), &HostKey::Nqn(d.identity().nqn()))
         .await
         .unwrap()
         .expect("host entity");
@@ -376,7 +377,10 @@ async fn attach_creates_the_host_and_detach_removes_it_with_the_last_mapping() {
 
     d.detach_volume(&a).await.unwrap();
     assert!(scratch.is_connected(), "b is still mapped");
-    assert!(powerflex_driver::powerflex::hosts::find_host(d.client(), &d.identity().nqn()).await.unwrap().is_some());
+    assert!(powerflex_driver::powerflex::hosts::find_host(d.client(), &HostKey::Nqn(d.identity().nqn()))
+        .await
+        .unwrap()
+        .is_some());
     d.detach_volume(&b).await.unwrap();
     assert!(!scratch.is_connected(), "disconnected with the last volume");
     assert_no_host_leftovers(&d).await;
@@ -830,7 +834,8 @@ async fn a_failed_attach_reverts_before_another_driver_of_the_host_attaches() {
     assert!(matches!(err, Error::Connector(_)), "A fails with its own error: {err}");
     let att = attach_b.expect("B attaches");
 
-    let host = powerflex_driver::powerflex::hosts::find_host(b.client(), &b.identity().nqn()).await.unwrap();
+    let host =
+        powerflex_driver::powerflex::hosts::find_host(b.client(), &HostKey::Nqn(b.identity().nqn())).await.unwrap();
     let host = host.expect("the host entity B uses is still there");
     assert_eq!(b.volume_info(&v).await.unwrap().unwrap().mapped_hosts, vec![host.id], "B's mapping is still there");
     assert!(att.newly_mapped, "B mapped the volume itself, after A's revert");

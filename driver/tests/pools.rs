@@ -143,13 +143,14 @@ async fn a_failed_create_keeps_no_record_and_bad_pools_are_refused() {
     assert!(p.list().unwrap().is_empty());
     let err = p.create("x", ArrayKind::PowerFlex, &lxd).await.unwrap_err();
     assert!(err.to_string().contains("alletra."), "{err}");
-    // Unknown key and sdc mode name their key.
+    // An unknown key, and an SDT in sdc mode, name their key.
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.colour".into(), "red".into());
     assert!(p.create("x", ArrayKind::PowerFlex, &k).await.unwrap_err().to_string().contains("powerflex.colour"));
     let mut k = keys(&gw, &[]);
     k.insert("powerflex.mode".into(), "sdc".into());
-    assert!(p.create("x", ArrayKind::PowerFlex, &k).await.unwrap_err().to_string().contains("not yet supported"));
+    k.insert("powerflex.sdt".into(), "127.0.0.2".into());
+    assert!(p.create("x", ArrayKind::PowerFlex, &k).await.unwrap_err().to_string().contains("powerflex.sdt"));
 
     p.create("p", ArrayKind::PowerFlex, &keys(&gw, &[])).await.unwrap();
     // A VM name clash on the array: the local record is removed again.

@@ -625,3 +625,69 @@ async fn topology_sets_a_fine_granularity_compressed_pool() {
     let bad = r#"{"protectionDomains":[{"name":"pd","storagePools":[{"name":"p","capacityGb":1,"compressionMethod":"Normal"}]}]}"#;
     assert!(powerflex_sim::model::topology::Topology::parse(bad).is_err());
 }
+
+/// An SDC joining through `/sim/sdcs` shows as a real one does once connected to the MDM, can be
+/// mapped by GUID, cannot be removed while connected, and shows disconnected when it leaves;
+/// a restricted MDM admits only approved SDCs.
+#[tokio::test]
+async fn sdcs_join_and_leave_through_the_sim_surface() {
+    let (_gw, api) = start().await;
+    let guid = "0a1b2c3d-4e5f-4a6b-8c9d-0e1f2a3b4c5d";
+    let joined = api.post_ok("/sim/sdcs", json!({ "guid": guid, "ip": "127.0.0.21", "name": "sdc-21" })).await;
+    let id = joined["id"].as_str().unwrap().to_string();
+    let listed = api.get_ok("/api/types/Sdc/instances").await;
+    let sdc = listed.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).expect("listed").clone();
+    assert_eq!(
+        (&sdc["sdcGuid"], &sdc["sdcIp"], &sdc["mdmConnectionState"], &sdc["hostType"], &sdc["name"]),
+        (&json!(guid.to_uppercase()), &json!("127.0.0.21"), &json!("Connected"), &json!("SdcHost"), &json!("sdc-21"))
+    );
+    // A known GUID joining again is the same SDC, from its new IP.
+    let again = api.post_ok("/sim/sdcs", json!({ "guid": guid.to_uppercase(), "ip": "127.0.0.22" })).await;
+    assert_eq!(again["id"], json!(id));
+    let sdc = api.get_ok(&format!("/api/instances/Sdc::{id}")).await;
+    assert_eq!(sdc["sdcIp"], json!("127.0.0.22"));
+    let by_ip = api.post_ok("/api/types/Sdc/instances/action/queryIdByKey", json!({ "ip": "127.0.0.22" })).await;
+    assert_eq!(by_ip, json!(id));
+
+    let pool = api.pool_id("sp1").await;
+    let vol = api.create_volume(&pool, "sdc-vol", 8).await;
+    ok(api.volume_action(&vol, "addMappedSdc", json!({ "guid": guid, "allowMultipleMappings": "TRUE" })).await);
+    let mapped = api.get_ok(&format!("/api/instances/Sdc::{id}/relationships/Volume")).await;
+    assert_eq!(ids(&mapped), vec![vol.clone()]);
+    ok(api.volume_action(&vol, "removeMappedSdc", json!({ "guid": guid })).await);
+    let remove = format!("/api/instances/Sdc::{id}/action/removeSdc");
+    assert_ne!(api.post_raw(&remove, None, None).await.0, 200, "a connected SDC cannot be removed");
+
+    ok(api.post(&format!("/sim/sdcs/{guid}/disconnect"), json!({})).await);
+    let sdc = api.get_ok(&format!("/api/instances/Sdc::{id}")).await;
+    assert_eq!((&sdc["mdmConnectionState"], &sdc["sdcIp"]), (&json!("Disconnected"), &json!("N/A")));
+    ok(api.post_raw(&remove, None, None).await);
+    assert_fault(
+        &api.post("/sim/sdcs/0a1b2c3d-4e5f-4a6b-8c9d-0e1f2a3b4c5d/disconnect", json!({})).await,
+        80,
+        "Could not find the SDC",
+    );
+
+    assert_fault(
+        &api.post("/sim/sdcs", json!({ "guid": "not-a-guid", "ip": "127.0.0.21" })).await,
+        64,
+        "Parameter out of range: sdcGuid \"not-a-guid\" is not a GUID",
+    );
+    assert_fault(
+        &api.post("/sim/sdcs", json!({ "guid": guid, "ip": "localhost" })).await,
+        64,
+        "Parameter out of range: \"localhost\" is not an IPv4 address",
+    );
+    let system = api.system_id().await;
+    let mode = format!("/api/instances/System::{system}/action/setRestrictedSdcMode");
+    ok(api.post(&mode, json!({ "restrictedSdcMode": "Guid" })).await);
+    let refused = api.post("/sim/sdcs", json!({ "guid": guid, "ip": "127.0.0.21" })).await;
+    assert_eq!((refused.0, &refused.2["errorCode"]), (500, &json!(64)), "{refused:?}");
+    assert!(refused.2["message"].as_str().unwrap().contains("admits only approved SDCs"), "{refused:?}");
+    let approve = format!("/api/instances/System::{system}/action/approveSdc");
+    let approved = api.post_ok(&approve, json!({ "sdcGuid": guid })).await;
+    let joined = api.post_ok("/sim/sdcs", json!({ "guid": guid, "ip": "127.0.0.21" })).await;
+    assert_eq!(joined["id"], approved["id"]);
+    let sdc = api.get_ok(&format!("/api/instances/Sdc::{}", approved["id"].as_str().unwrap())).await;
+    assert_eq!(sdc["mdmConnectionState"], json!("Connected"));
+}

@@ -141,6 +141,7 @@ impl Harness {
             DataMode::Loop => {
                 return Err("--data loop reaches PowerFlex backing files only; use sim, nvme or iscsi".into())
             }
+            DataMode::Sdc => return Err("--data sdc reaches PowerFlex volumes only; use sim, nvme or iscsi".into()),
         };
         let client = check(Client::new(options), "WSAPI client")?;
         let pool = format!("{MARKER_TEXT}{tag}-pool");

@@ -77,7 +77,9 @@ pub fn loops_of(backing: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn attach_new(backing: &Path) -> io::Result<PathBuf> {
+/// Binds `backing` read-write to a free loop device (autoclear off, so the device outlives
+/// its opener); the device's path. Also used by `pflex-sdc`.
+pub fn attach_new(backing: &Path) -> io::Result<PathBuf> {
     let control = LoopControl::open()?;
     let mut last = None;
     // Another process may take the free device between asking and binding.

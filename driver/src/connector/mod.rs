@@ -22,12 +22,13 @@
 //! | `nvme` | NVMe/TCP (nvme-cli, `/dev/disk/by-id/nvme-eui.*`) | root, `nvme_tcp`, a real array or the simulator's `nvmet` plane | `/dev/nvmeXnY` |
 //! | `loop` | a loop device over the simulator's backing file  | root, `/dev/loop-control`, the simulator on this machine (`file` or `nvmet` plane) | `/dev/loopN` |
 //! | `sim`  | the simulator's `/sim/volumes/{id}/data` over HTTPS | nothing (the simulator with the `file` or `nvmet` plane, anywhere reachable) | none |
+//! | `sdc`  | the ScaleIO Data Client's `/dev/disk/by-id/emc-vol-*` devices | an SDC (Dell's, or `pflex-sdc`); `powerflex.mode=sdc` | the SDC's device |
 //!
 //! `loop` and `sim` only work against the simulator (`pflex-sim`): they use its
 //! admin surface, which hands out a volume's backing file or bytes only to a
 //! host the volume is mapped to, so the driver's map-then-attach flow is kept.
 //! Pick one with [`ConnectorChoice`] and [`build`]: `pflex --connector
-//! nvme|loop|sim` (or `PFLEX_CONNECTOR`), default `nvme`. `powerflex.mode`
+//! nvme|loop|sim|sdc` (or `PFLEX_CONNECTOR`), default `nvme`. `powerflex.mode`
 //! keeps its meaning (the array's host protocol); the connector is how this
 //! host reaches the bytes.
 
@@ -36,13 +37,14 @@ pub mod file;
 pub mod iscsi;
 pub mod loopdev;
 pub mod nvme;
+pub mod sdc;
 pub mod sim;
 
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +57,7 @@ use crate::powerflex::client::ClientError;
 pub use self::iscsi::IscsiConnector;
 pub use self::loopdev::LoopConnector;
 pub use self::nvme::NvmeConnector;
+pub use self::sdc::SdcConnector;
 pub use self::sim::SimConnector;
 pub use file::FileDevice;
 
@@ -69,11 +72,14 @@ pub enum ConnectorChoice {
     Loop,
     /// The simulator's HTTPS data surface (no root).
     Sim,
+    /// The ScaleIO Data Client's devices (`emc-vol-*`; powerflex.mode=sdc).
+    Sdc,
 }
 
 impl ConnectorChoice {
     /// Every choice, in display order.
-    pub const ALL: [ConnectorChoice; 3] = [ConnectorChoice::Nvme, ConnectorChoice::Loop, ConnectorChoice::Sim];
+    pub const ALL: [ConnectorChoice; 4] =
+        [ConnectorChoice::Nvme, ConnectorChoice::Loop, ConnectorChoice::Sim, ConnectorChoice::Sdc];
 
     /// The name used by `--connector` and `PFLEX_CONNECTOR`.
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,7 @@ impl ConnectorChoice {
             ConnectorChoice::Nvme => "nvme",
             ConnectorChoice::Loop => "loop",
             ConnectorChoice::Sim => "sim",
+            ConnectorChoice::Sdc => "sdc",
         }
     }
 }
@@ -98,7 +105,7 @@ impl FromStr for ConnectorChoice {
         ConnectorChoice::ALL
             .into_iter()
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("{s:?} is not a connector (expected nvme, loop or sim)"))
+            .ok_or_else(|| format!("{s:?} is not a connector (expected nvme, loop, sim or sdc)"))
     }
 }
 
@@ -110,6 +117,7 @@ pub fn build(choice: ConnectorChoice, gateway: &ClientOptions) -> Result<Arc<dyn
         ConnectorChoice::Nvme => Arc::new(NvmeConnector::new()),
         ConnectorChoice::Loop => Arc::new(LoopConnector::new(gateway)?),
         ConnectorChoice::Sim => Arc::new(SimConnector::new(gateway)?),
+        ConnectorChoice::Sdc => Arc::new(SdcConnector::new()),
     })
 }
 
@@ -182,6 +190,8 @@ pub enum ConnectorKind {
     Loop,
     /// The simulator's HTTPS data surface.
     Sim,
+    /// The ScaleIO Data Client's `emc-vol-` devices.
+    Sdc,
     /// Anything else (tests, harnesses).
     Other(&'static str),
 }
@@ -303,6 +313,47 @@ pub enum ConnectorError {
     Other(String),
 }
 
+/// Polls `lookup` every `poll` until it finds the volume's device, then opens it; a
+/// [`ConnectorError::DeviceTimeout`] after `timeout`. For connectors whose devices appear on
+/// their own once mapped (`nvme`, `sdc`).
+pub(crate) async fn open_when_present(
+    lookup: impl Fn() -> Option<PathBuf>,
+    volume_id: &str,
+    timeout: Duration,
+    poll: Duration,
+) -> Result<Box<dyn BlockDevice>, ConnectorError> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(path) = lookup() {
+            let dev = FileDevice::open(&path)
+                .map_err(|source| ConnectorError::Io { context: format!("opening {}", path.display()), source })?;
+            return Ok(Box::new(dev));
+        }
+        if start.elapsed() >= timeout {
+            return Err(ConnectorError::DeviceTimeout { volume_id: volume_id.to_string(), waited: start.elapsed() });
+        }
+        tokio::time::sleep(poll.min(timeout)).await;
+    }
+}
+
+/// Polls `lookup` every `poll` until the volume's device is gone; a
+/// [`ConnectorError::StillPresent`] after `timeout`.
+pub(crate) async fn wait_absent(
+    lookup: impl Fn() -> Option<PathBuf>,
+    volume_id: &str,
+    timeout: Duration,
+    poll: Duration,
+) -> Result<(), ConnectorError> {
+    let start = std::time::Instant::now();
+    while lookup().is_some() {
+        if start.elapsed() >= timeout {
+            return Err(ConnectorError::StillPresent { volume_id: volume_id.to_string(), waited: start.elapsed() });
+        }
+        tokio::time::sleep(poll.min(timeout)).await;
+    }
+    Ok(())
+}
+
 /// Reaches mapped volumes from this host.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -345,4 +396,10 @@ pub trait Connector: Send + Sync {
 
     /// Tears the session down; called when the host has no mapping left.
     async fn disconnect(&self, target: &Target) -> Result<(), ConnectorError>;
+
+    /// The ScaleIO Data Client's GUID when this connector goes through one (`sdc`): what
+    /// names this host on the MDM in `powerflex.mode=sdc`. Default: none.
+    async fn sdc_guid(&self) -> Result<Option<String>, ConnectorError> {
+        Ok(None)
+    }
 }

@@ -15,14 +15,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::command::{CommandOutput, CommandRunner, SystemRunner};
-use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, FileDevice, Target, VolumeRef};
+use super::{BlockDevice, Connector, ConnectorError, ConnectorKind, Target, VolumeRef};
 use crate::host::HostProbe;
 
 /// The NVMe/TCP discovery port.
@@ -341,18 +341,7 @@ impl Connector for NvmeConnector {
         volume: &VolumeRef,
         timeout: Duration,
     ) -> Result<Box<dyn BlockDevice>, ConnectorError> {
-        let start = Instant::now();
-        loop {
-            if let Some(path) = self.lookup_device(target, volume) {
-                let dev = FileDevice::open(&path)
-                    .map_err(|source| ConnectorError::Io { context: format!("opening {}", path.display()), source })?;
-                return Ok(Box::new(dev));
-            }
-            if start.elapsed() >= timeout {
-                return Err(ConnectorError::DeviceTimeout { volume_id: volume.id.clone(), waited: start.elapsed() });
-            }
-            tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
-        }
+        super::open_when_present(|| self.lookup_device(target, volume), &volume.id, timeout, POLL_INTERVAL).await
     }
 
     async fn device_path(&self, target: &Target, volume: &VolumeRef) -> Result<Option<PathBuf>, ConnectorError> {
@@ -360,14 +349,7 @@ impl Connector for NvmeConnector {
     }
 
     async fn wait_gone(&self, target: &Target, volume: &VolumeRef, timeout: Duration) -> Result<(), ConnectorError> {
-        let start = Instant::now();
-        while self.lookup_device(target, volume).is_some() {
-            if start.elapsed() >= timeout {
-                return Err(ConnectorError::StillPresent { volume_id: volume.id.clone(), waited: start.elapsed() });
-            }
-            tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
-        }
-        Ok(())
+        super::wait_absent(|| self.lookup_device(target, volume), &volume.id, timeout, POLL_INTERVAL).await
     }
 
     async fn disconnect(&self, target: &Target) -> Result<(), ConnectorError> {

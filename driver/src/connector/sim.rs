@@ -203,8 +203,14 @@ impl AdminClient {
         }
     }
 
-    async fn call(&self, method: Method, path: String, query: Query) -> Result<Vec<u8>, ClientError> {
-        let fut = self.send(method, path, query, None);
+    async fn call(
+        &self,
+        method: Method,
+        path: String,
+        query: Query,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let fut = self.send(method, path, query, body);
         self.inner.handle.spawn(fut).await.map_err(|e| ClientError::Setup(format!("admin request task failed: {e}")))?
     }
 
@@ -230,14 +236,14 @@ impl AdminClient {
 
     /// `GET /sim/info`.
     pub async fn info(&self) -> Result<SimInfo, ClientError> {
-        let bytes = self.call(Method::GET, "/sim/info".into(), Vec::new()).await?;
+        let bytes = self.call(Method::GET, "/sim/info".into(), Vec::new(), None).await?;
         Self::decode("/sim/info", &bytes)
     }
 
     /// `GET /sim/volumes/{id}/backing?nqn=`: refused unless mapped to `host`.
     pub async fn backing(&self, volume_id: &str, host: &str) -> Result<Backing, ClientError> {
         let path = format!("/sim/volumes/{volume_id}/backing");
-        let bytes = self.call(Method::GET, path.clone(), vec![(self.inner.host_param, host.to_string())]).await?;
+        let bytes = self.call(Method::GET, path.clone(), vec![(self.inner.host_param, host.to_string())], None).await?;
         Self::decode(&path, &bytes)
     }
 
@@ -267,13 +273,32 @@ impl AdminClient {
     /// `GET /sim/volumes/{id}/data` with length 0: whether `host` may read the volume.
     pub async fn probe(&self, volume_id: &str, host: &str) -> Result<(), ClientError> {
         let query = vec![(self.inner.host_param, host.to_string()), ("offset", "0".into()), ("length", "0".into())];
-        self.call(Method::GET, format!("/sim/volumes/{volume_id}/data"), query).await.map(|_| ())
+        self.call(Method::GET, format!("/sim/volumes/{volume_id}/data"), query, None).await.map(|_| ())
     }
 
     /// `PUT /sim/volumes/{id}/data`: at most [`MAX_CHUNK`] bytes at `offset`, durable when it returns.
     pub fn write_blocking(&self, volume_id: &str, host: &str, offset: u64, data: Vec<u8>) -> Result<(), ClientError> {
         let query = vec![(self.inner.host_param, host.to_string()), ("offset", offset.to_string())];
         self.call_blocking(Method::PUT, format!("/sim/volumes/{volume_id}/data"), query, Some(data)).map(|_| ())
+    }
+
+    /// `POST /sim/sdcs`: an SDC with this GUID joins the MDM from `ip` (what `pflex-sdc` does
+    /// where a real SDC speaks the MDM's own protocol); its SDC id.
+    pub async fn connect_sdc(&self, guid: &str, ip: &str, name: Option<&str>) -> Result<String, ClientError> {
+        let body = serde_json::json!({ "guid": guid, "ip": ip, "name": name });
+        let bytes =
+            self.call(Method::POST, "/sim/sdcs".into(), Vec::new(), Some(body.to_string().into_bytes())).await?;
+        let created: serde_json::Value = Self::decode("/sim/sdcs", &bytes)?;
+        created["id"].as_str().map(str::to_string).ok_or_else(|| ClientError::Status {
+            path: "/sim/sdcs".into(),
+            status: 200,
+            body: snippet(&bytes),
+        })
+    }
+
+    /// `POST /sim/sdcs/{guid}/disconnect`: the SDC leaves the MDM.
+    pub async fn disconnect_sdc(&self, guid: &str) -> Result<(), ClientError> {
+        self.call(Method::POST, format!("/sim/sdcs/{guid}/disconnect"), Vec::new(), None).await.map(|_| ())
     }
 
     /// Checks that the admin surface answers these credentials and that the

@@ -57,9 +57,9 @@ pub const DEFAULT_VOLUME_SIZE: u64 = 8 * naming::GIB;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// NVMe over TCP through the SDTs (supported).
+    /// NVMe over TCP through the SDTs.
     Nvme,
-    /// The ScaleIO data client (recognised, not yet supported).
+    /// The ScaleIO data client: the host is the SDC known by its GUID.
     Sdc,
 }
 
@@ -172,12 +172,7 @@ impl PoolConfig {
         let mode = match get(KEY_MODE) {
             None => None,
             Some("nvme") | Some("nvme/tcp") => Some(Mode::Nvme),
-            Some("sdc") => {
-                return Err(ConfigError::Unsupported {
-                    key: KEY_MODE,
-                    reason: "mode \"sdc\" (the ScaleIO data client) is not yet supported; use \"nvme\"".into(),
-                })
-            }
+            Some("sdc") => Some(Mode::Sdc),
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     key: KEY_MODE,
@@ -203,6 +198,14 @@ impl PoolConfig {
                 Some(addrs)
             }
         };
+
+        // As LXD's ValidateSource: the SDC finds its own data path.
+        if mode == Some(Mode::Sdc) && sdt.is_some() {
+            return Err(ConfigError::Invalid {
+                key: KEY_SDT,
+                reason: "not used in sdc mode (the ScaleIO data client reaches the volumes itself)".into(),
+            });
+        }
 
         let clone_copy = match get(KEY_CLONE_COPY) {
             Some(v) => parse_bool(KEY_CLONE_COPY, v)?,
@@ -340,7 +343,7 @@ mod tests {
             (with(&[(KEY_GATEWAY, "https://gw/?x=1")]), KEY_GATEWAY),
             (with(&[(KEY_GATEWAY_VERIFY, "maybe")]), KEY_GATEWAY_VERIFY),
             (with(&[(KEY_MODE, "iscsi")]), KEY_MODE),
-            (with(&[(KEY_MODE, "sdc")]), KEY_MODE),
+            (with(&[(KEY_MODE, "sdc"), (KEY_SDT, "127.0.0.2")]), KEY_SDT),
             (with(&[(KEY_SDT, "10.0.0.1:4420")]), KEY_SDT),
             (with(&[(KEY_SDT, "host.example")]), KEY_SDT),
             (with(&[(KEY_CLONE_COPY, "2")]), KEY_CLONE_COPY),
@@ -356,10 +359,10 @@ mod tests {
     }
 
     #[test]
-    fn sdc_is_recognised_but_refused() {
-        let err = with(&[(KEY_MODE, "sdc")]).unwrap_err();
-        assert!(matches!(err, ConfigError::Unsupported { key: KEY_MODE, .. }), "{err:?}");
-        assert!(err.to_string().contains("not yet supported"));
+    fn sdc_mode_takes_no_sdt() {
+        assert_eq!(with(&[(KEY_MODE, "sdc")]).unwrap().mode, Some(Mode::Sdc));
+        let err = with(&[(KEY_MODE, "sdc"), (KEY_SDT, "127.0.0.2")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { key: KEY_SDT, .. }), "{err:?}");
     }
 
     #[test]

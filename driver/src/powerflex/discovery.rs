@@ -5,8 +5,8 @@
 //! (`powerflex.sdt`, or every address of every SDT of the domain). The mode
 //! comes from `powerflex.mode` or, when unset, from the host: `nvme` when the
 //! `nvme_fabrics` and `nvme_tcp` modules are present, `sdc` when the ScaleIO
-//! client is installed (recognised, refused as not yet supported), an error
-//! otherwise.
+//! client is installed, an error otherwise. In `sdc` mode there are no SDT
+//! addresses to find: the SDC reaches the volumes itself.
 
 use std::net::IpAddr;
 
@@ -40,7 +40,7 @@ pub fn detect_mode(probe: &HostProbe) -> Result<Mode> {
     if probe.missing_nvme_modules().is_empty() {
         Ok(Mode::Nvme)
     } else if probe.has_sdc() {
-        Err(Error::ModeNotSupported(Mode::Sdc.to_string()))
+        Ok(Mode::Sdc)
     } else {
         Err(Error::NoModeDetected)
     }
@@ -112,7 +112,10 @@ pub async fn discover(client: &Client, config: &PoolConfig, probe: &HostProbe) -
         Some(mode) => mode,
         None => detect_mode(probe)?,
     };
-    let sdt_addresses = target_addresses(client, config, &domain.id).await?;
+    let sdt_addresses = match mode {
+        Mode::Nvme => target_addresses(client, config, &domain.id).await?,
+        Mode::Sdc => Vec::new(),
+    };
     Ok(Discovery { version, pool, domain, system, sdt_addresses, mode })
 }
 
@@ -129,10 +132,10 @@ mod tests {
 
         std::fs::create_dir_all(dir.path().join("dev")).unwrap();
         std::fs::write(dir.path().join("dev/scini"), b"").unwrap();
-        assert!(matches!(detect_mode(&probe), Err(Error::ModeNotSupported(m)) if m == "sdc"));
+        assert_eq!(detect_mode(&probe).unwrap(), Mode::Sdc);
 
         std::fs::create_dir_all(dir.path().join("sys/module/nvme_fabrics")).unwrap();
-        assert!(matches!(detect_mode(&probe), Err(Error::ModeNotSupported(_))));
+        assert_eq!(detect_mode(&probe).unwrap(), Mode::Sdc, "NVMe/TCP needs both modules");
         std::fs::create_dir_all(dir.path().join("sys/module/nvme_tcp")).unwrap();
         assert_eq!(detect_mode(&probe).unwrap(), Mode::Nvme);
         assert!(probe.missing_nvme_modules().is_empty());

@@ -33,9 +33,9 @@ use crate::http::ClientOptions;
 use crate::naming::{VolumeType, GIB};
 use crate::powerflex::client::types::{CreateVolume, Volume as WireVolume};
 use crate::powerflex::client::{Client, ClientError, ErrorCode};
-use crate::powerflex::config::PoolConfig;
+use crate::powerflex::config::{Mode, PoolConfig};
 use crate::powerflex::discovery::{self, Discovery};
-use crate::powerflex::hosts;
+use crate::powerflex::hosts::{self, HostKey};
 use crate::powerflex::naming::{self, round_size, PowerFlexName};
 use crate::retry::{self, Transient};
 use crate::revert::Reverter;
@@ -188,6 +188,21 @@ impl Driver {
     /// This host's identity.
     pub fn identity(&self) -> &HostIdentity {
         &self.inner.identity
+    }
+
+    /// How the MDM knows this host: by NQN, or in `sdc` mode by the SDC's GUID, which the
+    /// connector (the SDC's) reports.
+    async fn host_key(&self) -> Result<HostKey> {
+        match self.inner.discovery.mode {
+            Mode::Nvme => Ok(HostKey::Nqn(self.inner.identity.nqn())),
+            Mode::Sdc => match self.inner.connector.sdc_guid().await? {
+                Some(guid) => Ok(HostKey::SdcGuid(guid)),
+                None => Err(Error::Invalid(format!(
+                    "powerflex.mode=sdc needs the sdc connector (this one is {:?})",
+                    self.inner.connector.kind()
+                ))),
+            },
+        }
     }
 
     /// The target description handed to the connector.
@@ -343,7 +358,7 @@ impl Driver {
             Err(e) if e.is(ErrorCode::VolumeNotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let own = hosts::find_host(client, &self.inner.identity.nqn()).await?;
+        let own = hosts::find_host(client, &self.host_key().await?).await?;
         let vref = volume_ref(&v);
         let mut unmapped_own = false;
         for m in v.mappings() {
@@ -418,7 +433,7 @@ impl Driver {
     /// Restores a volume from one of its snapshots (`overwriteVolumeContent`).
     /// The volume must not be attached to this host.
     pub async fn restore_volume(&self, vol: &Volume, snapshot: &Volume) -> Result<()> {
-        let own = hosts::find_host(&self.inner.client, &self.inner.identity.nqn()).await?;
+        let own = hosts::find_host(&self.inner.client, &self.host_key().await?).await?;
         let mut pairs = Vec::new();
         for (part, snap_part) in vol.parts().iter().zip(snapshot.parts()) {
             let v = self.wire_volume(part).await?;
@@ -452,17 +467,17 @@ impl Driver {
         let client = self.inner.client.clone();
         let connector = self.inner.connector.clone();
         let v = self.wire_volume(vol).await?;
-        let nqn = self.inner.identity.nqn();
-        let host_id = match hosts::find_host(&client, &nqn).await? {
+        let key = self.host_key().await?;
+        let host_id = match hosts::find_host(&client, &key).await? {
             Some(h) => h.id,
             None => {
                 // Registered before the creation: its answer may be lost after the entity was made.
-                let (c, n) = (client.clone(), nqn.clone());
+                let (c, k) = (client.clone(), key.clone());
                 r.add("remove the host entity", move || {
-                    let (c, n) = (c.clone(), n.clone());
-                    async move { Ok(hosts::remove_own_host_if_unused(&c, &n).await?) }
+                    let (c, k) = (c.clone(), k.clone());
+                    async move { Ok(hosts::remove_own_host_if_unused(&c, &k).await?) }
                 });
-                hosts::create_host(&client, &self.inner.identity).await?
+                hosts::create_host(&client, &self.inner.identity, &key).await?
             }
         };
         let (c, h) = (client.clone(), host_id.clone());
@@ -514,7 +529,7 @@ impl Driver {
         self.inner.connector.wait_gone(&target, vref, self.inner.gone_timeout).await?;
         if self.inner.client.host_volumes(host_id).await?.is_empty() {
             self.inner.connector.disconnect(&target).await?;
-            hosts::remove_host_if_unused(&self.inner.client, host_id).await?;
+            hosts::remove_host_if_unused(&self.inner.client, host_id, &self.host_key().await?).await?;
         }
         Ok(())
     }
@@ -525,7 +540,7 @@ impl Driver {
     pub async fn detach_volume(&self, vol: &Volume) -> Result<()> {
         let client = &self.inner.client;
         let _lock = self.lock_mappings().await?;
-        let Some(h) = hosts::find_host(client, &self.inner.identity.nqn()).await? else {
+        let Some(h) = hosts::find_host(client, &self.host_key().await?).await? else {
             return Ok(());
         };
         let Some(id) = client.find_volume_id(&vol.name()).await? else {

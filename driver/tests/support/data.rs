@@ -5,7 +5,8 @@
 //! bytes, independent of the source), detach, and nothing left behind.
 //!
 //! `tests/data.rs` runs it with the `sim` and `loop` connectors against the
-//! simulator's `file` plane, `tests/nvme.rs` with `nvme` against `nvmet`.
+//! simulator's `file` plane, `tests/nvme.rs` with `nvme` against `nvmet`, and
+//! `sdc/tests/driver_data.rs` with `sdc` (powerflex.mode=sdc) through `pflex-sdc`.
 //! Device I/O runs on blocking threads, as the driver's block copy does, so
 //! the in-process simulator keeps serving while a device waits for it.
 
@@ -46,6 +47,15 @@ pub enum Expect {
     Loop,
     /// `/dev/nvme*`.
     Nvme,
+    /// The SDC's device (`pflex-sdc`: a loop device), in powerflex.mode=sdc.
+    Sdc,
+}
+
+impl Expect {
+    /// Whether the connector reaches the bytes through pflex-sim's admin surface.
+    fn through_admin_surface(self) -> bool {
+        matches!(self, Expect::Sim | Expect::Loop)
+    }
 }
 
 /// A recognisable pattern per seed (seeds below 128 differ in every byte); never zero.
@@ -95,7 +105,7 @@ impl Run {
         let path = att.path();
         match self.expect {
             Expect::Sim => assert_eq!(path, None, "the sim connector has no kernel device"),
-            Expect::Loop => {
+            Expect::Loop | Expect::Sdc => {
                 assert!(path.as_ref().is_some_and(|p| p.to_string_lossy().starts_with("/dev/loop")), "{path:?}")
             }
             Expect::Nvme => {
@@ -166,12 +176,14 @@ pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expe
             Expect::Sim => ConnectorKind::Sim,
             Expect::Loop => ConnectorKind::Loop,
             Expect::Nvme => ConnectorKind::Nvme,
+            Expect::Sdc => ConnectorKind::Sdc,
         }
     );
     let identity = HostIdentity::new(Uuid::new_v4());
+    let mode = if expect == Expect::Sdc { "powerflex.mode=sdc" } else { "powerflex.mode=nvme" };
     let run = Run {
-        snap: driver(gw, &["powerflex.clone_copy=false"], &identity, connector.clone()).await,
-        full: driver(gw, &["powerflex.clone_copy=true"], &identity, connector.clone()).await,
+        snap: driver(gw, &[mode, "powerflex.clone_copy=false"], &identity, connector.clone()).await,
+        full: driver(gw, &[mode, "powerflex.clone_copy=true"], &identity, connector.clone()).await,
         expect,
     };
     let new_volume = || Volume::new(VolumeType::Custom, ContentType::Block, Uuid::new_v4());
@@ -185,8 +197,14 @@ pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expe
     run.write(&v, &a).await;
     run.check(&v, &a, "v after writing A").await;
 
-    // Unmapped, the admin surface refuses the bytes to this host.
-    if expect != Expect::Nvme {
+    // Unmapped, the admin surface refuses the bytes to this host; the SDC shows no device.
+    if expect == Expect::Sdc {
+        let info = run.snap.volume_info(&v).await.unwrap().unwrap();
+        let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
+        let err = connector.open(&run.snap.target(), &vref, Duration::from_secs(1)).await.err().expect("no device");
+        assert!(matches!(err, powerflex_driver::connector::ConnectorError::DeviceTimeout { .. }), "unmapped: {err}");
+    }
+    if expect.through_admin_surface() {
         let info = run.snap.volume_info(&v).await.unwrap().unwrap();
         let vref = VolumeRef { id: info.id.clone(), name: info.name.clone(), size: info.size, nguid: None, wwn: None };
         let err = connector.open(&run.snap.target(), &vref, Duration::from_secs(1)).await.err().expect("refused");
@@ -235,7 +253,7 @@ pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expe
     // Only what holds data is written: two regions per pass, at 1 MiB granularity.
     assert!(stats.bytes_written <= 2 * 3 * MIB, "not sparse: {stats:?}");
     assert!(stats.throughput() > 0.0);
-    if expect != Expect::Nvme {
+    if expect.through_admin_surface() {
         // The sim connector's hole map comes from the simulator's extents endpoint, the loop
         // connector's from the backing file: only the data is read. (A block device has no
         // hole map: the nvme connector reads everything and skips zeros.)

@@ -1,11 +1,11 @@
-//! The `/sim/` admin surface: reset, seed, dump, token expiry, volume data (`crate::volume_data`) and fault rules (`faults`). Kept apart from the
+//! The `/sim/` admin surface: reset, seed, dump, token expiry, SDCs joining and leaving, volume data (`crate::volume_data`) and fault rules (`faults`). Kept apart from the
 //! PowerFlex API; it needs the configured user and password (Basic) or a live token,
 //! except `/sim/health`, which readiness checks call before they have credentials.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +16,8 @@ use super::body::Body;
 use super::error::ApiResult;
 use super::router::ok;
 use super::Gateway;
+use crate::model::inventory::InventoryCommand;
+use crate::model::{Command, Reply};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -26,6 +28,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router<Arc<Gateway>> {
         .route("/reset", post(reset))
         .route("/tokens/expire", post(expire_tokens))
         .route("/clock/advance", post(advance_clock))
+        .route("/sdcs", post(connect_sdc))
+        .route("/sdcs/{guid}/disconnect", post(disconnect_sdc))
         .merge(crate::volume_data::routes::<Gateway>())
         .merge(crate::faults::routes::<Gateway>())
         .route_layer(middleware::from_fn_with_state(gateway, require_admin))
@@ -87,4 +91,26 @@ async fn advance_clock(State(gw): Shared, bytes: Bytes) -> ApiResult<Response> {
     gw.advance_clock(seconds);
     let runs = gw.run_due_policies().await?;
     Ok(ok(json!({ "now": gw.now(), "policyRuns": runs })))
+}
+
+/// `POST /sim/sdcs` `{"guid", "ip", "name"?}`: an SDC joins the MDM, as a real one does over the
+/// MDM's own protocol when its service starts (`pflex-sdc` calls this); answers its `{"id"}`.
+async fn connect_sdc(State(gw): Shared, bytes: Bytes) -> ApiResult<Response> {
+    let body = Body::parse(&bytes)?;
+    let command = InventoryCommand::ConnectSdc {
+        guid: body.required_string("guid")?,
+        ip: body.required_string("ip")?,
+        name: body.string("name")?,
+    };
+    created(gw.execute(Command::Inventory(command)).await?)
+}
+
+/// `POST /sim/sdcs/{guid}/disconnect`: the SDC leaves the MDM (its service stopped).
+async fn disconnect_sdc(State(gw): Shared, Path(guid): Path<String>) -> ApiResult<Response> {
+    gw.execute(Command::Inventory(InventoryCommand::DisconnectSdc { guid })).await?;
+    Ok(ok(json!({})))
+}
+
+fn created(reply: Reply) -> ApiResult<Response> {
+    Ok(ok(super::actions::reply_json(reply)))
 }

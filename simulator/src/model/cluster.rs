@@ -199,16 +199,67 @@ pub(super) fn set_restricted_mode(model: &Model, mode: RestrictedSdcMode) -> Res
 /// Approving a GUID the MDM does not know yet registers an SDC that may connect later; every
 /// known SDC is already approved.
 pub(super) fn approve_sdc(model: &Model, guid: &str, ips: &[String], name: Option<&str>) -> Result<Plan, Fault> {
+    check_guid_and_ips(guid, ips)?;
+    if sdc_by_guid(model, guid).is_some() {
+        return Err(Fault::sdc_already_approved());
+    }
+    let host = new_sdc(model, guid, ips.first().map_or("", String::as_str), name, false)?;
+    let id = host.id;
+    Ok(plan(InventoryEffect::SdcApproved { host: Box::new(host), approved_ips: ips.to_vec() }, Reply::Created(id)))
+}
+
+/// An SDC joining the MDM from `ip`: a GUID the MDM knows reconnects (in `ApprovedIp` mode only
+/// from an approved IP); an unknown one is added connected, as a real MDM adds an SDC the first
+/// time it connects, unless a restricted mode admits approved SDCs only.
+pub(super) fn connect_sdc(model: &Model, guid: &str, ip: &str, name: Option<&str>) -> Result<Plan, Fault> {
+    check_guid_and_ips(guid, &[ip.to_string()])?;
+    let mode = model.inventory.sdc_access.mode;
+    let Some(known) = sdc_by_guid(model, guid) else {
+        if mode != RestrictedSdcMode::None {
+            return Err(Fault::invalid(format!(
+                "restrictedSdcMode is {}: the MDM admits only approved SDCs, and {guid} is not one",
+                mode.as_str()
+            )));
+        }
+        let host = new_sdc(model, guid, ip, name, true)?;
+        let id = host.id;
+        return Ok(plan(
+            InventoryEffect::SdcApproved { host: Box::new(host), approved_ips: vec![] },
+            Reply::Created(id),
+        ));
+    };
+    let approved = model.inventory.sdc_access.approved_ips.get(&known.id);
+    if mode == RestrictedSdcMode::ApprovedIp && !approved.is_some_and(|ips| ips.iter().any(|a| a == ip)) {
+        return Err(Fault::unapproved_sdc_ips());
+    }
+    let effect = InventoryEffect::SdcConnectionSet { sdc: known.id, ip: ip.to_string(), connected: true };
+    Ok(plan(effect, Reply::Created(known.id)))
+}
+
+/// The SDC with this GUID leaves the MDM; it keeps its IP and its mappings, as a real one does
+/// while its host is down.
+pub(super) fn disconnect_sdc(model: &Model, guid: &str) -> Result<Plan, Fault> {
+    let host = sdc_by_guid(model, guid).ok_or_else(Fault::ini_not_found)?;
+    let ip = sdc_ip(host).unwrap_or_default().to_string();
+    Ok(plan(InventoryEffect::SdcConnectionSet { sdc: host.id, ip, connected: false }, Reply::Empty))
+}
+
+fn sdc_by_guid<'m>(model: &'m Model, guid: &str) -> Option<&'m Host> {
+    model.hosts().find(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(guid)))
+}
+
+fn check_guid_and_ips(guid: &str, ips: &[String]) -> Result<(), Fault> {
     if !is_guid(guid) {
         return Err(Fault::invalid(format!("sdcGuid {guid:?} is not a GUID")));
     }
     for ip in ips {
         ip.parse::<std::net::Ipv4Addr>().map_err(|_| Fault::invalid(format!("{ip:?} is not an IPv4 address")))?;
     }
-    let known = model.hosts().any(|h| matches!(&h.kind, HostKind::Sdc { guid: g, .. } if g.eq_ignore_ascii_case(guid)));
-    if known {
-        return Err(Fault::sdc_already_approved());
-    }
+    Ok(())
+}
+
+/// A new SDC host with its id drawn, within the system's SDC limit.
+fn new_sdc(model: &Model, guid: &str, ip: &str, name: Option<&str>, connected: bool) -> Result<Host, Fault> {
     if let Some(name) = name {
         check_host_name(model, name, None)?;
     }
@@ -216,18 +267,17 @@ pub(super) fn approve_sdc(model: &Model, guid: &str, ips: &[String], name: Optio
         return Err(Fault::invalid("the system has its maximum of 2048 SDCs"));
     }
     let (id, _) = free_host_id(model, IdKind::Sdc, model.inventory.seq.sdc);
-    let host = Host {
+    Ok(Host {
         id,
         name: name.map(str::to_string),
         kind: HostKind::Sdc {
             guid: guid.to_uppercase(),
-            ip: ips.first().cloned().unwrap_or_default(),
-            connected: false,
+            ip: ip.to_string(),
+            connected,
             perf_profile: Default::default(),
         },
         volumes: Default::default(),
-    };
-    Ok(plan(InventoryEffect::SdcApproved { host: Box::new(host), approved_ips: ips.to_vec() }, Reply::Created(id)))
+    })
 }
 
 /// 8-4-4-4-12 hex digits.

@@ -319,7 +319,8 @@ pub enum InventoryEffect {
     },
     /// The cluster after `switchClusterMode`, `addStandbyMdm`, `renameMdm`, ...
     ClusterSet(Box<MdmCluster>),
-    /// A new SDC from `approveSdc`: approved, not connected.
+    /// A new SDC: from `approveSdc` (approved, not connected) or from an unknown SDC joining
+    /// (connected).
     SdcApproved {
         host: Box<Host>,
         approved_ips: Vec<String>,
@@ -329,6 +330,12 @@ pub enum InventoryEffect {
         ips: Vec<String>,
     },
     RestrictedSdcModeSet(RestrictedSdcMode),
+    /// A known SDC connected (from `ip`) or disconnected.
+    SdcConnectionSet {
+        sdc: Id,
+        ip: String,
+        connected: bool,
+    },
 }
 
 /// The low 32 bits of an id: the sequence number it was drawn with.
@@ -413,6 +420,11 @@ pub(super) fn apply(model: &mut Model, effect: &InventoryEffect) {
             inv.sdc_access.approved_ips.insert(*sdc, ips.clone());
         }
         InventoryEffect::RestrictedSdcModeSet(mode) => inv.sdc_access.mode = *mode,
+        InventoryEffect::SdcConnectionSet { sdc, ip: new_ip, connected: now } => {
+            if let Some(super::HostKind::Sdc { ip, connected, .. }) = model.hosts.get_mut(sdc).map(|h| &mut h.kind) {
+                (*ip, *connected) = (new_ip.clone(), *now);
+            }
+        }
     }
 }
 
@@ -747,6 +759,16 @@ pub enum InventoryCommand {
         sdc: Id,
         ips: Vec<String>,
     },
+    /// An SDC joins the MDM (the `/sim/sdcs` surface: a real SDC uses the MDM's own protocol).
+    ConnectSdc {
+        guid: String,
+        ip: String,
+        name: Option<String>,
+    },
+    /// The SDC with this GUID leaves the MDM (its service stopped).
+    DisconnectSdc {
+        guid: String,
+    },
 }
 
 pub(super) fn plan(model: &Model, command: &InventoryCommand) -> Result<super::Plan, super::Fault> {
@@ -805,5 +827,7 @@ pub(super) fn plan(model: &Model, command: &InventoryCommand) -> Result<super::P
         SetRestrictedSdcMode { mode } => cluster::set_restricted_mode(model, *mode),
         ApproveSdc { guid, ips, name } => cluster::approve_sdc(model, guid, ips, name.as_deref()),
         SetApprovedSdcIps { sdc, ips } => cluster::set_approved_ips(model, *sdc, ips),
+        ConnectSdc { guid, ip, name } => cluster::connect_sdc(model, guid, ip, name.as_deref()),
+        DisconnectSdc { guid } => cluster::disconnect_sdc(model, guid),
     }
 }

@@ -177,6 +177,11 @@ impl Client {
         Ok(v.trim_matches('"').to_string())
     }
 
+    /// `GET /api/types/System/instances`: the one system a gateway serves.
+    pub async fn systems(&self) -> Result<Vec<SystemIdentity>, ClientError> {
+        self.get("/api/types/System/instances").await
+    }
+
     /// `GET /api/instances/System::{id}`.
     pub async fn system(&self, id: &str) -> Result<System, ClientError> {
         self.get(&format!("/api/instances/System::{id}")).await

@@ -62,6 +62,17 @@ pub struct System {
     pub system_nqn: Option<String>,
 }
 
+/// A system as an SDC needs it (`GET /api/types/System/instances`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemIdentity {
+    /// System ID.
+    pub id: String,
+    /// The installation ID (what `drv_cfg --query_mdms` shows as `INSTALLATION ID`).
+    #[serde(default)]
+    pub install_id: Option<String>,
+}
+
 /// One address of an SDT.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
