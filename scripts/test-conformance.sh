@@ -7,7 +7,7 @@
 # report is checked as a person sees it, in headless Chromium (scripts/test-report-html.sh).
 #
 # Usage: scripts/test-conformance.sh [extra pflex-conformance run flags]
-# Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SDC_CASES (default 4: every host copy
+# Env: PFLEX_CONFORMANCE_CASES (default 24), PFLEX_CONFORMANCE_SDC_CASES (default 3: every host copy
 #      reads whole volumes through the emulated SDC's FUSE path), PFLEX_CONFORMANCE_SEED (default: random, printed),
 #      ALLETRA_CONFORMANCE_CASES (default 12; the Alletra run stays within about two minutes).
 set -euo pipefail
@@ -61,7 +61,7 @@ fi
 
 for mode in "${modes[@]}"; do
     mode_cases=$cases
-    [[ $mode == sdc ]] && mode_cases=${PFLEX_CONFORMANCE_SDC_CASES:-4}
+    [[ $mode == sdc ]] && mode_cases=${PFLEX_CONFORMANCE_SDC_CASES:-3}
     echo "test-conformance: --data $mode, $mode_cases cases, seed $seed"
     "$harness" run --gateway "https://127.0.0.1:$port" --user admin --password 'Password123!' \
         --ca-cert "$state/tls/ca.pem" --pool sp1 --domain pd1 --data "$mode" \
