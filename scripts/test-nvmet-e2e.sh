@@ -2,8 +2,8 @@
 # scripts/test-nvmet-e2e.sh - NVMe/TCP and iSCSI end to end, with the real kernel targets and
 # initiators.
 #
-# Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance) and six test binaries,
-# then runs nine stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
+# Builds the release binaries (pflex-sim, alletra-sim, pflex-conformance, pflex-sdc, drv_cfg) and
+# seven test binaries, then runs ten stages with scripts/vm/nvmet-e2e-stages.sh, in one throwaway VM with nvmet, nvmet-tcp,
 # nvme-tcp and nvme-cli, and LIO, iscsi_tcp and open-iscsi (scripts/vm-run):
 #   1. simulator/tests/dataplane_nvmet.rs: `pflex-sim serve --data-plane auto|nvmet` as a
 #      process; registers the VM's host NQN, maps a volume, discovers and connects with
@@ -48,13 +48,17 @@
 #      --data-plane nvmet` (its iSCSI ports through LIO): the driver's alletra.mode=iscsi attach
 #      through iscsiadm, PFLEX_E2E_CONFORMANCE_ISCSI_CASES (default 2) cases besides the fixed
 #      LXD flows, same steps and seed as stage 6.
+#  10. sdc/tests/scini.rs: `pflex-sdc serve --scini` serving /dev/scini through CUSE: the GUID
+#      and rescan ioctls with LXD's/goscaleio's and os-brick's buffers, a second device refused,
+#      the device gone at stop, and the driver's data test in powerflex.mode=sdc with the GUID
+#      from /dev/scini.
 #
 # Where nvmet and LIO work natively (root, `modprobe` of nvmet, nvmet-tcp, nvme-tcp,
-# target_core_file, iscsi_target_mod and iscsi_tcp succeeds, iscsiadm installed), the stages
+# target_core_file, iscsi_target_mod, iscsi_tcp, fuse and cuse succeeds, iscsiadm installed), the stages
 # run on this machine instead of in a VM (PFLEX_E2E_NATIVE=1|0 forces the choice); iscsid must
 # then be running. PFLEX_E2E_ONLY=NAME[,NAME...] (stage names as printed: simulator, lio,
 # alletra, alletra-driver, driver, conformance, alletra-conformance, failover,
-# alletra-iscsi-conformance) runs only those, to repeat one while working on it.
+# alletra-iscsi-conformance, sdc) runs only those, to repeat one while working on it.
 #
 # Fails loudly (non-zero exit) when the VM cannot run, when a stage fails, or when a stage
 # exited 0 without actually running.
@@ -74,9 +78,11 @@ test_binary() {
 }
 
 echo "test-nvmet-e2e: building release binaries and the tests" >&2
-cargo build --release -p powerflex-sim --bin pflex-sim --bin alletra-sim -p powerflex-conformance --bin pflex-conformance
+cargo build --release -p powerflex-sim --bin pflex-sim --bin alletra-sim -p powerflex-conformance --bin pflex-conformance \
+    -p pflex-sdc --bin pflex-sdc --bin drv_cfg
 cargo test --release -p powerflex-sim --test dataplane_nvmet --test dataplane_lio --test dataplane_alletra --test path_failover --no-run
 cargo test --release -p powerflex-driver --test nvme --test alletra_kernel --no-run
+cargo test --release -p pflex-sdc --test scini --no-run
 bins=$(mktemp -d)
 log=$(mktemp)
 trap 'rm -rf "$log" "$bins"' EXIT
@@ -87,11 +93,12 @@ cp "$(test_binary powerflex-sim dataplane_alletra)" "$bins/e2e/dataplane_alletra
 cp "$(test_binary powerflex-sim path_failover)" "$bins/e2e/path_failover"
 cp "$(test_binary powerflex-driver nvme)" "$bins/e2e/nvme"
 cp "$(test_binary powerflex-driver alletra_kernel)" "$bins/e2e/alletra_kernel"
+cp "$(test_binary pflex-sdc scini)" "$bins/e2e/scini"
 cp "$repo/scripts/vm/nvmet-e2e-stages.sh" "$bins/e2e/stages.sh"
 
 status=0
 native=${PFLEX_E2E_NATIVE:-auto}
-native_modules=(nvmet nvmet-tcp nvme-tcp target_core_mod target_core_file iscsi_target_mod iscsi_tcp)
+native_modules=(nvmet nvmet-tcp nvme-tcp target_core_mod target_core_file iscsi_target_mod iscsi_tcp fuse cuse)
 if [[ $native == auto ]]; then
     # Native where this kernel can load the modules (a laptop, a CI runner with
     # linux-modules-extra); in the VM where it cannot (this project's own machines).
@@ -103,7 +110,7 @@ conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_E2E_CONFORMANCE_CASES:-6} PFLEX_CONFOR
 conf_env+=" PFLEX_CONFORMANCE_ISCSI_CASES=${PFLEX_E2E_CONFORMANCE_ISCSI_CASES:-2}"
 # PFLEX_E2E_ONLY=NAME[,NAME...]: only those stages (while working on one); the run then expects only them.
 only=${PFLEX_E2E_ONLY:-}
-expected=9
+expected=10
 if [[ -n $only ]]; then
     conf_env+=" PFLEX_E2E_ONLY=$only"
     expected=$(tr ',' '\n' <<<"$only" | grep -c .)
@@ -128,7 +135,7 @@ if [[ $status -ne 0 ]]; then
     echo "test-nvmet-e2e: FAILED (exit $status)" >&2
     exit "$status"
 fi
-stages="simulator lio alletra alletra-driver driver conformance alletra-conformance failover alletra-iscsi-conformance"
+stages="simulator lio alletra alletra-driver driver conformance alletra-conformance failover alletra-iscsi-conformance sdc"
 for stage in ${only//,/ }; do [[ " $stages " == *" $stage "* ]] || { echo "test-nvmet-e2e: no stage '$stage'" >&2; exit 2; }; done
 checked=${only//,/ }
 for stage in ${checked:-$stages}; do

@@ -4,8 +4,8 @@
 #
 # Usage: nvmet-e2e-stages.sh TEST_BIN_DIR
 #   TEST_BIN_DIR holds the built test binaries `dataplane_nvmet`, `dataplane_lio`,
-#   `dataplane_alletra` and `path_failover` (simulator/tests) and `nvme` and `alletra_kernel`
-#   (driver/tests);
+#   `dataplane_alletra` and `path_failover` (simulator/tests), `nvme` and `alletra_kernel`
+#   (driver/tests) and `scini` (sdc/tests);
 #   `pflex-sim`, `alletra-sim` and `pflex-conformance` must be on PATH, and for the iSCSI
 #   stages iscsiadm with iscsid running (the VM's /init starts it).
 # Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
@@ -24,6 +24,9 @@
 #      alletra-sim --data-plane nvmet
 #   8. failover: an SDT outage under I/O with native NVMe multipath (path_failover,
 #      PFLEX_NVMET_E2E=1)
+#   9. alletra-iscsi-conformance: pflex-conformance run --array alletra --data iscsi against
+#      alletra-sim's iSCSI ports (LIO)
+#  10. sdc: pflex-sdc's /dev/scini through CUSE and the driver's sdc mode (scini, PFLEX_SDC_E2E=1)
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.
@@ -175,6 +178,9 @@ stage_cases=${PFLEX_CONFORMANCE_ISCSI_CASES:-2} conformance_stage alletra-iscsi-
     alletra-sim --data-plane nvmet -- --array alletra --user 3paradm --password 3pardata --cpg SSD_r6
 logout_all
 
+# 10. pflex-sdc with /dev/scini (CUSE: the VM loads fuse and cuse) and the driver's sdc mode.
+test_stage sdc SCINI-E2E-COMPLETE env PFLEX_SDC_E2E=1 timeout -k 10 600 "$bins/scini"
+
 echo "nvmet-e2e stages: $passed passed, $failed failed"
 rm -rf "$work"
-[[ $failed == 0 && ($passed == 9 || -n ${PFLEX_E2E_ONLY:-}) ]]
+[[ $failed == 0 && ($passed == 10 || -n ${PFLEX_E2E_ONLY:-}) ]]

@@ -1,6 +1,7 @@
 //! The SDC's life: join the MDM, mount the volumes' file system, follow the mappings (a poll
-//! every `poll`, or at once when `drv_cfg --rescan` asks), answer `drv_cfg`, and on the stop
-//! signal take every device away, unmount and leave the MDM.
+//! every `poll`, or at once when `drv_cfg --rescan` or the rescan ioctl asks), answer `drv_cfg`
+//! and, where asked, `/dev/scini`, and on the stop signal take every device away, unmount and
+//! leave the MDM.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::control::{socket_path, Request, Status};
 use crate::devices::{self, Device};
 use crate::gateway::{Gateway, Identity, Joined};
+use crate::scini::{Answers, Scini};
 use crate::volumes::{Exposed, SharedExposed, VolumeFs};
 use powerflex_driver::http::ClientOptions;
 
@@ -28,6 +30,8 @@ pub struct Config {
     /// Where the `emc-vol-` links go (`/dev/disk/by-id`, where clients look).
     pub by_id: PathBuf,
     pub poll: Duration,
+    /// Serve `/dev/scini` (CUSE) for the clients that ask the SDC by ioctl.
+    pub scini: bool,
 }
 
 impl Config {
@@ -90,9 +94,22 @@ pub async fn run(config: Config, stop: impl Future<Output = ()>, ready: impl FnO
             return Err(e);
         }
     };
+    let (ask, mut asked) = mpsc::channel::<Asked>(16);
+    let scini = if sdc.config.scini {
+        let (guid, ask) = (sdc.config.identity.guid.clone(), ask.clone());
+        match tokio::task::spawn_blocking(move || serve_scini(&guid, ask)).await.map_err(|e| e.to_string()) {
+            Ok(Ok(device)) => Some(device),
+            Ok(Err(e)) | Err(e) => {
+                let _ = std::fs::remove_file(&socket);
+                sdc.shut_down(session).await;
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     sdc.follow().await;
     ready(&sdc.status());
-    let (ask, mut asked) = mpsc::channel::<Asked>(16);
     let mut tick = tokio::time::interval(sdc.config.poll);
     tokio::pin!(stop);
     loop {
@@ -109,6 +126,12 @@ pub async fn run(config: Config, stop: impl Future<Output = ()>, ready: impl FnO
                 let _ = answer.send(sdc.status());
             }
         }
+    }
+    // The device goes first: a client must not find it while the volumes are going away. No
+    // one answers requests now; dropping them lets a rescan in flight return.
+    drop(asked);
+    if let Some(device) = scini {
+        tokio::task::spawn_blocking(move || drop(device)).await.ok();
     }
     let _ = std::fs::remove_file(&socket);
     sdc.shut_down(session).await;
@@ -135,6 +158,20 @@ async fn serve_one(stream: UnixStream, ask: mpsc::Sender<Asked>) {
         text.push('\n');
         let _ = write.write_all(text.as_bytes()).await;
     }
+}
+
+/// `/dev/scini` (blocking: it waits for the kernel), whose rescan ioctl asks the main loop for
+/// a poll and waits for it.
+fn serve_scini(guid: &str, ask: mpsc::Sender<Asked>) -> Result<Scini, String> {
+    let guid = uuid::Uuid::parse_str(guid).map_err(|e| format!("the GUID {guid:?}: {e}"))?;
+    let rescan = move || {
+        let (answer, answered) = oneshot::channel();
+        if ask.blocking_send((Request::Rescan, answer)).is_ok() {
+            let _ = answered.blocking_recv();
+        }
+    };
+    Scini::create(Answers { name: "scini".into(), guid, rescan: Box::new(rescan) })
+        .map_err(|e| format!("serving /dev/scini: {e}"))
 }
 
 /// A FUSE mount left by a killed run answers nothing; detach it so a new one can take its place.

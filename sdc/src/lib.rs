@@ -12,7 +12,8 @@
 //! Modules: [`gateway`] (what the SDC asks of the gateway), [`volumes`] (the FUSE file system),
 //! [`devices`] (loop devices and by-id links), [`daemon`] (joining, following the mappings,
 //! leaving), [`control`] (the local socket `drv_cfg` talks to), [`drv_cfg`] (its output formats),
-//! [`install`] (putting `drv_cfg` under a prefix, never over a real SDC's).
+//! [`scini`] (`/dev/scini` through CUSE, for the clients that send ioctls), [`install`] (putting
+//! `drv_cfg` under a prefix, never over a real SDC's).
 
 pub mod control;
 pub mod daemon;
@@ -20,4 +21,5 @@ pub mod devices;
 pub mod drv_cfg;
 pub mod gateway;
 pub mod install;
+pub mod scini;
 pub mod volumes;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! pflex-sdc serve --gateway https://127.0.0.1:8443 --user admin --password ... [--ca FILE]
-//!                 [--guid GUID] [--ip IP] [--name NAME] [--run-dir DIR] [--by-id DIR]
+//!                 [--guid GUID] [--ip IP] [--name NAME] [--run-dir DIR] [--by-id DIR] [--scini]
 //! pflex-sdc install --prefix DIR [--run-dir DIR]     drv_cfg as DIR/opt/emc/scaleio/sdc/bin/drv_cfg
 //! ```
 
@@ -68,6 +68,10 @@ struct Serve {
     /// How often the mappings are polled, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Also serve /dev/scini through CUSE, answering the GUID and rescan ioctls LXD, goscaleio
+    /// and os-brick send (needs the kernel's cuse module; refused where /dev/scini exists).
+    #[arg(long)]
+    scini: bool,
 }
 
 /// The GUID given, or the one kept in the run directory (made the first time).
@@ -100,6 +104,7 @@ fn config(s: Serve) -> Result<Config, String> {
         run_dir: s.run_dir,
         by_id: s.by_id,
         poll: Duration::from_millis(s.poll_ms.max(50)),
+        scini: s.scini,
     })
 }
 
