@@ -188,6 +188,17 @@ impl IscsiConnector {
         self.disks(&wwn).first().map(|n| self.dev_root.join(n))
     }
 
+    /// The volume's disks: those with its WWN in sysfs and the one its by-id link names.
+    fn volume_disks(&self, volume: &VolumeRef) -> BTreeSet<String> {
+        let Some(wwn) = volume.wwn.as_ref().map(|w| w.to_ascii_lowercase()) else { return BTreeSet::new() };
+        let mut names: BTreeSet<String> = self.disks(&wwn).into_iter().collect();
+        if let Some(name) = self.lookup_device(volume).and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
+        {
+            names.insert(name);
+        }
+        names
+    }
+
     /// The SCSI disks (`sdX`) whose `device/wwid` ends in `wwn`, sorted: one per session
     /// when the target is logged in through several portals.
     fn disks(&self, wwn: &str) -> Vec<String> {
@@ -205,6 +216,13 @@ impl IscsiConnector {
         found.sort();
         found
     }
+}
+
+/// Removes a SCSI disk from the kernel (`/sys/block/sdX/device/delete`).
+fn delete_disk(sys_root: &std::path::Path, name: &str) -> Result<(), ConnectorError> {
+    let delete = sys_root.join("block").join(name).join("device/delete");
+    std::fs::write(&delete, b"1")
+        .map_err(|source| ConnectorError::Io { context: format!("deleting SCSI device {name}"), source })
 }
 
 fn join_addrs(target: &Target) -> String {
@@ -323,29 +341,36 @@ impl Connector for IscsiConnector {
     /// Deletes every SCSI disk of the volume (one per portal logged in), and the by-id
     /// link's disk where udev made one.
     async fn release(&self, _target: &Target, volume: &VolumeRef) -> Result<(), ConnectorError> {
-        let Some(wwn) = volume.wwn.as_ref().map(|w| w.to_ascii_lowercase()) else { return Ok(()) };
-        let mut names: BTreeSet<String> = self.disks(&wwn).into_iter().collect();
-        if let Some(name) = self.lookup_device(volume).and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
-        {
-            names.insert(name);
-        }
-        for name in names {
-            let delete = self.sys_root.join("block").join(&name).join("device/delete");
-            std::fs::write(&delete, b"1")
-                .map_err(|source| ConnectorError::Io { context: format!("deleting SCSI device {name}"), source })?;
+        for name in self.volume_disks(volume) {
+            delete_disk(&self.sys_root, &name)?;
         }
         Ok(())
     }
 
+    /// Once the export is gone, any disk with the volume's WWN is stale: a session whose scan
+    /// finished after [`Connector::release`] (a second portal's, or a login's asynchronous
+    /// first scan) adds one, and the kernel never removes a disk whose LUN vanished. So the
+    /// wait deletes what it finds rather than only watching for it to go.
     async fn wait_gone(&self, _target: &Target, volume: &VolumeRef, timeout: Duration) -> Result<(), ConnectorError> {
         let start = Instant::now();
-        while self.lookup_device(volume).is_some() {
+        loop {
+            let stale = self.volume_disks(volume);
+            if stale.is_empty() {
+                return Ok(());
+            }
             if start.elapsed() >= timeout {
                 return Err(ConnectorError::StillPresent { volume_id: volume.id.clone(), waited: start.elapsed() });
             }
+            for name in stale {
+                tracing::info!(volume = %volume.id, disk = %name, "deleting a disk that appeared after the release");
+                match delete_disk(&self.sys_root, &name) {
+                    // Gone between the listing and the write.
+                    Err(ConnectorError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other?,
+                }
+            }
             tokio::time::sleep(POLL_INTERVAL.min(timeout)).await;
         }
-        Ok(())
     }
 
     async fn disconnect(&self, target: &Target) -> Result<(), ConnectorError> {
@@ -531,5 +556,35 @@ mod tests {
         assert!(!sys.join("sda/device/delete").exists(), "another volume's disk stays");
         let no_wwn = VolumeRef { wwn: None, ..vol };
         assert!(c.open(&target(), &no_wwn, Duration::from_millis(1)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_wait_after_the_unexport_deletes_disks_that_appeared_since_the_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = connector(dir.path(), Arc::new(FakeIscsiadm::default()));
+        let wwn = "60002AC000000000000001500000B69E";
+        let vol = VolumeRef { id: "u-x".into(), name: "u-x".into(), size: 1 << 28, nguid: None, wwn: Some(wwn.into()) };
+        let sys = dir.path().join("sys/block");
+        let late = sys.join("sde/device");
+        std::fs::create_dir_all(&late).unwrap();
+        std::fs::write(late.join("wwid"), format!("naa.{}\n", wwn.to_lowercase())).unwrap();
+        // The kernel's part: a disk whose delete was written goes.
+        let kernel = {
+            let disk = sys.join("sde");
+            tokio::spawn(async move {
+                while !disk.join("device/delete").exists() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                std::fs::remove_dir_all(&disk).unwrap();
+            })
+        };
+        c.wait_gone(&target(), &vol, Duration::from_secs(5)).await.unwrap();
+        kernel.await.unwrap();
+        // One the kernel keeps is still there at the deadline, and said so.
+        std::fs::create_dir_all(sys.join("sdf/device")).unwrap();
+        std::fs::write(sys.join("sdf/device/wwid"), format!("naa.{}\n", wwn.to_lowercase())).unwrap();
+        let err = c.wait_gone(&target(), &vol, Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::StillPresent { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(sys.join("sdf/device/delete")).unwrap(), "1", "its delete was asked");
     }
 }
