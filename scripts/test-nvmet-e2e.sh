@@ -50,8 +50,8 @@
 #      LXD flows, same steps and seed as stage 6.
 #  10. sdc/tests/scini.rs: `pflex-sdc serve --scini` serving /dev/scini through CUSE: the GUID
 #      and rescan ioctls with LXD's/goscaleio's and os-brick's buffers, a second device refused,
-#      the device gone at stop, and the driver's data test in powerflex.mode=sdc with the GUID
-#      from /dev/scini.
+#      the device gone at stop, and the driver's attach round trip in powerflex.mode=sdc with
+#      the GUID from /dev/scini.
 #
 # Where nvmet and LIO work natively (root, `modprobe` of nvmet, nvmet-tcp, nvme-tcp,
 # target_core_file, iscsi_target_mod, iscsi_tcp, fuse and cuse succeeds, iscsiadm installed), the stages

@@ -26,7 +26,7 @@
 #      PFLEX_NVMET_E2E=1)
 #   9. alletra-iscsi-conformance: pflex-conformance run --array alletra --data iscsi against
 #      alletra-sim's iSCSI ports (LIO)
-#  10. sdc: pflex-sdc's /dev/scini through CUSE and the driver's sdc mode (scini, PFLEX_SDC_E2E=1)
+#  10. sdc: pflex-sdc's /dev/scini through CUSE and the driver's sdc attach (scini, PFLEX_SDC_E2E=1)
 # Each prints "nvmet-e2e stage <name>: PASS" or "... FAIL (why)"; a stage passes only if it
 # exited 0 *and* its output shows that it really ran. The last line is
 # "nvmet-e2e stages: N passed, M failed"; the exit status is 0 only when all passed.

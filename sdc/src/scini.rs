@@ -263,7 +263,9 @@ fn serve(channel: File, answers: Answers, stop: &AtomicBool) {
             }
         };
         let Some(header) = Header::parse(&buf[..n]) else { continue };
-        if let Err(e) = send(&channel, header.unique, &answers.answer(&buf[..n])) {
+        let reply = answers.answer(&buf[..n]);
+        tracing::debug!(opcode = header.opcode, unique = header.unique, len = n, ?reply, "/dev/{}", answers.name);
+        if let Err(e) = send(&channel, header.unique, &reply) {
             // ENOENT: the caller gave up (interrupted) before our answer arrived.
             if e.raw_os_error() != Some(libc::ENOENT) {
                 tracing::warn!("/dev/{}: answering request {}: {e}", answers.name, header.opcode);

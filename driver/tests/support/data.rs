@@ -167,6 +167,22 @@ async fn driver(gw: &TestGateway, extra: &[&str], identity: &HostIdentity, c: Ar
         .with_timeouts(Duration::from_secs(30), Duration::from_secs(10))
 }
 
+/// The attach round trip alone, where whole-volume copies would be too slow (an emulated VM):
+/// create, attach and write, attach again and read it back, delete, nothing left behind.
+pub async fn run_attach_test(gw: &TestGateway, connector: Arc<dyn Connector>, expect: Expect) {
+    let identity = HostIdentity::new(Uuid::new_v4());
+    let mode = if expect == Expect::Sdc { "powerflex.mode=sdc" } else { "powerflex.mode=nvme" };
+    let snap = driver(gw, &[mode], &identity, connector.clone()).await;
+    let run = Run { full: snap.clone(), snap, expect };
+    let v = Volume::new(VolumeType::Custom, ContentType::Block, Uuid::new_v4());
+    run.snap.create_volume(&v, &CreateOptions { size: 8 * GIB, thick: false }).await.unwrap();
+    let a = content(1);
+    run.write(&v, &a).await;
+    run.check(&v, &a, "the volume after writing A").await;
+    run.snap.delete_volume(&v).await.unwrap();
+    assert_no_host_leftovers(&run.snap).await;
+}
+
 /// The data test; see the module comment. Returns the host copy's figures.
 pub async fn run_data_test(gw: &TestGateway, connector: Arc<dyn Connector>, expect: Expect) -> CopyStats {
     let kind = connector.kind();
