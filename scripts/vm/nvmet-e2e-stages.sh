@@ -8,7 +8,7 @@
 #   (driver/tests) and `scini` (sdc/tests);
 #   `pflex-sim`, `alletra-sim` and `pflex-conformance` must be on PATH, and for the iSCSI
 #   stages iscsiadm with iscsid running (the VM's /init starts it).
-# Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
+# Env: PFLEX_CONFORMANCE_CASES (default 3), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
 #      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
 #
 # Stages, in this order, each one run even when an earlier one failed:
@@ -34,19 +34,21 @@ set -uo pipefail
 
 bins=${1:?usage: nvmet-e2e-stages.sh TEST_BIN_DIR}
 scratch=${PFLEX_SCRATCH:-/tmp}
-cases=${PFLEX_CONFORMANCE_CASES:-6}
+cases=${PFLEX_CONFORMANCE_CASES:-3}
 max_steps=${PFLEX_CONFORMANCE_MAX_STEPS:-10}
 seed=${PFLEX_CONFORMANCE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 passed=0
 failed=0
 work=$(mktemp -d "$scratch/nvmet-stages.XXXXXX")
 
+# Each verdict says how long its stage took: the whole run has to fit in CI's time limit.
 verdict() { # name ok why
+    local took=$((SECONDS - stage_started))
     if [[ $2 == 1 ]]; then
-        echo "nvmet-e2e stage $1: PASS"
+        echo "nvmet-e2e stage $1: PASS (${took} s)"
         passed=$((passed + 1))
     else
-        echo "nvmet-e2e stage $1: FAIL ($3)"
+        echo "nvmet-e2e stage $1: FAIL ($3; ${took} s)"
         failed=$((failed + 1))
     fi
 }
@@ -54,7 +56,10 @@ verdict() { # name ok why
 # Leftover NVMe/TCP sessions from a failed stage would confuse the next one.
 disconnect_all() { nvme disconnect-all >/dev/null 2>&1 || true; }
 
-banner() { printf '\n===== nvmet-e2e stage %s =====\n' "$1"; }
+banner() {
+    printf '\n===== nvmet-e2e stage %s =====\n' "$1"
+    stage_started=$SECONDS
+}
 
 # PFLEX_E2E_ONLY=name[,name...] runs only those stages (to repeat one while working on it).
 wanted() { [[ -z ${PFLEX_E2E_ONLY:-} || ",$PFLEX_E2E_ONLY," == *",$1,"* ]]; }

@@ -44,8 +44,14 @@ fn ioctl(cmd: u32, len: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The `pflex-sdc` to run: `PFLEX_SDC_BIN`, else the one on PATH. Not the build's own path
+/// (`CARGO_BIN_EXE_*`): this test runs in the VM, where the checkout's path may not exist.
+fn sdc_bin() -> String {
+    std::env::var("PFLEX_SDC_BIN").unwrap_or_else(|_| "pflex-sdc".into())
+}
+
 fn serve(gw: &TestGateway, dir: &Path, name: &str, poll_ms: u64) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pflex-sdc"))
+    Command::new(sdc_bin())
         .args(["serve", "--scini", "--guid", GUID, "--gateway", &gw.url, "--user", &gw.user])
         .args(["--poll-ms", &poll_ms.to_string()])
         .arg("--ca")
@@ -59,7 +65,7 @@ fn serve(gw: &TestGateway, dir: &Path, name: &str, poll_ms: u64) -> Child {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap())
         .spawn()
-        .expect("pflex-sdc starts")
+        .unwrap_or_else(|e| panic!("starting {}: {e}", sdc_bin()))
 }
 
 /// Waits for the device and the control socket.
