@@ -10,7 +10,8 @@
 //!
 //! Needs root, loop devices, `/dev/fuse` and the `cuse` module, which this project's machines
 //! lack natively: stage `sdc` of `scripts/test-nvmet-e2e.sh` runs it in the VM with
-//! `PFLEX_SDC_E2E=1`. Without that variable it says so loudly and does nothing.
+//! `PFLEX_SDC_E2E=1`. Without that variable it says so loudly and does nothing. It runs the
+//! `pflex-sdc` named by `PFLEX_SDC_BIN`, else the one on PATH.
 
 #[path = "../../driver/tests/support/mod.rs"]
 mod support;
