@@ -30,7 +30,7 @@
 #   5. driver/tests/nvme.rs with PFLEX_REQUIRE_NVME=1: the driver's data test (attach, write,
 #      snapshot, restore, both kinds of copy, detach) through the nvme connector.
 #   6. `pflex-conformance run --data nvme` against `pflex-sim serve --data-plane nvmet`,
-#      PFLEX_E2E_CONFORMANCE_CASES (default 3) cases of at most
+#      PFLEX_E2E_CONFORMANCE_CASES (default 6) cases of at most
 #      PFLEX_E2E_CONFORMANCE_MAX_STEPS (10) steps, seed PFLEX_E2E_CONFORMANCE_SEED (default
 #      random, printed). Separate from scripts/test-conformance.sh's PFLEX_CONFORMANCE_*:
 #      every host copy moves 8 GiB through NVMe/TCP here, which is slow in an emulated VM.
@@ -106,7 +106,7 @@ if [[ $native == auto ]]; then
         modprobe -a "${native_modules[@]}" 2>/dev/null; then native=1; else native=0; fi
     echo "test-nvmet-e2e: $( ((native)) && echo "nvmet and LIO load natively: running here" || echo "no native nvmet or LIO: running in the VM")" >&2
 fi
-conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_E2E_CONFORMANCE_CASES:-3} PFLEX_CONFORMANCE_MAX_STEPS=${PFLEX_E2E_CONFORMANCE_MAX_STEPS:-10}"
+conf_env="PFLEX_CONFORMANCE_CASES=${PFLEX_E2E_CONFORMANCE_CASES:-6} PFLEX_CONFORMANCE_MAX_STEPS=${PFLEX_E2E_CONFORMANCE_MAX_STEPS:-10}"
 conf_env+=" PFLEX_CONFORMANCE_ISCSI_CASES=${PFLEX_E2E_CONFORMANCE_ISCSI_CASES:-2}"
 # PFLEX_E2E_ONLY=NAME[,NAME...]: only those stages (while working on one); the run then expects only them.
 only=${PFLEX_E2E_ONLY:-}

@@ -89,9 +89,8 @@ bash scripts/test-conformance.sh
 record "conformance (sim, loop, sdc): ok"
 
 # The longest stage: ten stages in the emulated VM (each verdict line gives its time), 21 minutes
-# of a 57-minute full run here on 2026-12-02, the driver's nvme data test (about 5) and the three
-# conformance stages (about 3 each) the longest; three conformance cases per NVMe stage
-# (PFLEX_E2E_CONFORMANCE_CASES), as each case's host copies move whole volumes through NVMe/TCP.
+# of a 57-minute full run here on 2026-12-02. The driver's nvme data test (about 5) and the three
+# conformance stages (about 3 each, nearly all of it their fixed LXD flows) take the longest.
 stage "NVMe/TCP and iSCSI end to end: simulator nvmet test, simulator LIO test with iscsiadm, alletra-sim with nvme-cli and iscsiadm, Alletra driver nvme and iscsi data test, driver nvme data test, conformance --data nvme (natively, or in a VM where this kernel has no nvmet)"
 bash scripts/test-nvmet-e2e.sh
 record "NVMe/TCP and iSCSI end to end (simulator nvmet, LIO, alletra-sim, Alletra driver, driver, conformance): ok"

@@ -8,7 +8,7 @@
 #   (driver/tests) and `scini` (sdc/tests);
 #   `pflex-sim`, `alletra-sim` and `pflex-conformance` must be on PATH, and for the iSCSI
 #   stages iscsiadm with iscsid running (the VM's /init starts it).
-# Env: PFLEX_CONFORMANCE_CASES (default 3), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
+# Env: PFLEX_CONFORMANCE_CASES (default 6), PFLEX_CONFORMANCE_MAX_STEPS (default 10),
 #      PFLEX_CONFORMANCE_SEED (default: random, printed), PFLEX_SCRATCH (default /tmp).
 #
 # Stages, in this order, each one run even when an earlier one failed:
@@ -34,7 +34,7 @@ set -uo pipefail
 
 bins=${1:?usage: nvmet-e2e-stages.sh TEST_BIN_DIR}
 scratch=${PFLEX_SCRATCH:-/tmp}
-cases=${PFLEX_CONFORMANCE_CASES:-3}
+cases=${PFLEX_CONFORMANCE_CASES:-6}
 max_steps=${PFLEX_CONFORMANCE_MAX_STEPS:-10}
 seed=${PFLEX_CONFORMANCE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 passed=0
