@@ -126,7 +126,9 @@ fn on_a_terminal_progress_is_one_live_line() {
     assert_eq!(status.code(), Some(0));
     let screen = reader.join().unwrap();
     assert!(screen.contains("\u{1b}[2K") || screen.contains("\u{1b}[1A"), "redrawn in place: {screen:?}");
-    assert!(screen.contains("property case 3/3"), "{screen:?}");
+    // The live line is redrawn at most 10 times a second (progress.rs), so a fast case may never be
+    // drawn (the last one was not, once, in a release build): any of the three shows the property.
+    assert!(["1/3", "2/3", "3/3"].iter().any(|n| screen.contains(&format!("property case {n}"))), "{screen:?}");
     assert!(!screen.contains("s] property case"), "not the plain lines: {screen:?}");
     assert_eq!(leftovers(&sim), Vec::<String>::new());
 }
